@@ -1,0 +1,42 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Parrot",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "parrot", targets: ["parrot"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // System libraries, found with pkg-config (libseccomp-dev, libssl-dev).
+        .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp",
+                       providers: [.apt(["libseccomp-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl",
+                       providers: [.apt(["libssl-dev"])]),
+        // The only C: the fork-to-exec child, variadic ptrace, register structs.
+        .target(name: "CParrotShim"),
+        // Trap policy (filters/) compiled to a seccomp-BPF program.
+        .target(name: "ParrotFilter", dependencies: ["CSeccomp", "CParrotShim"]),
+        // Spawn, wait loop, stops, events, signals, memory access.
+        .target(name: "ParrotTracer", dependencies: ["CParrotShim", "ParrotFilter"]),
+        // Mount table, path resolution, per-process namespace state.
+        .target(name: "ParrotNamespace", dependencies: []),
+        // One handler per trapped syscall.
+        .target(name: "ParrotAgent", dependencies: [
+            "ParrotTracer", "ParrotNamespace", "ParrotFilter",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "parrot", dependencies: [
+            "ParrotAgent",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "ParrotTests", dependencies: [
+            "ParrotFilter", "ParrotNamespace", "ParrotAgent",
+        ]),
+    ]
+)

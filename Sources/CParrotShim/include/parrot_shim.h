@@ -1,0 +1,107 @@
+// C helpers for what Swift cannot express: the fork-to-exec child, the variadic
+// ptrace call, register offsets, and a few syscalls Glibc does not export to Swift.
+#ifndef PARROT_SHIM_H
+#define PARROT_SHIM_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+// --- spawning -----------------------------------------------------------------
+
+// Where the child failed before running the program (reported through a pipe).
+enum parrot_spawn_stage {
+    PARROT_STAGE_CHDIR = 1,
+    PARROT_STAGE_NNP = 2,
+    PARROT_STAGE_SECCOMP = 3,
+    PARROT_STAGE_EXEC = 4,
+};
+
+struct parrot_spawn_failure {
+    int32_t stage;
+    int32_t error;
+};
+
+struct parrot_spawn_request {
+    const char *file;          // searched in PATH like execvp
+    char *const *argv;
+    char *const *envp;
+    const char *cwd;           // NULL: inherit
+    const void *filter;        // struct sock_filter array
+    uint16_t filter_len;       // number of instructions
+    uint64_t ignored_signals;  // bit (n-1): signal n stays ignored, others reset to default
+    int report_fd;             // write end of a CLOEXEC pipe for a parrot_spawn_failure
+};
+
+// Forks a child that stops itself (SIGSTOP), waits to be seized, installs the
+// filter and executes the program. Returns the pid or -errno.
+pid_t parrot_spawn(const struct parrot_spawn_request *req);
+
+// Installs the filter in this process and executes the program, with no tracer
+// (the benchmark's floor for untrapped calls). Returns -errno on failure.
+int parrot_exec_filtered(const char *file, char *const argv[], const void *filter, uint16_t filter_len);
+
+// --- ptrace --------------------------------------------------------------------
+
+long parrot_ptrace(int request, pid_t pid, unsigned long addr, unsigned long data);
+
+// A flat view of PTRACE_GET_SYSCALL_INFO.
+struct parrot_syscall_info {
+    uint8_t op;          // PTRACE_SYSCALL_INFO_*
+    uint32_t arch;       // AUDIT_ARCH_*
+    uint64_t ip;
+    uint64_t sp;
+    int64_t nr;          // entry / seccomp
+    uint64_t args[6];
+    uint32_t ret_data;   // seccomp: SECCOMP_RET_DATA
+    int64_t rval;        // exit
+    uint8_t is_error;    // exit
+};
+
+// Returns 0 or -errno.
+int parrot_get_syscall_info(pid_t pid, struct parrot_syscall_info *out);
+
+enum parrot_reg {
+    PARROT_REG_RAX, PARROT_REG_ORIG_RAX,
+    PARROT_REG_RDI, PARROT_REG_RSI, PARROT_REG_RDX,
+    PARROT_REG_R10, PARROT_REG_R8, PARROT_REG_R9,
+    PARROT_REG_RIP, PARROT_REG_RSP,
+};
+
+// Returns 0 or -errno.
+int parrot_poke_reg(pid_t pid, enum parrot_reg reg, uint64_t value);
+int parrot_peek_reg(pid_t pid, enum parrot_reg reg, uint64_t *value);
+// The register that carries syscall argument `index` (0..5).
+enum parrot_reg parrot_arg_reg(int index);
+
+// --- memory and misc -------------------------------------------------------------
+
+// One process_vm_readv / process_vm_writev. Returns bytes moved or -errno.
+long parrot_read_memory(pid_t pid, uint64_t remote, void *local, size_t len);
+long parrot_write_memory(pid_t pid, uint64_t remote, const void *local, size_t len);
+
+// The wait status decoding macros, which Swift cannot import.
+int parrot_wifexited(int status);
+int parrot_wexitstatus(int status);
+int parrot_wifsignaled(int status);
+int parrot_wtermsig(int status);
+int parrot_wifstopped(int status);
+int parrot_wstopsig(int status);
+
+// waitpid with __WALL (and __WNOTHREAD when asked). Returns pid or -errno.
+pid_t parrot_wait_all(int *status, int nothread);
+
+// tgkill, not in Glibc's Swift overlay.
+int parrot_tgkill(pid_t tgid, pid_t tid, int sig);
+
+// pipe2(O_CLOEXEC); returns 0 or -errno.
+int parrot_pipe_cloexec(int fds[2]);
+
+// memfd_create for exporting the BPF program; returns fd or -errno.
+int parrot_memfd(const char *name);
+
+#endif
+
+// Installs handlers that pass HUP, INT, QUIT, TERM, USR1, USR2 and ALRM on to
+// `target` when another process sent them (kill), and drop them when the kernel
+// generated them (a terminal already delivered those to the program's group).
+void parrot_forward_signals_to(pid_t target);

@@ -1,0 +1,25 @@
+// Signal forwarding from the agent to the traced program (async-signal-safe).
+#define _GNU_SOURCE
+#include "parrot_shim.h"
+
+#include <signal.h>
+#include <string.h>
+
+static volatile pid_t forward_target;
+
+static void forward(int sig, siginfo_t *info, void *context) {
+    (void)context;
+    // si_code <= 0: sent by a process (SI_USER, SI_QUEUE, SI_TKILL).
+    if (info->si_code <= 0 && forward_target > 0) kill(forward_target, sig);
+}
+
+void parrot_forward_signals_to(pid_t target) {
+    static const int signals[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM };
+    forward_target = target;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_sigaction = forward;
+    action.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) sigaction(signals[i], &action, NULL);
+}

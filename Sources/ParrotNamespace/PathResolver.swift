@@ -1,0 +1,135 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the resolver needs from the host filesystem (a protocol so that tests
+/// can describe a tree without touching disk).
+public protocol HostFileSystem {
+    /// nil when the path does not exist (or cannot be examined).
+    func kind(ofHostPath path: String) -> HostFileKind?
+    func readLink(hostPath path: String) -> String?
+}
+
+public enum HostFileKind: Sendable { case directory, symlink, other }
+
+/// The result of resolving one path of the program's view.
+public struct Resolution: Equatable, Sendable {
+    /// The path to hand to the kernel.
+    public let hostPath: String
+    /// The program's view of the resolved path (symlinks resolved, `..` applied).
+    public let virtualPath: String
+    /// The entry governing the final path, if any.
+    public let entry: MountEntry?
+    /// Some component went through a mount entry: the host path differs from
+    /// what the kernel would resolve on its own.
+    public let translated: Bool
+
+    public var mode: AccessMode { entry?.mode ?? .all }
+}
+
+public enum ResolveOutcome: Equatable, Sendable {
+    case resolved(Resolution)
+    case failed(Int32)
+}
+
+/// Resolves paths of the program's view through the mount table, following
+/// symlinks in the program's view (so an absolute link target inside a
+/// redirected tree means the program's path, as it would under a real mount).
+public struct PathResolver {
+    public let table: MountTable
+    let fs: HostFileSystem
+    static let maxLinks = 40
+
+    public init(table: MountTable, fs: HostFileSystem = RealHostFileSystem()) {
+        self.table = table
+        self.fs = fs
+    }
+
+    /// - Parameters:
+    ///   - path: an absolute path of the program's view (unnormalized).
+    ///   - followFinal: follow a symlink in the last component.
+    public func resolve(_ path: String, followFinal: Bool) -> ResolveOutcome {
+        var done: [Substring] = []
+        // Pending components, last element next.
+        var pending: [Substring] = path.split(separator: "/").reversed()
+        let trailingSlash = path.hasSuffix("/") && path.utf8.count > 1
+        var links = 0
+        var translated = false
+        var missing = false  // the last examined component does not exist
+
+        func current() -> String { "/" + done.joined(separator: "/") }
+        func isLast() -> Bool { !pending.contains { $0 != "." && !$0.isEmpty } }
+
+        while let part = pending.popLast() {
+            if part.isEmpty || part == "." { continue }
+            if part == ".." {
+                // The kernel refuses ".." after a missing directory.
+                if missing { return .failed(ENOENT) }
+                if !done.isEmpty { done.removeLast() }
+                continue
+            }
+            done.append(part)
+            let virtual = current()
+            let host: String
+            switch table.translate(virtual) {
+            case .refused(let errno): return .failed(errno)
+            case .host(let h, let entry):
+                host = h
+                if let entry, entry.target != .local { translated = true }
+            }
+            // /proc holds magic links (fd, cwd, exe): the kernel resolves those.
+            if done.first == "proc" && table.entry(for: virtual)?.target ?? .local == .local {
+                let rest = pending.reversed().joined(separator: "/")
+                let tail = rest.isEmpty ? "" : "/" + rest
+                return .resolved(Resolution(hostPath: host + tail + (trailingSlash && !rest.isEmpty ? "/" : ""),
+                                            virtualPath: virtual + tail, entry: table.entry(for: virtual),
+                                            translated: translated))
+            }
+            if isLast() && !followFinal && !trailingSlash { break }
+            switch fs.kind(ofHostPath: host) {
+            case .symlink?:
+                links += 1
+                guard links <= Self.maxLinks, let target = fs.readLink(hostPath: host) else {
+                    return .failed(ELOOP)
+                }
+                done.removeLast()
+                if target.hasPrefix("/") { done.removeAll() }
+                pending.append(contentsOf: target.split(separator: "/").reversed())
+                missing = false
+            case nil:
+                missing = true
+            default:
+                missing = false
+            }
+        }
+        let virtual = current()
+        guard case .host(var host, let entry) = table.translate(virtual) else {
+            if case .refused(let errno) = table.translate(virtual) { return .failed(errno) }
+            return .failed(EINVAL)
+        }
+        if trailingSlash && host != "/" { host += "/" }
+        return .resolved(Resolution(hostPath: host, virtualPath: virtual, entry: entry, translated: translated))
+    }
+}
+
+/// The host filesystem as the agent sees it (same uid as the program).
+public struct RealHostFileSystem: HostFileSystem {
+    public init() {}
+
+    public func kind(ofHostPath path: String) -> HostFileKind? {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return nil }
+        switch st.st_mode & S_IFMT {
+        case S_IFLNK: return .symlink
+        case S_IFDIR: return .directory
+        default: return .other
+        }
+    }
+
+    public func readLink(hostPath path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4097)
+        let n = readlink(path, &buffer, 4096)
+        guard n >= 0 else { return nil }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

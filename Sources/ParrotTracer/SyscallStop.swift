@@ -1,0 +1,79 @@
+import CParrotShim
+import ParrotFilter
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A tracee stopped at PTRACE_EVENT_SECCOMP (or at the exit of a call whose
+/// result the agent asked to see). Reads and edits happen through this value;
+/// everything here runs on the tracer thread.
+public struct SyscallStop {
+    public let tid: pid_t
+    public let number: Int
+    public let args: [UInt64]
+    public let instructionPointer: UInt64
+    public let stackPointer: UInt64
+    public let arch: UInt32
+    public let trapData: UInt32
+
+    init(tid: pid_t, info: parrot_syscall_info) {
+        self.tid = tid
+        number = Int(info.nr)
+        args = withUnsafeBytes(of: info.args) { Array($0.bindMemory(to: UInt64.self)) }
+        instructionPointer = info.ip
+        stackPointer = info.sp
+        arch = info.arch
+        trapData = info.ret_data
+    }
+
+    /// Argument as the C `int` the kernel will use (fds, flags).
+    public func int32(_ index: Int) -> Int32 { Int32(truncatingIfNeeded: args[index]) }
+
+    public var memory: TraceeMemory { TraceeMemory(pid: tid) }
+
+    /// Replaces argument `index` for the real call.
+    public func setArgument(_ index: Int, _ value: UInt64) throws {
+        try TracerError.check(parrot_poke_reg(tid, parrot_arg_reg(Int32(index)), value), "set argument")
+    }
+
+    /// Skips the call and makes it return `value` (negative: -errno).
+    public func emulate(returning value: Int64) throws {
+        try TracerError.check(parrot_poke_reg(tid, PARROT_REG_ORIG_RAX, UInt64.max), "skip syscall")
+        try TracerError.check(parrot_poke_reg(tid, PARROT_REG_RAX, UInt64(bitPattern: value)), "set result")
+    }
+
+    public func fail(_ errno: Int32) throws { try emulate(returning: -Int64(errno)) }
+
+    /// Changes the result of a call at its syscall-exit stop.
+    public func setResult(_ value: Int64) throws {
+        try TracerError.check(parrot_poke_reg(tid, PARROT_REG_RAX, UInt64(bitPattern: value)), "set result")
+    }
+}
+
+/// What the tracer does after the agent handled a seccomp stop.
+public enum Resume {
+    /// Run the (possibly rewritten or skipped) call; no further stop.
+    case proceed
+    /// Run it and stop again at its exit: the agent needs the result.
+    case proceedToExit
+}
+
+public struct TracerError: Error, CustomStringConvertible {
+    public let description: String
+    public let errno: Int32
+
+    public init(description: String, errno: Int32) {
+        self.description = description
+        self.errno = errno
+    }
+
+    static func check(_ rc: Int32, _ what: String) throws {
+        if rc < 0 { throw TracerError(description: "\(what): \(errnoName(-rc))", errno: -rc) }
+    }
+
+    static func check(_ rc: Int, _ what: String) throws {
+        if rc < 0 { throw TracerError(description: "\(what): \(errnoName(Int32(-rc)))", errno: Int32(-rc)) }
+    }
+}
+
+func errnoName(_ value: Int32) -> String { ErrnoName.name(of: value) }

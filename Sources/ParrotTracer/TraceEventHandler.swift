@@ -1,0 +1,17 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The agent's side of the tracer: called on the tracer thread, in stop order.
+public protocol TraceEventHandler: AnyObject {
+    /// A PTRACE_EVENT_SECCOMP stop. Errors (e.g. the task died) are logged and the
+    /// call proceeds unchanged.
+    func handleSyscall(_ stop: SyscallStop, tracee: Tracee) throws -> Resume
+    /// The exit of a call that was resumed with `.proceedToExit`.
+    func handleSyscallExit(_ stop: SyscallStop, result: Int64, tracee: Tracee) throws
+    /// A task was created by `parent`; called before either runs on.
+    func taskCreated(_ child: pid_t, parent: pid_t, kind: CreationKind)
+    /// `tid` completed an execve; `formerTid` differs when a non-leader thread exec'ed.
+    func taskExeced(_ tid: pid_t, formerTid: pid_t)
+    func taskExited(_ tid: pid_t)
+}

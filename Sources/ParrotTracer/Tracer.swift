@@ -1,0 +1,135 @@
+import CParrotShim
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Spawns a program under ptrace and runs the wait loop until every traced task
+/// is gone. All ptrace and waitpid calls happen on the thread that calls `run`.
+public final class Tracer {
+    let handler: TraceEventHandler
+    var tracees: [pid_t: Tracee] = [:]
+    /// Children whose initial stop arrived before their parent's creation event.
+    var earlyChildren: Set<pid_t> = []
+    var mainPid: pid_t = 0
+    var mainTermination: Termination?
+    /// Several tracers in one process must not steal each other's events.
+    let waitNoThread: Bool
+
+    public init(handler: TraceEventHandler, sharedProcess: Bool = false) {
+        self.handler = handler
+        self.waitNoThread = sharedProcess
+    }
+
+    /// Runs `spec` to completion; returns how the main process ended.
+    /// `started` is called with the main pid once it is traced (before it runs).
+    public func run(_ spec: SpawnSpec, started: (pid_t) -> Void = { _ in }) throws -> Termination {
+        let (pid, reportFd) = try spawnStopped(spec)
+        mainPid = pid
+        let first = Tracee(tid: pid)
+        tracees[pid] = first
+        handler.taskCreated(pid, parent: 0, kind: .fork)
+        started(pid)
+        loop()
+        if let failure = readSpawnFailure(reportFd) { throw failure }
+        return mainTermination ?? .exited(0)
+    }
+
+    private func loop() {
+        var status: Int32 = 0
+        while true {
+            let pid = parrot_wait_all(&status, waitNoThread ? 1 : 0)
+            if pid < 0 { return }  // ECHILD: nothing left to trace
+            if parrot_wifexited(status) != 0 {
+                finished(pid, .exited(parrot_wexitstatus(status)))
+            } else if parrot_wifsignaled(status) != 0 {
+                finished(pid, .signaled(parrot_wtermsig(status)))
+            } else if parrot_wifstopped(status) != 0 {
+                stopped(pid, signal: parrot_wstopsig(status), event: status >> 16)
+            }
+        }
+    }
+
+    private func finished(_ pid: pid_t, _ how: Termination) {
+        guard tracees.removeValue(forKey: pid) != nil else { return }
+        if pid == mainPid { mainTermination = how }
+        handler.taskExited(pid)
+    }
+
+    private func stopped(_ pid: pid_t, signal: Int32, event: Int32) {
+        guard let tracee = tracees[pid] else {
+            // A new task reported before its parent's fork/clone event: hold it
+            // stopped until the parent's event tells who it belongs to.
+            earlyChildren.insert(pid)
+            tracees[pid] = Tracee(tid: pid)
+            return
+        }
+        switch event {
+        case Ptrace.eventSeccomp:
+            seccompStop(tracee)
+        case Ptrace.eventFork, Ptrace.eventVfork, Ptrace.eventClone:
+            let child = pid_t(truncatingIfNeeded: Ptrace.eventMessage(pid))
+            let kind: CreationKind = event == Ptrace.eventClone ? .thread
+                : event == Ptrace.eventVfork ? .vfork : .fork
+            handler.taskCreated(child, parent: pid, kind: kind)
+            if earlyChildren.remove(child) != nil {
+                Ptrace.resume(Ptrace.cont, child)
+            } else {
+                let task = Tracee(tid: child)
+                task.expectingInitialStop = true
+                tracees[child] = task
+            }
+            Ptrace.resume(Ptrace.cont, pid)
+        case Ptrace.eventExec:
+            let former = pid_t(truncatingIfNeeded: Ptrace.eventMessage(pid))
+            if former != pid { tracees.removeValue(forKey: former) }
+            tracee.awaitingExit = false
+            handler.taskExeced(pid, formerTid: former)
+            Ptrace.resume(Ptrace.cont, pid)
+        case Ptrace.eventStop:
+            if tracee.expectingInitialStop {
+                tracee.expectingInitialStop = false
+                Ptrace.resume(Ptrace.cont, pid)
+            } else if [SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU].contains(signal) {
+                // Group stop: stay stopped (job control) but keep reporting.
+                Ptrace.resume(Ptrace.listen, pid)
+            } else {
+                Ptrace.resume(Ptrace.cont, pid)
+            }
+        default:
+            if signal == SIGTRAP | 0x80 {
+                syscallExitStop(tracee)
+            } else {
+                // Signal-delivery stop: deliver it.
+                Ptrace.resume(Ptrace.cont, pid, signal: signal)
+            }
+        }
+    }
+
+    private func seccompStop(_ tracee: Tracee) {
+        var info = parrot_syscall_info()
+        guard parrot_get_syscall_info(tracee.tid, &info) == 0,
+              info.op == Ptrace.infoSeccomp else {
+            Ptrace.resume(Ptrace.cont, tracee.tid)
+            return
+        }
+        let stop = SyscallStop(tid: tracee.tid, info: info)
+        let resume = (try? handler.handleSyscall(stop, tracee: tracee)) ?? .proceed
+        if resume == .proceedToExit {
+            tracee.awaitingExit = true
+            Ptrace.resume(Ptrace.syscall, tracee.tid)
+        } else {
+            Ptrace.resume(Ptrace.cont, tracee.tid)
+        }
+    }
+
+    private func syscallExitStop(_ tracee: Tracee) {
+        defer { Ptrace.resume(Ptrace.cont, tracee.tid) }
+        guard tracee.awaitingExit else { return }
+        tracee.awaitingExit = false
+        var info = parrot_syscall_info()
+        guard parrot_get_syscall_info(tracee.tid, &info) == 0,
+              info.op == Ptrace.infoExit else { return }
+        let stop = SyscallStop(tid: tracee.tid, info: info)
+        try? handler.handleSyscallExit(stop, result: info.rval, tracee: tracee)
+    }
+}

@@ -1,0 +1,39 @@
+import ArgumentParser
+import CParrotShim
+import ParrotFilter
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct FilterCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "filter",
+        abstract: "Print the seccomp-BPF program compiled from filters/syscalls.policy.")
+
+    @Flag(help: "Turn every trap into allow (the benchmark's floor for untrapped calls).")
+    var allowAll = false
+
+    @Flag(help: "Print only the size.")
+    var summary = false
+
+    @Argument(parsing: .captureForPassthrough,
+              help: "With -- COMMAND: install the filter and run COMMAND with no tracer (benchmarks).")
+    var command: [String] = []
+
+    func run() throws {
+        let filter = try FilterCompiler.compile(.builtin, allowAll: allowAll)
+        let program = command.first == "--" ? Array(command.dropFirst()) : command
+        if !program.isEmpty {
+            let argv: [UnsafeMutablePointer<CChar>?] = program.map { strdup($0) } + [nil]
+            let rc = filter.bytes.withUnsafeBytes {
+                parrot_exec_filtered(program[0], argv, $0.baseAddress, UInt16(filter.instructionCount))
+            }
+            throw ValidationError("cannot run \(program[0]): \(ErrnoName.name(of: -rc))")
+        }
+        if !summary { print(filter.listing, terminator: "") }
+        let policy = Policy.builtin
+        let trapping = policy.rules.filter { $0.action.mayTrap }.count
+        print("# \(filter.instructionCount) BPF instructions (\(filter.bytes.count) bytes); "
+            + "\(policy.rules.count) syscalls classified, \(trapping) may stop the tracee")
+    }
+}

@@ -1,0 +1,183 @@
+import ArgumentParser
+import CParrotShim
+import ParrotAgent
+import ParrotFilter
+import ParrotNamespace
+import ParrotTracer
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a program under the agent (also installed as parrot_run).")
+
+    @Option(name: [.customShort("m"), .customLong("mount-file")],
+            help: "Mount list: lines of PREFIX REDIRECT [MODE]; REDIRECT a path, DENY, ENOENT or LOCAL.")
+    var mountFiles: [String] = []
+
+    @Option(name: [.customShort("M"), .customLong("mount")], help: "Mount one prefix: /prefix=/redirect.")
+    var mounts: [String] = []
+
+    @Option(name: [.customShort("w"), .customLong("work-dir")], help: "Start the program in this directory.")
+    var workDir: String?
+
+    @Option(name: [.customShort("t"), .customLong("tempdir")], help: "Directory for the agent's cache and temporary files.")
+    var tempDir: String?
+
+    @Option(name: [.customShort("d"), .customLong("debug")],
+            help: "Debug log flags: syscall, namespace, process, all.")
+    var debugFlags: [String] = []
+
+    @Option(name: [.customShort("o"), .customLong("debug-file")], help: "Write the debug log here (default stderr).")
+    var debugFile: String?
+
+    @Option(name: [.customShort("c"), .customLong("status-file")], help: "Write how the program ended to this file.")
+    var statusFile: String?
+
+    @Option(name: [.customShort("T"), .customLong("timeout")],
+            help: "Seconds to keep retrying a failing remote service.")
+    var timeout: Double = 300
+
+    @Option(name: .customLong("on-unknown"), help: "For an unclassified syscall: fail (ENOSYS) or kill.")
+    var onUnknown: String = "fail"
+
+    @Argument(parsing: .captureForPassthrough, help: "-- COMMAND [ARGS...]")
+    var command: [String] = []
+
+    func run() throws {
+        let program = command.first == "--" ? Array(command.dropFirst()) : command
+        guard !program.isEmpty else { throw ValidationError("missing the command to run: parrot run [options] -- COMMAND [ARGS...]") }
+        guard let unknownAction = UnknownSyscallAction(rawValue: onUnknown) else {
+            throw ValidationError("--on-unknown must be fail or kill, not '\(onUnknown)'")
+        }
+        guard timeout > 0 else { throw ValidationError("-T must be a positive number of seconds") }
+        var flags = DebugLog.Flags()
+        for name in debugFlags {
+            guard let flag = DebugLog.Flags(name: name) else {
+                throw ValidationError("unknown debug flag '\(name)'; use one of: "
+                    + DebugLog.Flags.names.map(\.0).joined(separator: ", "))
+            }
+            flags.formUnion(flag)
+        }
+        let table = try Self.mountTable(files: mountFiles, options: mounts)
+        if let tempDir { try Self.checkDirectory(tempDir, option: "-t") }
+
+        let hostCwd = Self.currentDirectory()
+        let virtualCwd = workDir.map { $0.hasPrefix("/") ? $0 : PathName.join(hostCwd, $0) } ?? hostCwd
+        var hostStartDir: String? = nil
+        if workDir != nil {
+            switch PathResolver(table: table).resolve(virtualCwd, followFinal: true) {
+            case .failed(let errno):
+                throw ValidationError("-w \(workDir!): \(ErrnoName.name(of: errno))")
+            case .resolved(let resolution):
+                hostStartDir = resolution.hostPath
+            }
+        }
+
+        let logFd = try debugFile.map { try Self.openLog($0) } ?? 2
+        let log = DebugLog(flags: flags, fd: logFd)
+        let agent = Agent(options: AgentOptions(mounts: table, workingDirectory: virtualCwd,
+                                                onUnknownSyscall: unknownAction, log: log))
+        let filter = try FilterCompiler.compile(.builtin)
+        var environment = Self.environment()
+        if workDir != nil { environment = environment.filter { !$0.hasPrefix("PWD=") } + ["PWD=\(virtualCwd)"] }
+        let spec = SpawnSpec(file: program[0], arguments: program, environment: environment,
+                             workingDirectory: hostStartDir, filter: filter,
+                             ignoredSignals: SpawnSpec.currentlyIgnoredSignals())
+
+        let outcome: Result<Termination, Error> = TracerThread.run {
+            let tracer = Tracer(handler: agent)
+            return Result { try tracer.run(spec) { parrot_forward_signals_to($0) } }
+        }
+        switch outcome {
+        case .success(let termination):
+            try writeStatus(termination)
+            throw ExitCode(termination.shellStatus)
+        case .failure(let failure as StartFailure):
+            Self.complain("\(program[0]): \(failure.description)")
+            throw ExitCode(failure.status)
+        case .failure(let error):
+            throw error
+        }
+    }
+
+    func writeStatus(_ termination: Termination) throws {
+        guard let statusFile else { return }
+        let text: String
+        switch termination {
+        case .exited(let code): text = "exit \(code)\n"
+        case .signaled(let sig): text = "signal \(sig) \(String(cString: strsignal(sig)))\n"
+        }
+        guard let file = fopen(statusFile, "w") else {
+            throw ValidationError("-c \(statusFile): \(ErrnoName.name(of: errno))")
+        }
+        fputs(text, file)
+        fclose(file)
+    }
+
+    static func mountTable(files: [String], options: [String]) throws -> MountTable {
+        var table = MountTable()
+        do {
+            for file in files {
+                guard let text = readFile(file) else {
+                    throw ValidationError("-m \(file): \(ErrnoName.name(of: errno))")
+                }
+                for entry in try MountList.parse(text, file: file) { table.add(entry) }
+            }
+            for option in options { table.add(try MountList.parseOption(option)) }
+        } catch let error as MountListError {
+            throw ValidationError(error.description)
+        }
+        return table
+    }
+
+    static func checkDirectory(_ path: String, option: String) throws {
+        var st = stat()
+        if stat(path, &st) != 0 {
+            if mkdir(path, 0o700) != 0 { throw ValidationError("\(option) \(path): \(ErrnoName.name(of: errno))") }
+        } else if st.st_mode & S_IFMT != S_IFDIR {
+            throw ValidationError("\(option) \(path): ENOTDIR")
+        }
+    }
+
+    static func readFile(_ path: String) -> String? {
+        guard let file = fopen(path, "r") else { return nil }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = fread(&buffer, 1, buffer.count, file)
+            if n == 0 { break }
+            bytes.append(contentsOf: buffer[0..<n])
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func openLog(_ path: String) throws -> Int32 {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND, 0o644)
+        guard fd >= 0 else { throw ValidationError("-o \(path): \(ErrnoName.name(of: errno))") }
+        return fd
+    }
+
+    static func currentDirectory() -> String {
+        guard let cwd = getcwd(nil, 0) else { return "/" }
+        defer { free(cwd) }
+        return String(cString: cwd)
+    }
+
+    static func environment() -> [String] {
+        var result: [String] = []
+        var cursor = environ
+        while let entry = cursor.pointee {
+            result.append(String(cString: entry))
+            cursor += 1
+        }
+        return result
+    }
+
+    static func complain(_ message: String) {
+        DebugLog().write(message)
+    }
+}

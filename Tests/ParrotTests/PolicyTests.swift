@@ -1,0 +1,8 @@
+import Testing
+@testable import ParrotFilter
+
+@Suite struct PolicyTests {
+    @Test func builtinPolicyParses() {
+        #expect(Policy.builtin.rules.count > 350)
+    }
+}
