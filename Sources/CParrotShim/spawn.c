@@ -26,9 +26,7 @@ static void reset_signals(uint64_t ignored) {
         action.sa_handler = (ignored & (1ULL << (sig - 1))) ? SIG_IGN : SIG_DFL;
         sigaction(sig, &action, NULL);  // fails harmlessly for glibc-reserved signals
     }
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
+    // The signal mask is left as the agent received it: exec keeps it natively too.
 }
 
 // Returns 0, or the stage that failed (errno set).
