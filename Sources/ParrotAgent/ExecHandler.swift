@@ -39,7 +39,11 @@ extension Agent {
         let originalArgv = try readPointerArray(stop, stop.args[argvArg])
         var strings: [[UInt8]] = [Array(interpreter.hostPath.utf8) + [0], Array(shebang.interpreter.utf8) + [0]]
         if let argument = shebang.argument { strings.append(Array(argument.utf8) + [0]) }
-        strings.append(script.original + [0])
+        // The script as the program named it; relative to a directory fd, the
+        // interpreter could not find it that way: give it the full path.
+        let viaDirfd = script.original.first != UInt8(ascii: "/")
+            && script.originalDirfd.map { Int32(truncatingIfNeeded: $0) != Int32(Self.atFdcwd) } ?? false
+        strings.append((viaDirfd ? Array(script.resolution.virtualPath.utf8) : script.original) + [0])
         let pointerCount = strings.count - 1 + max(originalArgv.count - 1, 0) + 1
         var scratch = Scratch(below: stop.stackPointer,
                               size: strings.reduce(0) { $0 + $1.count } + 8 + pointerCount * 8)
