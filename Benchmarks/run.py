@@ -87,10 +87,18 @@ def make_big_file(path):
 
 def tool_version(cmd):
     try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
-        return (r.stdout + r.stderr).strip()
-    except (OSError, subprocess.SubprocessError):
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, text=True, start_new_session=True)
+    except OSError:
         return ""
+    try:
+        out, _ = proc.communicate(timeout=30)
+        return out.strip()
+    except subprocess.TimeoutExpired:
+        return ""
+    finally:
+        kill_group(proc.pid)
+        proc.communicate()
 
 
 def configurations(args, bins, datadir):
@@ -291,8 +299,9 @@ def main():
             accel = [l.strip() for l in tool_version(["proot", "--version"]).splitlines() if "accelerators" in l]
             proot_accel = accel[0] if accel else ""
         if any(c[0] == "parrot" and c[2] for c in configs):
-            notes.append(f"Agent: `{tool_version([str(args.parrot), '--version']) or '?'}` "
-                         f"({args.parrot.parent.name} build).")
+            where = (args.parrot.relative_to(HERE.parent) if args.parrot.is_relative_to(HERE.parent)
+                     else args.parrot.name)
+            notes.append(f"Agent: `{where}`, version `{tool_version([str(args.parrot), '--version']) or '?'}`.")
 
         runnable = [c for c in configs if c[2] is not None]
         results, failures, dropped, raw_rows = {}, {}, set(), []

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "parrot_shim.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 
@@ -21,5 +22,13 @@ void parrot_forward_signals_to(pid_t target) {
     action.sa_sigaction = forward;
     action.sa_flags = SA_SIGINFO | SA_RESTART;
     sigemptyset(&action.sa_mask);
-    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) sigaction(signals[i], &action, NULL);
+    sigset_t forwarded;
+    sigemptyset(&forwarded);
+    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) {
+        sigaction(signals[i], &action, NULL);
+        sigaddset(&forwarded, signals[i]);
+    }
+    // The agent may have inherited a mask that blocks them; the program keeps
+    // that mask (it was forked before), so forwarding is what exec would do.
+    pthread_sigmask(SIG_UNBLOCK, &forwarded, NULL);
 }

@@ -1,0 +1,128 @@
+import Foundation
+import Testing
+
+/// Processes, threads, signals and job control under the agent.
+@Suite struct ProcessTests {
+    /// Starts parrot in the background; returns the process and its pid.
+    func start(_ arguments: [String], cwd: String = "/") -> (Process, Pipe) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Paths.parrot)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: cwd)
+        let out = Pipe()
+        process.standardOutput = out
+        try! process.run()
+        // Deadline: a hang fails the test instead of blocking the suite.
+        let pid = process.processIdentifier
+        DispatchQueue.global().asyncAfter(deadline: .now() + 60) { kill(pid, SIGKILL) }
+        return (process, out)
+    }
+
+    func waitFor(_ path: String, seconds: Double = 20) -> String? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let text = try? String(contentsOfFile: path, encoding: .utf8), text.hasSuffix("\n") { return text }
+            usleep(20_000)
+        }
+        return nil
+    }
+
+    func isGone(_ pid: pid_t) -> Bool {
+        if kill(pid, 0) != 0 { return true }
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        return stat.contains(") Z ")  // a zombie waiting for init is gone too
+    }
+
+    @Test func sigtermToTheAgentReachesTheProgram() throws {
+        let dir = Paths.temporaryDirectory("term")
+        defer { Paths.remove(dir) }
+        let (process, out) = start(["run", "--", "/bin/sh", "-c",
+            "trap 'echo got TERM; exit 5' TERM; echo ready > \(dir)/ready; while :; do sleep 0.05; done"])
+        try #require(waitFor(dir + "/ready") != nil)
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 5)
+        #expect(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) == "got TERM\n")
+    }
+
+    @Test func killingTheAgentLeavesNoProcessBehind() throws {
+        let dir = Paths.temporaryDirectory("kill")
+        defer { Paths.remove(dir) }
+        let (process, _) = start(["run", "--", "/bin/sh", "-c",
+            "sleep 300 & echo $! > \(dir)/child; echo $$ > \(dir)/shell; wait"])
+        let child = try #require(waitFor(dir + "/child").flatMap { pid_t($0.trimmingCharacters(in: .newlines)) })
+        let shell = try #require(waitFor(dir + "/shell").flatMap { pid_t($0.trimmingCharacters(in: .newlines)) })
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline && !(isGone(child) && isGone(shell)) { usleep(20_000) }
+        #expect(isGone(child), "sleep \(child) outlived the agent")
+        #expect(isGone(shell), "sh \(shell) outlived the agent")
+    }
+
+    @Test func jobControlInAnInteractiveShell() {
+        let result = Command.run(["/usr/bin/python3", Paths.repository + "/Tests/Fixtures/jobcontrol.py", Paths.parrot],
+                                 timeout: 60)
+        #expect(result.stdout == "stopped\nlisted\nresumed\nstatus 0\nexit 3\n", "\(result)")
+    }
+
+    @Test func execFromANonLeaderThread() {
+        let result = Command.run([Paths.parrot, "run", "--", Fixture.binary("threadexec", flags: ["-pthread"])])
+        #expect(result.status == 0)
+        #expect(result.stdout == "exec from a thread\n", "\(result)")
+    }
+
+    @Test func rewrittenCallRestartedAfterSignals() {
+        let dir = Paths.temporaryDirectory("fifo")
+        defer { Paths.remove(dir) }
+        mkfifo(dir + "/fifo", 0o644)
+        let result = Command.run([Paths.parrot, "run", "-M", "/data=\(dir)", "--", Fixture.binary("fiforestart"), "/data/fifo"])
+        #expect(result.stdout == "read 8 through\ninterrupted many times\n", "\(result)")
+        #expect(result.status == 0)
+    }
+
+    @Test func statusFileAndExitStatusOfASignal() {
+        let dir = Paths.temporaryDirectory("status")
+        defer { Paths.remove(dir) }
+        let killed = Command.run([Paths.parrot, "run", "-c", dir + "/status", "--", "/bin/sh", "-c", "kill -USR1 $$"])
+        #expect(killed.status == 128 + SIGUSR1)
+        #expect((try? String(contentsOfFile: dir + "/status", encoding: .utf8))?.hasPrefix("signal \(SIGUSR1) ") == true)
+        let exited = Command.run([Paths.parrot, "run", "-c", dir + "/status", "--", "/bin/sh", "-c", "exit 42"])
+        #expect(exited.status == 42)
+        #expect((try? String(contentsOfFile: dir + "/status", encoding: .utf8)) == "exit 42\n")
+    }
+
+    @Test func debugLogShowsTrappedCallsWithResults() throws {
+        let dir = Paths.temporaryDirectory("debug")
+        defer { Paths.remove(dir) }
+        Paths.write("x\n", to: dir + "/file")
+        let result = Command.run([Paths.parrot, "run", "-d", "syscall", "-o", dir + "/log", "--",
+                                  "/bin/cat", dir + "/file", dir + "/missing"])
+        #expect(result.status == 1)
+        #expect(result.stdout == "x\n")
+        let log = try String(contentsOfFile: dir + "/log", encoding: .utf8)
+        let lines = log.split(separator: "\n")
+        #expect(lines.contains { $0.contains("openat(AT_FDCWD, \"\(dir)/file\", 0") && $0.hasSuffix(") = 3") }, "\(log)")
+        #expect(lines.contains { $0.contains("openat(AT_FDCWD, \"\(dir)/missing\", 0") && $0.hasSuffix(") = -1 ENOENT") }, "\(log)")
+        #expect(log.contains("execve(\"/bin/cat\""), "\(log)")
+        let bad = Command.run([Paths.parrot, "run", "-d", "everything", "--", "/bin/true"])
+        #expect(bad.status != 0 && bad.stderr.contains("unknown debug flag 'everything'"))
+    }
+
+    @Test func installedAsParrotRun() {
+        let dir = Paths.temporaryDirectory("alias")
+        defer { Paths.remove(dir) }
+        symlink(Paths.parrot, dir + "/parrot_run")
+        let result = Command.run([dir + "/parrot_run", "-M", "/data=\(dir)", "--", "/bin/sh", "-c", "ls /data; exit 4"])
+        #expect(result.status == 4)
+        #expect(result.stdout == "parrot_run\n", "\(result)")
+    }
+
+    @Test func missingProgramIsReportedLikeAShell() {
+        let result = Command.run([Paths.parrot, "run", "--", "no-such-program-anywhere"])
+        #expect(result.status == 127)
+        #expect(result.stderr.contains("no-such-program-anywhere: cannot execute: ENOENT"))
+        let empty = Command.run([Paths.parrot, "run"])
+        #expect(empty.status != 0 && empty.stderr.contains("missing the command"))
+    }
+}
