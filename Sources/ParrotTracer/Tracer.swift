@@ -78,13 +78,16 @@ public final class Tracer {
                 task.expectingInitialStop = true
                 tracees[child] = task
             }
-            Ptrace.resume(Ptrace.cont, pid)
+            resume(tracee)
         case Ptrace.eventExec:
             let former = pid_t(truncatingIfNeeded: Ptrace.eventMessage(pid))
-            if former != pid { tracees.removeValue(forKey: former) }
-            tracee.awaitingExit = false
+            if former != pid, let execer = tracees.removeValue(forKey: former) {
+                // A non-leader thread exec'ed and took over the leader's tid.
+                tracee.awaitingExit = execer.awaitingExit
+                tracee.scratch = execer.scratch
+            }
             handler.taskExeced(pid, formerTid: former)
-            Ptrace.resume(Ptrace.cont, pid)
+            resume(tracee)
         case Ptrace.eventStop:
             if tracee.expectingInitialStop {
                 tracee.expectingInitialStop = false
@@ -103,6 +106,12 @@ public final class Tracer {
                 Ptrace.resume(Ptrace.cont, pid, signal: signal)
             }
         }
+    }
+
+    /// Resumes after an event stop; a call whose exit the agent awaits keeps
+    /// PTRACE_SYSCALL so that its exit stop still comes.
+    private func resume(_ tracee: Tracee) {
+        Ptrace.resume(tracee.awaitingExit ? Ptrace.syscall : Ptrace.cont, tracee.tid)
     }
 
     private func seccompStop(_ tracee: Tracee) {
