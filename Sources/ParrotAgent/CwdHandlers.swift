@@ -19,13 +19,8 @@ extension Agent {
         install("chdir") { [unowned self] stop, tracee, task in
             let arguments = PathSyscalls.table["chdir"]!
             let outcome = try resolvePaths(stop, tracee: tracee, task: task, arguments: arguments)
-            let resolved: [ResolvedArgument]
-            switch outcome {
-            case .refused(let errno): try stop.fail(errno); return .proceed
-            case .unchanged(let list): resolved = list
-            case .translated(let list): resolved = list; try rewrite(stop, tracee: tracee, list)
-            }
-            guard let target = resolved.first?.resolution.virtualPath else { return .proceed }
+            _ = try apply(outcome, stop, tracee)
+            guard let target = outcome.arguments.first?.resolution.virtualPath else { return .proceed }
             ThreadMemo.of(tracee).onExit = { result in if result == 0 { task.fs.cwd = target } }
             return .proceedToExit
         }
@@ -52,16 +47,6 @@ extension Agent {
                 return try apply(outcome, stop, tracee)
             }
         }
-    }
-
-    /// Runs the generic outcome of a path resolution.
-    func apply(_ outcome: PathOutcome, _ stop: SyscallStop, _ tracee: Tracee) throws -> Resume {
-        switch outcome {
-        case .refused(let errno): try stop.fail(errno)
-        case .unchanged: break
-        case .translated(let list): try rewrite(stop, tracee: tracee, list)
-        }
-        return .proceed
     }
 
     /// The program's view of /proc/{self,thread-self,PID}/{cwd,exe}, when PID is traced.

@@ -28,13 +28,15 @@ extension Agent {
     /// entry's mode, rewrite what the mount table translates.
     func handlePathCall(_ stop: SyscallStop, tracee: Tracee, task: TaskState,
                         arguments: [PathArgument]) throws -> Resume {
-        switch try resolvePaths(stop, tracee: tracee, task: task, arguments: arguments) {
-        case .refused(let errno):
-            try stop.fail(errno)
-        case .unchanged:
-            break
-        case .translated(let resolved):
-            try rewrite(stop, tracee: tracee, resolved)
+        try apply(resolvePaths(stop, tracee: tracee, task: task, arguments: arguments), stop, tracee)
+    }
+
+    /// Runs the outcome of a resolution: fail, leave alone, or rewrite.
+    func apply(_ outcome: PathOutcome, _ stop: SyscallStop, _ tracee: Tracee) throws -> Resume {
+        switch outcome {
+        case .refused(let errno): try stop.fail(errno)
+        case .unchanged: break
+        case .translated(let list): try rewrite(stop, tracee: tracee, list)
         }
         return .proceed
     }
