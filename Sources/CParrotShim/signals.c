@@ -14,8 +14,18 @@ static void forward(int sig, siginfo_t *info, void *context) {
     if (info->si_code <= 0 && forward_target > 0) kill(forward_target, sig);
 }
 
+static const int signals[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM };
+
+void parrot_stop_forwarding(void) {
+    forward_target = 0;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = SIG_DFL;
+    sigemptyset(&action.sa_mask);
+    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) sigaction(signals[i], &action, NULL);
+}
+
 void parrot_forward_signals_to(pid_t target) {
-    static const int signals[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM };
     forward_target = target;
     struct sigaction action;
     memset(&action, 0, sizeof action);

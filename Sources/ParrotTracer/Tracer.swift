@@ -20,9 +20,14 @@ public final class Tracer {
         self.waitNoThread = sharedProcess
     }
 
+    var mainExited: () -> Void = {}
+
     /// Runs `spec` to completion; returns how the main process ended.
-    /// `started` is called with the main pid once it is traced (before it runs).
-    public func run(_ spec: SpawnSpec, started: (pid_t) -> Void = { _ in }) throws -> Termination {
+    /// `started` is called with the main pid once it is traced (before it runs),
+    /// `mainExited` when that process is gone (others may still run).
+    public func run(_ spec: SpawnSpec, started: (pid_t) -> Void = { _ in },
+                    mainExited: @escaping () -> Void = {}) throws -> Termination {
+        self.mainExited = mainExited
         let (pid, reportFd) = try spawnStopped(spec)
         mainPid = pid
         let first = Tracee(tid: pid)
@@ -51,7 +56,10 @@ public final class Tracer {
 
     private func finished(_ pid: pid_t, _ how: Termination) {
         guard tracees.removeValue(forKey: pid) != nil else { return }
-        if pid == mainPid { mainTermination = how }
+        if pid == mainPid {
+            mainTermination = how
+            mainExited()
+        }
         handler.taskExited(pid)
     }
 

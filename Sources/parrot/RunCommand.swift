@@ -89,7 +89,9 @@ struct RunCommand: ParsableCommand {
 
         let outcome: Result<Termination, Error> = TracerThread.run {
             let tracer = Tracer(handler: agent)
-            return Result { try tracer.run(spec) { parrot_forward_signals_to($0) } }
+            return Result {
+                try tracer.run(spec, started: { parrot_forward_signals_to($0) }, mainExited: { parrot_stop_forwarding() })
+            }
         }
         switch outcome {
         case .success(let termination):

@@ -105,3 +105,7 @@ int parrot_memfd(const char *name);
 // `target` when another process sent them (kill), and drop them when the kernel
 // generated them (a terminal already delivered those to the program's group).
 void parrot_forward_signals_to(pid_t target);
+
+// Once the program's main process is gone its pid may be reused: signals then
+// take their default action on the agent, and PTRACE_O_EXITKILL ends the rest.
+void parrot_stop_forwarding(void);
