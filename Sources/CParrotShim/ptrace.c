@@ -13,6 +13,7 @@
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 long parrot_ptrace(int request, pid_t pid, unsigned long addr, unsigned long data) {
@@ -103,10 +104,26 @@ int parrot_wtermsig(int status) { return WTERMSIG(status); }
 int parrot_wifstopped(int status) { return WIFSTOPPED(status); }
 int parrot_wstopsig(int status) { return WSTOPSIG(status); }
 
-pid_t parrot_wait_all(int *status, int nothread) {
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+pid_t parrot_wait_all(int *status, int nothread, uint64_t spin_ns) {
+    int flags = __WALL | (nothread ? __WNOTHREAD : 0);
     pid_t r;
+    if (spin_ns) {
+        // Poll before sleeping: a sleeping tracer lets its CPU idle, and waking an
+        // idle virtual CPU costs far more than the stop itself.
+        uint64_t deadline = now_ns() + spin_ns;
+        do {
+            r = waitpid(-1, status, flags | WNOHANG);
+            if (r != 0) return r < 0 ? -errno : r;
+        } while (now_ns() < deadline);
+    }
     do {
-        r = waitpid(-1, status, __WALL | (nothread ? __WNOTHREAD : 0));
+        r = waitpid(-1, status, flags);
     } while (r < 0 && errno == EINTR);
     return r < 0 ? -errno : r;
 }
@@ -123,3 +140,4 @@ int parrot_memfd(const char *name) {
 int parrot_pipe_cloexec(int fds[2]) {
     return pipe2(fds, O_CLOEXEC) < 0 ? -errno : 0;
 }
+

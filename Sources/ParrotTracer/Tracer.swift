@@ -14,6 +14,8 @@ public final class Tracer {
     var mainTermination: Termination?
     /// Several tracers in one process must not steal each other's events.
     let waitNoThread: Bool
+    /// How long to poll for the next stop before sleeping (see parrot_wait_all).
+    public var spinNanoseconds: UInt64 = 50_000
 
     public init(handler: TraceEventHandler, sharedProcess: Bool = false) {
         self.handler = handler
@@ -42,7 +44,7 @@ public final class Tracer {
     private func loop() {
         var status: Int32 = 0
         while true {
-            let pid = parrot_wait_all(&status, waitNoThread ? 1 : 0)
+            let pid = parrot_wait_all(&status, waitNoThread ? 1 : 0, spinNanoseconds)
             if pid < 0 { return }  // ECHILD: nothing left to trace
             if parrot_wifexited(status) != 0 {
                 finished(pid, .exited(parrot_wexitstatus(status)))

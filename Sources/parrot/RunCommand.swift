@@ -43,10 +43,16 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("on-unknown"), help: "For an unclassified syscall: fail (ENOSYS) or kill.")
     var onUnknown: String = "fail"
 
+    @Option(name: .customLong("spin-us"),
+            help: "Microseconds the agent polls for the next stop before it sleeps (0: never poll).")
+    var spinMicroseconds: UInt64 = 50
+
     @Argument(parsing: .captureForPassthrough, help: "-- COMMAND [ARGS...]")
     var command: [String] = []
 
     func run() throws {
+        // Pass-through capture swallows --help when it comes before any command.
+        if command.first == "--help" || command.first == "-h" { throw CleanExit.helpRequest(self) }
         let program = command.first == "--" ? Array(command.dropFirst()) : command
         guard !program.isEmpty else { throw ValidationError("missing the command to run: parrot run [options] -- COMMAND [ARGS...]") }
         guard let unknownAction = UnknownSyscallAction(rawValue: onUnknown) else {
@@ -89,6 +95,7 @@ struct RunCommand: ParsableCommand {
 
         let outcome: Result<Termination, Error> = TracerThread.run {
             let tracer = Tracer(handler: agent)
+            tracer.spinNanoseconds = spinMicroseconds * 1000
             return Result {
                 try tracer.run(spec, started: { parrot_forward_signals_to($0) }, mainExited: { parrot_stop_forwarding() })
             }
