@@ -3,6 +3,7 @@
 #include "parrot_shim.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stddef.h>
@@ -120,6 +121,8 @@ pid_t parrot_wait_all(int *status, int nothread, uint64_t spin_ns) {
         do {
             r = waitpid(-1, status, flags | WNOHANG);
             if (r != 0) return r < 0 ? -errno : r;
+            // A tracee waiting for this very CPU runs now instead of after the spin.
+            sched_yield();
         } while (now_ns() < deadline);
     }
     do {

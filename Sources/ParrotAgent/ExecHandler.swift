@@ -31,9 +31,10 @@ extension Agent {
         guard case .resolved(let interpreter) = resolver.resolve(interpreterPath, followFinal: true) else {
             return try apply(outcome, stop, tracee)  // the kernel reports the missing interpreter
         }
+        // /proc/self/exe of a script is its interpreter.
+        pendingExecutable[stop.tid] = interpreter.virtualPath
         guard interpreter.translated || script.resolution.translated else { return try apply(outcome, stop, tracee) }
         guard interpreter.mode.contains(.execute) else { try stop.fail(EACCES); return .proceed }
-        pendingExecutable[stop.tid] = interpreter.virtualPath
 
         // argv becomes: interpreter [optional-arg] script-as-given original-argv[1...]
         let originalArgv = try readPointerArray(stop, stop.args[argvArg])

@@ -126,3 +126,18 @@ import Testing
         #expect(empty.status != 0 && empty.stderr.contains("missing the command"))
     }
 }
+
+/// Where ptrace or seccomp is refused (as in a locked-down container), one line
+/// says what is missing and nothing runs.
+@Suite struct UnavailableKernelFeatureTests {
+    @Test(arguments: ["ptrace", "seccomp"])
+    func explainsWhatIsMissing(_ feature: String) {
+        let dir = Paths.temporaryDirectory("deny")
+        defer { Paths.remove(dir) }
+        let result = Command.run([Fixture.binary("deny"), feature, Paths.parrot, "run", "--", "/bin/sh", "-c", "touch \(dir)/ran"])
+        #expect(result.status == 125, "\(result)")
+        #expect(result.stderr.split(separator: "\n").count == 1, "\(result)")
+        #expect(result.stderr.contains(feature == "ptrace" ? "ptrace is not permitted here" : "refused the seccomp filter"), "\(result)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/ran"))
+    }
+}
