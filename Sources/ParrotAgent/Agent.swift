@@ -13,6 +13,9 @@ public final class Agent: TraceEventHandler {
     let policy: Policy
     let options: AgentOptions
     let resolver: PathResolver
+    /// What the resolver learned about host paths; cleared when the program
+    /// changes the namespace.
+    let hostCache: HostFileCache
     let log: DebugLog
     var tasks: [pid_t: TaskState] = [:]
     /// Handlers by syscall number; a classified call without one runs unchanged.
@@ -26,7 +29,8 @@ public final class Agent: TraceEventHandler {
         self.policy = policy
         self.options = options
         self.log = options.log
-        self.resolver = PathResolver(table: options.mounts)
+        self.hostCache = HostFileCache()
+        self.resolver = PathResolver(table: options.mounts, fs: hostCache)
         self.initialFs = FsContext(cwd: options.workingDirectory)
         self.handlers = Array(repeating: nil, count: (policy.rules.map(\.number).max() ?? 0) + 1)
         installHandlers()
@@ -50,8 +54,12 @@ public final class Agent: TraceEventHandler {
         // path calls stop once and run unchanged.
         guard !namespaceIsTrivial else { return }
         for (name, arguments) in PathSyscalls.table {
+            let changesNamespace = PathSyscalls.namespaceChanging.contains(name)
             install(name) { [unowned self] stop, tracee, task in
-                try self.handlePathCall(stop, tracee: tracee, task: task, arguments: arguments)
+                // Cleared before the call runs: a name it removes must not be
+                // taken from the cache afterwards (the call may also fail: harmless).
+                if changesNamespace { hostCache.invalidate() }
+                return try self.handlePathCall(stop, tracee: tracee, task: task, arguments: arguments)
             }
         }
         installSpecialHandlers()

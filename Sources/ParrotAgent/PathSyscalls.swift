@@ -49,6 +49,13 @@ enum PathSyscalls {
     }
     private static func nofollowFlag(_ arg: Int) -> PathArgument.Follow { .unlessFlag(arg: arg, flag: atSymlinkNofollow) }
 
+    /// Calls after which what the host cache knows may be wrong: a name now
+    /// leads elsewhere (rename), to nothing (unlink, rmdir) or over a mount.
+    static let namespaceChanging: Set<String> = [
+        "rename", "renameat", "renameat2", "unlink", "unlinkat", "rmdir",
+        "mount", "umount2", "pivot_root", "chroot", "move_mount",
+    ]
+
     static let table: [String: [PathArgument]] = [
         "open": [plain(0, follow: .openFlags(arg: 1), use: .openFlags(arg: 1))],
         "openat": [at(0, 1, follow: .openFlags(arg: 2), use: .openFlags(arg: 2))],

@@ -50,6 +50,25 @@ public struct PathResolver {
     ///   - followFinal: follow a symlink in the last component.
     public func resolve(_ path: String, followFinal: Bool) -> ResolveOutcome {
         var done: [Substring] = []
+        // The resolved path so far ("/a/b"), and where each component starts in it,
+        // kept in step with `done` so no component rebuilds the whole string.
+        var virtual = "/"
+        var lengths: [Int] = []  // UTF-8 length of `virtual` before each component
+        func push(_ part: Substring) {
+            lengths.append(virtual.utf8.count)
+            virtual += (done.isEmpty ? "" : "/") + part
+            done.append(part)
+        }
+        func pop() {
+            guard let length = lengths.popLast() else { return }
+            done.removeLast()
+            virtual = String(decoding: virtual.utf8.prefix(length), as: UTF8.self)
+        }
+        func clear() {
+            done.removeAll()
+            lengths.removeAll()
+            virtual = "/"
+        }
         // Pending components, last element next.
         var pending: [Substring] = path.split(separator: "/").reversed()
         let trailingSlash = path.hasSuffix("/") && path.utf8.count > 1
@@ -57,7 +76,6 @@ public struct PathResolver {
         var translated = false
         var missing = false  // the last examined component does not exist
 
-        func current() -> String { "/" + done.joined(separator: "/") }
         func isLast() -> Bool { !pending.contains { $0 != "." && !$0.isEmpty } }
 
         while let part = pending.popLast() {
@@ -65,11 +83,10 @@ public struct PathResolver {
             if part == ".." {
                 // The kernel refuses ".." after a missing directory.
                 if missing { return .failed(ENOENT) }
-                if !done.isEmpty { done.removeLast() }
+                pop()
                 continue
             }
-            done.append(part)
-            let virtual = current()
+            push(part)
             let host: String
             switch table.translate(virtual) {
             case .refused(let errno): return .failed(errno)
@@ -92,8 +109,8 @@ public struct PathResolver {
                 guard links <= Self.maxLinks, let target = fs.readLink(hostPath: host) else {
                     return .failed(ELOOP)
                 }
-                done.removeLast()
-                if target.hasPrefix("/") { done.removeAll() }
+                pop()
+                if target.hasPrefix("/") { clear() }
                 pending.append(contentsOf: target.split(separator: "/").reversed())
                 missing = false
             case nil:
@@ -102,7 +119,6 @@ public struct PathResolver {
                 missing = false
             }
         }
-        let virtual = current()
         guard case .host(var host, let entry) = table.translate(virtual) else {
             if case .refused(let errno) = table.translate(virtual) { return .failed(errno) }
             return .failed(EINVAL)

@@ -8,6 +8,7 @@ import Glibc
 public struct TraceeMemory {
     public let pid: pid_t
     static let pageSize: UInt64 = 4096
+    static let firstChunk = 256
 
     public init(pid: pid_t) { self.pid = pid }
 
@@ -20,22 +21,28 @@ public struct TraceeMemory {
     }
 
     /// A NUL-terminated string of at most `limit` bytes (EFAULT / ENAMETOOLONG otherwise).
-    /// Reads page by page so that a string near the end of a mapping still works.
+    /// The first read is short (most paths are) and never crosses a page, so a
+    /// string near the end of a mapping still works; longer ones continue page by page.
     public func readCString(_ address: UInt64, limit: Int = 4096) throws -> [UInt8] {
         if address == 0 { throw TracerError(description: "null string pointer", errno: EFAULT) }
         var result: [UInt8] = []
         var cursor = address
+        var chunk = min(Int(Self.pageSize - address % Self.pageSize), Self.firstChunk)
         while result.count <= limit {
-            let chunk = Int(Self.pageSize - cursor % Self.pageSize)
-            var buffer = [UInt8](repeating: 0, count: chunk)
-            let n = buffer.withUnsafeMutableBytes { parrot_read_memory(pid, cursor, $0.baseAddress, chunk) }
-            if n <= 0 { throw TracerError(description: "read tracee string", errno: EFAULT) }
-            if let end = buffer[0..<n].firstIndex(of: 0) {
-                result.append(contentsOf: buffer[0..<end])
-                return result
+            let found: Bool = try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: chunk) { buffer in
+                let n = parrot_read_memory(pid, cursor, buffer.baseAddress, chunk)
+                if n <= 0 { throw TracerError(description: "read tracee string", errno: EFAULT) }
+                let bytes = UnsafeBufferPointer(rebasing: buffer[0..<n])
+                if let end = bytes.firstIndex(of: 0) {
+                    result.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[0..<end]))
+                    return true
+                }
+                result.append(contentsOf: bytes)
+                cursor += UInt64(n)
+                return false
             }
-            result.append(contentsOf: buffer[0..<n])
-            cursor += UInt64(n)
+            if found { return result }
+            chunk = Int(Self.pageSize - cursor % Self.pageSize)
         }
         throw TracerError(description: "string longer than \(limit) bytes", errno: ENAMETOOLONG)
     }

@@ -20,7 +20,7 @@ import Testing
         Scenario(name: "coreutils", setup: "mkdir -p a/b/c && printf 'data\\n' > a/b/c/f && printf 'x%.0s' $(seq 5000) > a/big", script: """
             cp -a a a2 && mv a2 a3 && ln -s a3/b/c/f link && ln -s missing dangling
             chmod 640 a3/b/c/f && touch -d '2020-01-02 03:04:05' a3/b/c/f
-            stat -c '%n %s %a %F %Y' a3/b/c/f link dangling
+            stat -c '%n %s %a %F %Y' a3/b/c/f; stat -c '%n %s %a %F' link dangling
             stat -L -c '%n %s' link
             ls -lR --time-style=+%Y a3 | sed 's/ [0-9]* root root / /'
             find . -name '*' | LC_ALL=C sort

@@ -92,3 +92,49 @@ struct FakeHost: HostFileSystem {
         #expect((try? MountList.parse("/ rx\n", file: "m"))?.first == MountEntry(prefix: "/", target: .local, mode: [.read, .execute], origin: "m:1"))
     }
 }
+
+/// Counts how often the host is asked.
+final class CountingHost: HostFileSystem, @unchecked Sendable {
+    var tree: FakeHost
+    var lookups = 0
+    init(_ tree: FakeHost) { self.tree = tree }
+    func kind(ofHostPath path: String) -> HostFileKind? { lookups += 1; return tree.kind(ofHostPath: path) }
+    func readLink(hostPath path: String) -> String? { tree.readLink(hostPath: path) }
+}
+
+@Suite struct HostFileCacheTests {
+    let tree = FakeHost(directories: ["/", "/srv", "/srv/work"], files: ["/srv/work/f"], links: ["/srv/l": "work"])
+
+    @Test func remembersExistingPathsUntilInvalidated() throws {
+        let host = CountingHost(tree)
+        let cache = HostFileCache(base: host)
+        let resolver = PathResolver(table: MountTable(try MountList.parse("/data /srv\n", file: "t")), fs: cache)
+        #expect(resolver.resolve("/data/l/f", followFinal: true) == resolver.resolve("/data/work/f", followFinal: true))
+        let first = host.lookups
+        _ = resolver.resolve("/data/l/f", followFinal: true)
+        #expect(host.lookups == first, "a second resolution must come from the cache")
+        // The program renames: what the cache knew may be wrong now.
+        host.tree.links["/srv/l"] = nil
+        host.tree.directories.insert("/srv/l")
+        cache.invalidate()
+        guard case .resolved(let after) = resolver.resolve("/data/l/f", followFinal: true) else { Issue.record(); return }
+        #expect(after.hostPath == "/srv/l/f")
+        #expect(host.lookups > first)
+    }
+
+    @Test func missingPathsAreNotRemembered() {
+        let host = CountingHost(tree)
+        let cache = HostFileCache(base: host)
+        #expect(cache.kind(ofHostPath: "/srv/new") == nil)
+        host.tree.files.insert("/srv/new")
+        #expect(cache.kind(ofHostPath: "/srv/new") == .other)
+    }
+
+    @Test func entriesExpire() {
+        let host = CountingHost(tree)
+        let cache = HostFileCache(base: host, lifetimeMilliseconds: 0)
+        _ = cache.kind(ofHostPath: "/srv")
+        _ = cache.kind(ofHostPath: "/srv")
+        #expect(host.lookups == 2)
+    }
+}
