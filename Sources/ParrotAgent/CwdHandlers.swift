@@ -49,28 +49,34 @@ extension Agent {
         }
     }
 
-    /// The program's view of /proc/{self,thread-self,PID}/{cwd,exe}, when PID is traced.
+    /// The program's view of /proc/{self,thread-self,PID}[/task/TID]/{cwd,exe,fd/N}
+    /// when PID is traced; nil leaves the link to the kernel.
     func procLink(_ virtualPath: String, tid: pid_t, task: TaskState) -> String? {
-        let parts = virtualPath.split(separator: "/")
-        guard parts.count == 3 || parts.count == 4, parts[0] == "proc" else { return nil }
-        let owner: TaskState?
-        let leaf: Substring
-        if parts.count == 3 {
-            leaf = parts[2]
-            switch parts[1] {
-            case "self", "thread-self": owner = task
-            default: owner = pid_t(parts[1]).flatMap { tasks[$0] }
-            }
-        } else {
-            // /proc/PID/task/TID/{cwd,exe}
-            guard parts[2] == "task" || parts[1] == "self" else { return nil }
-            leaf = parts[3]
-            owner = pid_t(parts[2]).flatMap { tasks[$0] }
+        var parts = virtualPath.split(separator: "/").dropFirst()  // after "proc"
+        guard virtualPath.hasPrefix("/proc/"), let who = parts.popFirst() else { return nil }
+        var owner: pid_t
+        switch who {
+        case "self", "thread-self": owner = tid
+        default:
+            guard let pid = pid_t(who), tasks[pid] != nil else { return nil }
+            owner = pid
         }
-        guard let owner else { return nil }
-        switch leaf {
-        case "cwd": return owner.fs.cwd
-        case "exe": return owner.process.executable
+        if parts.first == "task" {
+            // Only a thread of that same process.
+            guard parts.count >= 2, let thread = pid_t(parts[parts.startIndex + 1]),
+                  let threadTask = tasks[thread], threadTask.process === tasks[owner]?.process else { return nil }
+            owner = thread
+            parts = parts.dropFirst(2)
+        }
+        switch Array(parts) {
+        case ["cwd"]: return tasks[owner].map { $0.fs.cwd }
+        case ["exe"]: return tasks[owner]?.process.executable
+        case let leaf where leaf.count == 2 && leaf[0] == "fd":
+            // Open files show where they are in the program's view.
+            guard let host = RealHostFileSystem().readLink(hostPath: "/proc/\(owner)/fd/\(leaf[1])"),
+                  host.hasPrefix("/") else { return nil }
+            let virtual = options.mounts.virtualPath(forHost: host)
+            return virtual == host ? nil : virtual
         default: return nil
         }
     }
