@@ -32,8 +32,7 @@ public final class Tracer {
         self.mainExited = mainExited
         let (pid, reportFd) = try spawnStopped(spec)
         mainPid = pid
-        let first = Tracee(tid: pid)
-        tracees[pid] = first
+        tracees[pid] = Tracee(tid: pid)
         handler.taskCreated(pid, parent: 0, kind: .fork)
         started(pid)
         loop()
