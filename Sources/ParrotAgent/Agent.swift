@@ -46,8 +46,8 @@ public final class Agent: TraceEventHandler {
     private func installHandlers() {
         install("clone") { [unowned self] stop, _, _ in try self.stripUntraced(stop) }
         for rule in policy.rules {
-            if case .trapVirtualFD(let args) = rule.action {
-                install(rule.name) { stop, _, _ in try Self.refuseVirtualDescriptor(stop, args: args) }
+            if case .trapVirtualFD = rule.action {
+                install(rule.name) { stop, _, _ in try Self.refuseVirtualDescriptor(stop) }
             }
         }
         // With an empty mount table every path means what it means on the host:
@@ -145,7 +145,7 @@ public final class Agent: TraceEventHandler {
     }
 
     /// No virtual descriptors exist until a remote service opens one.
-    static func refuseVirtualDescriptor(_ stop: SyscallStop, args: [Int]) throws -> Resume {
+    static func refuseVirtualDescriptor(_ stop: SyscallStop) throws -> Resume {
         try stop.fail(EBADF)
         return .proceed
     }

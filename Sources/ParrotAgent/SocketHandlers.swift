@@ -44,9 +44,9 @@ extension Agent {
             guard host.count < Self.sunPathSize else { try stop.fail(ENAMETOOLONG); return .proceed }
             let newAddress = Array(address[0..<Self.sunPathOffset]) + host + [0]
             var scratch = Scratch(below: stop.stackPointer, size: newAddress.count)
-            let where_ = scratch.place(newAddress)
+            let placed = scratch.place(newAddress)
             try scratch.commit(to: stop.memory)
-            try stop.setArgument(addressArg, where_)
+            try stop.setArgument(addressArg, placed)
             try stop.setArgument(lengthArg, UInt64(newAddress.count))
         }
         return .proceed
