@@ -25,6 +25,11 @@ let package = Package(
         .target(name: "ParrotTracer", dependencies: ["CParrotShim", "ParrotFilter"]),
         // Mount table, path resolution, per-process namespace state.
         .target(name: "ParrotNamespace", dependencies: []),
+        // The FileService protocol every driver implements, and the local driver.
+        .systemLibrary(name: "CLinuxHeaders"),
+        .target(name: "ParrotServices", dependencies: ["CLinuxHeaders"]),
+        // The Chirp protocol driver.
+        .target(name: "ParrotChirp", dependencies: ["ParrotServices"]),
         // One handler per trapped syscall.
         .target(name: "ParrotAgent", dependencies: [
             "ParrotTracer", "ParrotNamespace", "ParrotFilter",
@@ -36,7 +41,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ParrotTests", dependencies: [
-            "ParrotFilter", "ParrotNamespace", "ParrotAgent",
+            "ParrotFilter", "ParrotNamespace", "ParrotAgent", "ParrotServices", "ParrotChirp",
         ]),
     ]
 )

@@ -1,0 +1,153 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ParrotServices
+
+/// The byte stream of one connection: lines and exact-length blocks, each wait
+/// bounded by the stall timeout. Any transport failure closes the channel for
+/// good (`isBroken`); the stream cannot be trusted to be in step after it.
+final class ChirpChannel {
+    private var fd: Int32
+    private let stallTimeout: Double
+    /// Received and not yet consumed: `storage[start..<end]`. Its size bounds
+    /// a reply line, far above any a server sends (names are at most NAME_MAX).
+    private let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
+    private var start = 0
+    private var end = 0
+    private(set) var isBroken = false
+
+    init(fd: Int32, stallTimeout: Double) {
+        self.fd = fd
+        self.stallTimeout = stallTimeout
+    }
+
+    deinit {
+        close()
+        storage.deallocate()
+    }
+
+    func close() {
+        if fd >= 0 { Glibc.close(fd) }
+        fd = -1
+        isBroken = true
+    }
+
+    /// Marks the stream unusable and returns the error to throw.
+    func fail(_ errno: Int32, _ message: String) -> ServiceError {
+        close()
+        return ServiceError(errno: errno, message: "chirp connection: \(message)")
+    }
+
+    private func failPosix(_ call: String) -> ServiceError {
+        let code = errno
+        return fail(code, "\(call): \(String(cString: strerror(code)))")
+    }
+
+    /// True when the server has closed its side (idle timeout, restart) or sent
+    /// something unasked: checked before a request, so that one that must not
+    /// be repeated is never sent on a dead connection.
+    var isStale: Bool {
+        if isBroken || start < end { return true }
+        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&poller, 1, 0) != 0
+    }
+
+    func send(_ bytes: [UInt8]) throws(ServiceError) {
+        var failure: ServiceError?
+        bytes.withUnsafeBytes { raw in
+            do throws(ServiceError) { try send(raw) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    func send(_ bytes: UnsafeRawBufferPointer) throws(ServiceError) {
+        guard !isBroken else { throw fail(ECONNRESET, "closed") }
+        var done = 0
+        while done < bytes.count {
+            let count = Glibc.send(fd, bytes.baseAddress! + done, bytes.count - done, Int32(MSG_NOSIGNAL))
+            if count >= 0 {
+                done += count
+            } else if errno == EAGAIN {
+                try wait(for: POLLOUT)
+            } else if errno != EINTR {
+                throw failPosix("send")
+            }
+        }
+    }
+
+    func readLine() throws(ServiceError) -> String {
+        var scanned = 0  // bytes after `start` known to hold no newline (fill() moves `start`)
+        while true {
+            let pending = UnsafeRawBufferPointer(rebasing: storage[(start + scanned)..<end])
+            if let index = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                let newline = start + scanned + index
+                let line = String(decoding: UnsafeRawBufferPointer(rebasing: storage[start..<newline]), as: UTF8.self)
+                start = newline + 1
+                return line
+            }
+            scanned = end - start
+            try fill()
+        }
+    }
+
+    /// Reads exactly `destination.count` bytes: buffered ones first, the rest
+    /// straight from the socket.
+    func readExactly(into destination: UnsafeMutableRawBufferPointer) throws(ServiceError) {
+        let buffered = min(end - start, destination.count)
+        if buffered > 0 {
+            destination.baseAddress!.copyMemory(from: storage.baseAddress! + start, byteCount: buffered)
+            start += buffered
+        }
+        var done = buffered
+        while done < destination.count {
+            done += try receive(into: UnsafeMutableRawBufferPointer(rebasing: destination[done...]))
+        }
+    }
+
+    func readBytes(_ count: Int) throws(ServiceError) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var failure: ServiceError?
+        bytes.withUnsafeMutableBytes { raw in
+            do throws(ServiceError) { try readExactly(into: raw) } catch { failure = error }
+        }
+        if let failure { throw failure }
+        return bytes
+    }
+
+    /// Moves the unread bytes to the front and receives more after them.
+    private func fill() throws(ServiceError) {
+        if start > 0 {
+            storage.baseAddress!.copyMemory(from: storage.baseAddress! + start, byteCount: end - start)
+            end -= start
+            start = 0
+        }
+        guard end < storage.count else { throw fail(EPROTO, "reply line longer than \(storage.count) bytes") }
+        end += try receive(into: UnsafeMutableRawBufferPointer(rebasing: storage[end...]))
+    }
+
+    /// At least one byte; end of stream is a broken connection.
+    private func receive(into destination: UnsafeMutableRawBufferPointer) throws(ServiceError) -> Int {
+        guard !isBroken else { throw fail(ECONNRESET, "closed") }
+        while true {
+            let count = recv(fd, destination.baseAddress, destination.count, 0)
+            if count > 0 { return count }
+            if count == 0 { throw fail(ECONNRESET, "the server closed the connection") }
+            if errno == EAGAIN {
+                try wait(for: POLLIN)
+            } else if errno != EINTR {
+                throw failPosix("recv")
+            }
+        }
+    }
+
+    private func wait(for event: Int32) throws(ServiceError) {
+        let deadline = Deadline.after(seconds: stallTimeout)
+        var poller = pollfd(fd: fd, events: Int16(event), revents: 0)
+        while true {
+            let ready = poll(&poller, 1, deadline.pollMilliseconds)
+            if ready > 0 { return }
+            if ready == 0 { throw fail(ETIMEDOUT, "no progress for \(stallTimeout) s") }
+            if errno != EINTR { throw failPosix("poll") }
+        }
+    }
+}

@@ -1,0 +1,74 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ParrotServices
+
+/// One authenticated session: requests go out one at a time and each reply,
+/// with its payload, is consumed before the next request (no pipelining).
+final class ChirpConnection {
+    let channel: ChirpChannel
+    let subject: String
+    /// Which connection of the service this is: remote fds belong to one.
+    let generation: Int
+
+    init(host: String, port: UInt16, options: ChirpOptions, generation: Int) throws(ServiceError) {
+        let fd = try ChirpSocket.connect(host: host, port: port, deadline: .after(seconds: options.connectTimeout))
+        channel = ChirpChannel(fd: fd, stallTimeout: options.stallTimeout)
+        subject = try ChirpAuthentication.negotiate(channel, methods: options.authMethods)
+        self.generation = generation
+    }
+
+    /// Sends `request` (and a payload that follows without a go-ahead) and
+    /// returns the result; a negative result is thrown as its errno.
+    @discardableResult
+    func call(_ request: ChirpRequest, payload: UnsafeRawBufferPointer? = nil) throws(ServiceError) -> Int64 {
+        try channel.send(request.bytes)
+        if let payload { try channel.send(payload) }
+        return try result(of: request)
+    }
+
+    /// Reads a result line (after a request, or after a putfile's data).
+    func result(of request: ChirpRequest) throws(ServiceError) -> Int64 {
+        let line = try channel.readLine()
+        guard let value = try? ChirpReplyParsing.result(line) else {
+            throw channel.fail(EPROTO, "\(request): malformed result \(line.prefix(40))")
+        }
+        if value < 0 { throw ChirpErrorCode(result: value).error(request.line) }
+        return value
+    }
+
+    func readStatus() throws(ServiceError) -> FileStatus {
+        let line = try channel.readLine()
+        guard let status = try? ChirpReplyParsing.status(line) else { throw channel.fail(EPROTO, "malformed stat line \(line.prefix(80))") }
+        return status
+    }
+
+    func readFileSystemStatus() throws(ServiceError) -> FileSystemStatus {
+        let line = try channel.readLine()
+        guard let status = try? ChirpReplyParsing.fileSystemStatus(line) else { throw channel.fail(EPROTO, "malformed statfs line \(line.prefix(80))") }
+        return status
+    }
+
+    /// A reply of `N` followed by N raw bytes.
+    func callForBytes(_ request: ChirpRequest, limit: Int) throws(ServiceError) -> [UInt8] {
+        let count = try call(request)
+        guard count <= limit else { throw channel.fail(EPROTO, "\(request): \(count) bytes announced, at most \(limit) expected") }
+        return try channel.readBytes(Int(count))
+    }
+
+    /// The open reply is the fd and the file's stat line.
+    func open(_ path: String, flags: Int32, mode: UInt32) throws(ServiceError) -> (fd: Int64, status: FileStatus) {
+        let fd = try call(.open(path, flags: ChirpOpenFlags.letters(flags), mode: mode))
+        return (fd, try readStatus())
+    }
+
+    /// One pread of at most `destination.count` bytes (the caller keeps it at
+    /// or below the server's 16 MiB); 0 at end of file.
+    func pread(_ fd: Int64, into destination: UnsafeMutableRawBufferPointer, at offset: Int64) throws(ServiceError) -> Int {
+        let request = try ChirpRequest.pread(fd, length: destination.count, offset: offset)
+        let count = try call(request)
+        guard count <= destination.count else { throw channel.fail(EPROTO, "\(request): \(count) bytes announced") }
+        try channel.readExactly(into: UnsafeMutableRawBufferPointer(rebasing: destination[..<Int(count)]))
+        return Int(count)
+    }
+}

@@ -1,0 +1,112 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ParrotServices
+
+/// The Chirp driver: one server, one connection reused by every operation
+/// (protocols/chirp.md).
+public final class ChirpFileService: FileService {
+    public let host: String
+    public let port: UInt16
+    let session: ChirpSession
+
+    /// The protocol's largest pread or pwrite (the server's request buffer).
+    static let maxTransfer = 16 << 20
+
+    public init(host: String, port: UInt16 = 9094, options: ChirpOptions = ChirpOptions()) {
+        self.host = host
+        self.port = port
+        session = ChirpSession(host: host, port: port, options: options)
+    }
+
+    /// The subject the server knows this client as, e.g. `unix:root`.
+    public func whoami() throws(ServiceError) -> String {
+        try session.perform("whoami", idempotent: true) { (connection, _) throws(ServiceError) in
+            String(decoding: try connection.callForBytes(.whoami(maxLength: 4096), limit: 4096), as: UTF8.self)
+        }
+    }
+
+    public func stat(_ path: String) throws(ServiceError) -> FileStatus {
+        try status(.stat(path))
+    }
+
+    public func lstat(_ path: String) throws(ServiceError) -> FileStatus {
+        try status(.lstat(path))
+    }
+
+    public func statfs(_ path: String) throws(ServiceError) -> FileSystemStatus {
+        let request = try ChirpRequest.statfs(path)
+        return try session.perform("statfs", idempotent: true) { (connection, _) throws(ServiceError) in
+            try connection.call(request)
+            return try connection.readFileSystemStatus()
+        }
+    }
+
+    public func access(_ path: String, mode: Int32) throws(ServiceError) {
+        try simple(.access(path, mode: mode))
+    }
+
+    public func mkdir(_ path: String, mode: UInt32) throws(ServiceError) {
+        try simple(.mkdir(path, mode: mode), idempotent: false)
+    }
+
+    public func rmdir(_ path: String) throws(ServiceError) {
+        try simple(.rmdir(path), idempotent: false)
+    }
+
+    public func unlink(_ path: String) throws(ServiceError) {
+        try simple(.unlink(path), idempotent: false)
+    }
+
+    public func rename(_ from: String, to: String) throws(ServiceError) {
+        try simple(.rename(from, to: to), idempotent: false)
+    }
+
+    public func link(_ existing: String, to newPath: String) throws(ServiceError) {
+        try simple(.link(existing, to: newPath), idempotent: false)
+    }
+
+    public func symlink(target: String, at path: String) throws(ServiceError) {
+        try simple(.symlink(target: target, at: path), idempotent: false)
+    }
+
+    public func readlink(_ path: String) throws(ServiceError) -> String {
+        let limit = Int(PATH_MAX)
+        let request = try ChirpRequest.readlink(path, maxLength: limit)
+        return try session.perform("readlink", idempotent: true) { (connection, _) throws(ServiceError) in
+            String(decoding: try connection.callForBytes(request, limit: limit), as: UTF8.self)
+        }
+    }
+
+    public func truncate(_ path: String, length: Int64) throws(ServiceError) {
+        try simple(.truncate(path, length: length))
+    }
+
+    public func chmod(_ path: String, mode: UInt32) throws(ServiceError) {
+        try simple(.chmod(path, mode: mode))
+    }
+
+    /// Accepted and ignored by the server: owners are the server's business.
+    public func chown(_ path: String, uid: UInt32, gid: UInt32) throws(ServiceError) {
+        try simple(.chown(path, uid: uid, gid: gid))
+    }
+
+    /// Whole seconds: the protocol has no finer times.
+    public func utimes(_ path: String, access: Timestamp, modification: Timestamp) throws(ServiceError) {
+        try simple(.utime(path, access: access.seconds, modification: modification.seconds))
+    }
+
+    private func status(_ request: ChirpRequest) throws(ServiceError) -> FileStatus {
+        try session.perform(request.line, idempotent: true) { (connection, _) throws(ServiceError) in
+            try connection.call(request)
+            return try connection.readStatus()
+        }
+    }
+
+    /// A request whose whole reply is its result.
+    private func simple(_ request: ChirpRequest, idempotent: Bool = true) throws(ServiceError) {
+        try session.perform(request.line, idempotent: idempotent) { (connection, _) throws(ServiceError) in
+            _ = try connection.call(request)
+        }
+    }
+}

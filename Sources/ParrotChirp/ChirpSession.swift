@@ -1,0 +1,99 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ParrotServices
+import Synchronization
+
+/// A file opened through the service. The remote fd belongs to one connection
+/// (`generation`); after a reconnect the file is opened again and must still
+/// be the same file.
+struct ChirpOpenFile {
+    let path: String
+    let flags: Int32
+    let mode: UInt32
+    let dev: UInt64
+    let ino: UInt64
+    var fd: Int64
+    var generation: Int
+    var offset: Int64 = 0
+}
+
+struct ChirpSessionState {
+    var connection: ChirpConnection?
+    var generation = 0
+    /// Whether this server has ever answered: only then is a failure to
+    /// connect worth waiting out.
+    var everConnected = false
+    var files: [Int: ChirpOpenFile] = [:]
+    var nextHandle = 0
+}
+
+/// The one connection to a server, shared by every caller in turn, and the
+/// reconnect policy around each operation.
+final class ChirpSession: Sendable {
+    let host: String
+    let port: UInt16
+    let options: ChirpOptions
+    private let state = Mutex(ChirpSessionState())
+
+    init(host: String, port: UInt16, options: ChirpOptions) {
+        self.host = host
+        self.port = port
+        self.options = options
+    }
+
+    /// Runs `body` on a live connection. When the connection breaks, it
+    /// reconnects with exponential backoff until `retryTimeout` and runs `body`
+    /// again, unless the request was not `idempotent` and may already have
+    /// taken effect. A reply from the server (an error code) ends it at once.
+    func perform<T: Sendable>(_ what: String, idempotent: Bool,
+                              _ body: (ChirpConnection, inout ChirpSessionState) throws(ServiceError) -> T) throws(ServiceError) -> T {
+        try state.withLock { (state) throws(ServiceError) -> T in
+            let deadline = Deadline.after(seconds: options.retryTimeout)
+            var pause = options.initialBackoff
+            while true {
+                var started = false
+                do throws(ServiceError) {
+                    let connection = try connect(&state)
+                    started = true
+                    return try body(connection, &state)
+                } catch {
+                    let transportFailed = started ? state.connection?.channel.isBroken ?? true : ChirpSession.isTransient(error.errno)
+                    guard transportFailed else { throw error }
+                    state.connection = nil
+                    guard state.everConnected else { throw error }
+                    if started && !idempotent {
+                        throw ServiceError(errno: ECONNRESET, message: "chirp \(host):\(port): connection lost during \(what), which may have taken effect: \(error)")
+                    }
+                    guard deadline.secondsLeft > pause else { throw error }
+                    usleep(UInt32(pause * 1e6))
+                    pause = min(pause * 2, options.maxBackoff)
+                }
+            }
+        }
+    }
+
+    /// Runs `body` with the current connection, if it is still up, and never
+    /// reconnects (closing a file of a lost connection has nothing to do).
+    func withCurrentConnection<T: Sendable>(_ body: (ChirpConnection?, inout ChirpSessionState) throws(ServiceError) -> T) throws(ServiceError) -> T {
+        try state.withLock { (state) throws(ServiceError) -> T in
+            if let connection = state.connection, connection.channel.isStale { state.connection = nil }
+            return try body(state.connection, &state)
+        }
+    }
+
+    private func connect(_ state: inout ChirpSessionState) throws(ServiceError) -> ChirpConnection {
+        if let connection = state.connection, !connection.channel.isStale { return connection }
+        state.connection = nil
+        state.generation += 1
+        let connection = try ChirpConnection(host: host, port: port, options: options, generation: state.generation)
+        state.connection = connection
+        state.everConnected = true
+        return connection
+    }
+
+    /// Failures to connect that a running server would not cause for ever.
+    private static func isTransient(_ code: Int32) -> Bool {
+        [ECONNREFUSED, ECONNRESET, ECONNABORTED, ETIMEDOUT, EHOSTUNREACH, ENETUNREACH, EAGAIN, EPIPE, EPROTO].contains(code)
+    }
+}

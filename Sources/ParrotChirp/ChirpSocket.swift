@@ -1,0 +1,64 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ParrotServices
+
+/// Opening the TCP connection to a server: every address of the host, each
+/// attempt bounded by the deadline.
+enum ChirpSocket {
+    /// A connected, non-blocking socket with Nagle off (a request line and its
+    /// payload must not wait for each other's acknowledgement).
+    static func connect(host: String, port: UInt16, deadline: Deadline) throws(ServiceError) -> Int32 {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_NUMERICSERV
+        var list: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(host, String(port), &hints, &list)
+        guard status == 0, let first = list else {
+            // An unknown server is a name that does not exist, like a missing directory.
+            let code = status == EAI_AGAIN ? EAGAIN : status == EAI_SYSTEM ? errno : ENOENT
+            throw ServiceError(errno: code, message: "chirp \(host):\(port): \(String(cString: gai_strerror(status)))")
+        }
+        defer { freeaddrinfo(list) }
+        var failure = ServiceError(errno: EHOSTUNREACH, message: "chirp \(host):\(port): no address")
+        var cursor: UnsafeMutablePointer<addrinfo>? = first
+        while let info = cursor?.pointee {
+            cursor = info.ai_next
+            do throws(ServiceError) {
+                return try attempt(info, deadline: deadline)
+            } catch {
+                failure = ServiceError(errno: error.errno, message: "chirp \(host):\(port): connect: \(error)")
+            }
+        }
+        throw failure
+    }
+
+    private static func attempt(_ info: addrinfo, deadline: Deadline) throws(ServiceError) -> Int32 {
+        let fd = socket(info.ai_family, info.ai_socktype | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), info.ai_protocol)
+        guard fd >= 0 else { throw .posix("socket") }
+        var on: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
+        if Glibc.connect(fd, info.ai_addr, info.ai_addrlen) == 0 { return fd }
+        guard errno == EINPROGRESS else {
+            let code = errno
+            Glibc.close(fd)
+            throw .posix("connect", errno: code)
+        }
+        var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        while true {
+            let ready = poll(&poller, 1, deadline.pollMilliseconds)
+            if ready > 0 { break }
+            if ready < 0 && errno == EINTR { continue }
+            Glibc.close(fd)
+            throw ServiceError(errno: ETIMEDOUT, message: "connect: timed out")
+        }
+        var code: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &code, &length)
+        guard code == 0 else {
+            Glibc.close(fd)
+            throw .posix("connect", errno: code)
+        }
+        return fd
+    }
+}

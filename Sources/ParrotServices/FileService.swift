@@ -1,0 +1,108 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A file opened through a service. Only the service that returned it knows
+/// what it stands for (a local fd, a remote fd that survives reconnects, ...).
+public struct ServiceHandle: Hashable, Sendable {
+    public let rawValue: Int
+
+    public init(rawValue: Int) {
+        self.rawValue = rawValue
+    }
+}
+
+public enum ChecksumAlgorithm: String, Sendable, CaseIterable {
+    case md5, sha1
+}
+
+/// One protocol driver (local, chirp, ...). Paths are the service's own
+/// (absolute, already resolved by the namespace); flags and modes are POSIX.
+/// Every failure is a `ServiceError` carrying the errno a local filesystem
+/// would give. Drivers are called from several threads.
+public protocol FileService: AnyObject, Sendable {
+    func open(_ path: String, flags: Int32, mode: UInt32) throws(ServiceError) -> ServiceHandle
+    /// Reads at the handle's own offset and advances it.
+    func read(_ handle: ServiceHandle, into buffer: UnsafeMutableRawBufferPointer) throws(ServiceError) -> Int
+    /// Fills `buffer` from `offset` unless the file ends first; 0 at end of file.
+    func pread(_ handle: ServiceHandle, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(ServiceError) -> Int
+    /// Writes at the handle's own offset (the end, with O_APPEND) and advances it.
+    func write(_ handle: ServiceHandle, from buffer: UnsafeRawBufferPointer) throws(ServiceError) -> Int
+    func pwrite(_ handle: ServiceHandle, from buffer: UnsafeRawBufferPointer, at offset: Int64) throws(ServiceError) -> Int
+    func fstat(_ handle: ServiceHandle) throws(ServiceError) -> FileStatus
+    func close(_ handle: ServiceHandle) throws(ServiceError)
+
+    func stat(_ path: String) throws(ServiceError) -> FileStatus
+    func lstat(_ path: String) throws(ServiceError) -> FileStatus
+    /// `mode` is F_OK or a mask of R_OK, W_OK, X_OK.
+    func access(_ path: String, mode: Int32) throws(ServiceError)
+    func readdir(_ path: String) throws(ServiceError) -> [DirectoryEntry]
+    func mkdir(_ path: String, mode: UInt32) throws(ServiceError)
+    func rmdir(_ path: String) throws(ServiceError)
+    func unlink(_ path: String) throws(ServiceError)
+    func rename(_ from: String, to: String) throws(ServiceError)
+    func link(_ existing: String, to newPath: String) throws(ServiceError)
+    func symlink(target: String, at path: String) throws(ServiceError)
+    func readlink(_ path: String) throws(ServiceError) -> String
+    func truncate(_ path: String, length: Int64) throws(ServiceError)
+    func chmod(_ path: String, mode: UInt32) throws(ServiceError)
+    func chown(_ path: String, uid: UInt32, gid: UInt32) throws(ServiceError)
+    func utimes(_ path: String, access: Timestamp, modification: Timestamp) throws(ServiceError)
+    func statfs(_ path: String) throws(ServiceError) -> FileSystemStatus
+
+    /// Copies the whole remote file into `localPath` (created 0600 or truncated);
+    /// returns its size. Defaults to open + pread.
+    func getFile(_ path: String, to localPath: String) throws(ServiceError) -> Int64
+    /// Replaces the remote file with the whole of `localPath`; returns the size.
+    /// Defaults to open + pwrite.
+    func putFile(_ localPath: String, to path: String, mode: UInt32) throws(ServiceError) -> Int64
+    /// The digest of the remote file, computed where the file is. Defaults to ENOTSUP.
+    func checksum(_ path: String, algorithm: ChecksumAlgorithm) throws(ServiceError) -> [UInt8]
+}
+
+extension FileService {
+    public func getFile(_ path: String, to localPath: String) throws(ServiceError) -> Int64 {
+        let handle = try open(path, flags: O_RDONLY, mode: 0)
+        defer { try? close(handle) }
+        let local = try LocalDescriptor.open(localPath, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
+        defer { local.close() }
+        return try copy(chunk: 1 << 20) { (buffer, offset) throws(ServiceError) in
+            try pread(handle, into: buffer, at: offset)
+        } to: { (buffer, _) throws(ServiceError) in try local.writeAll(buffer) }
+    }
+
+    public func putFile(_ localPath: String, to path: String, mode: UInt32) throws(ServiceError) -> Int64 {
+        let local = try LocalDescriptor.open(localPath, flags: O_RDONLY, mode: 0)
+        defer { local.close() }
+        let handle = try open(path, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
+        defer { try? close(handle) }
+        return try copy(chunk: 1 << 20) { (buffer, _) throws(ServiceError) in
+            try local.read(into: buffer)
+        } to: { (buffer, offset) throws(ServiceError) in
+            var done = 0
+            while done < buffer.count {
+                done += try pwrite(handle, from: UnsafeRawBufferPointer(rebasing: buffer[done...]), at: offset + Int64(done))
+            }
+        }
+    }
+
+    public func checksum(_ path: String, algorithm: ChecksumAlgorithm) throws(ServiceError) -> [UInt8] {
+        throw ServiceError(errno: ENOTSUP, message: "checksum \(path): not offered by this service")
+    }
+}
+
+/// Moves bytes from `source` to `sink` in chunks until the source returns 0;
+/// returns the total.
+func copy(chunk: Int,
+          from source: (UnsafeMutableRawBufferPointer, Int64) throws(ServiceError) -> Int,
+          to sink: (UnsafeRawBufferPointer, Int64) throws(ServiceError) -> Void) throws(ServiceError) -> Int64 {
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
+    defer { buffer.deallocate() }
+    var total: Int64 = 0
+    while true {
+        let count = try source(buffer, total)
+        if count == 0 { return total }
+        try sink(UnsafeRawBufferPointer(rebasing: buffer[..<count]), total)
+        total += Int64(count)
+    }
+}

@@ -1,0 +1,48 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A local file descriptor with the EINTR and short-count loops done once.
+public struct LocalDescriptor: Sendable {
+    public let fd: Int32
+    let path: String
+
+    public static func open(_ path: String, flags: Int32, mode: UInt32) throws(ServiceError) -> LocalDescriptor {
+        while true {
+            let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
+            if fd >= 0 { return LocalDescriptor(fd: fd, path: path) }
+            if errno != EINTR { throw .posix("open", path) }
+        }
+    }
+
+    /// One read(2); 0 at end of file.
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(ServiceError) -> Int {
+        while true {
+            let count = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            if count >= 0 { return count }
+            if errno != EINTR { throw .posix("read", path) }
+        }
+    }
+
+    public func writeAll(_ buffer: UnsafeRawBufferPointer) throws(ServiceError) {
+        var done = 0
+        while done < buffer.count {
+            let count = Glibc.write(fd, buffer.baseAddress! + done, buffer.count - done)
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw .posix("write", path)
+            }
+            done += count
+        }
+    }
+
+    public func status() throws(ServiceError) -> FileStatus {
+        var st = Glibc.stat()
+        guard fstat(fd, &st) == 0 else { throw .posix("fstat", path) }
+        return FileStatus(st)
+    }
+
+    public func close() {
+        _ = Glibc.close(fd)
+    }
+}
