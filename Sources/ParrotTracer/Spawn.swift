@@ -78,8 +78,7 @@ func spawnStopped(_ spec: SpawnSpec) throws -> (pid: pid_t, reportFd: Int32) {
         let r = waitpid(pid, &status, WUNTRACED)
         if r < 0 && errno == EINTR { continue }
         if r < 0 || !(parrot_wifstopped(status) != 0) {
-            close(pipeFds[0])
-            let failure = readSpawnFailure(pipeFds[0])
+            let failure = readSpawnFailure(pipeFds[0])  // closes it
             throw failure ?? StartFailure(description: "the child exited before it could be traced", status: 125)
         }
         break

@@ -122,6 +122,9 @@ import Testing
         let result = Command.run([Paths.parrot, "run", "--", "no-such-program-anywhere"])
         #expect(result.status == 127)
         #expect(result.stderr.contains("no-such-program-anywhere: cannot execute: ENOENT"))
+        // The child fails before it stops to be traced: its own report is shown.
+        let badDir = Command.run([Paths.parrot, "run", "-w", "/etc/hostname", "--", "/bin/true"])
+        #expect(badDir.status == 125 && badDir.stderr.contains("cannot change to the working directory: ENOTDIR"), "\(badDir)")
         let empty = Command.run([Paths.parrot, "run"])
         #expect(empty.status != 0 && empty.stderr.contains("missing the command"))
     }
