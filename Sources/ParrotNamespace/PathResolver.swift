@@ -87,20 +87,19 @@ public struct PathResolver {
                 continue
             }
             push(part)
-            let host: String
+            let host: String, entry: MountEntry?
             switch table.translate(virtual) {
             case .refused(let errno): return .failed(errno)
-            case .host(let h, let entry):
-                host = h
-                if let entry, entry.target != .local { translated = true }
+            case .host(let h, let e): (host, entry) = (h, e)
             }
+            let redirected = entry.map { $0.target != .local } ?? false
+            translated = translated || redirected
             // /proc holds magic links (fd, cwd, exe): the kernel resolves those.
-            if done.first == "proc" && table.entry(for: virtual)?.target ?? .local == .local {
+            if done.first == "proc" && !redirected {
                 let rest = pending.reversed().joined(separator: "/")
                 let tail = rest.isEmpty ? "" : "/" + rest
                 return .resolved(Resolution(hostPath: host + tail + (trailingSlash && !rest.isEmpty ? "/" : ""),
-                                            virtualPath: virtual + tail, entry: table.entry(for: virtual),
-                                            translated: translated))
+                                            virtualPath: virtual + tail, entry: entry, translated: translated))
             }
             if isLast() && !followFinal && !trailingSlash { break }
             switch fs.kind(ofHostPath: host) {
@@ -119,9 +118,10 @@ public struct PathResolver {
                 missing = false
             }
         }
-        guard case .host(var host, let entry) = table.translate(virtual) else {
-            if case .refused(let errno) = table.translate(virtual) { return .failed(errno) }
-            return .failed(EINVAL)
+        var host: String, entry: MountEntry?
+        switch table.translate(virtual) {
+        case .refused(let errno): return .failed(errno)
+        case .host(let h, let e): (host, entry) = (h, e)
         }
         if trailingSlash && host != "/" { host += "/" }
         return .resolved(Resolution(hostPath: host, virtualPath: virtual, entry: entry, translated: translated))
