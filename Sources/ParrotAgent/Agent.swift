@@ -71,14 +71,14 @@ public final class Agent: TraceEventHandler {
         if stop.trapData != TrapReason.classified.rawValue {
             return try refuseUnclassified(stop)
         }
-        let task = self.task(tracee.tid)
         let handler = stop.number < handlers.count ? handlers[stop.number] : nil
         guard log.enabled(.syscall) else {
-            return try handler?(stop, tracee, task) ?? .proceed
+            // The common pass-through stop looks nothing up.
+            return try handler?(stop, tracee, task(tracee.tid)) ?? .proceed
         }
         // Debug mode pays a second stop to show each result.
         ThreadMemo.of(tracee).pendingLog = describe(stop)
-        _ = try handler?(stop, tracee, task)
+        _ = try handler?(stop, tracee, task(tracee.tid))
         return .proceedToExit
     }
 
