@@ -23,20 +23,20 @@ let package = Package(
         .target(name: "ParrotFilter", dependencies: ["CSeccomp", "CParrotShim"]),
         // Spawn, wait loop, stops, events, signals, memory access.
         .target(name: "ParrotTracer", dependencies: ["CParrotShim", "ParrotFilter"]),
-        // Mount table, path resolution, per-process namespace state.
-        .target(name: "ParrotNamespace", dependencies: []),
         // The FileService protocol every driver implements, and the local driver.
         .systemLibrary(name: "CLinuxHeaders"),
         .target(name: "ParrotServices", dependencies: ["CLinuxHeaders"]),
+        // Mount table, path resolution, per-process namespace state.
+        .target(name: "ParrotNamespace", dependencies: ["ParrotServices"]),
         // The Chirp protocol driver.
         .target(name: "ParrotChirp", dependencies: ["ParrotServices"]),
         // One handler per trapped syscall.
         .target(name: "ParrotAgent", dependencies: [
-            "ParrotTracer", "ParrotNamespace", "ParrotFilter",
+            "ParrotTracer", "ParrotNamespace", "ParrotFilter", "ParrotServices",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "parrot", dependencies: [
-            "ParrotAgent",
+            "ParrotAgent", "ParrotChirp", "ParrotServices",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -24,19 +24,23 @@ public final class Agent: TraceEventHandler {
     /// The program's view of the file an execve is about to run, by tid.
     var pendingExecutable: [pid_t: String] = [:]
     let initialFs: FsContext
+    /// Drivers of the remote servers in use.
+    let services: ServiceRegistry
 
     public init(policy: Policy = .builtin, options: AgentOptions) {
         self.policy = policy
         self.options = options
         self.log = options.log
         self.hostCache = HostFileCache()
-        self.resolver = PathResolver(table: options.mounts, fs: hostCache)
+        self.services = ServiceRegistry(options.services)
+        self.resolver = PathResolver(table: options.mounts, services: services.names, fs: hostCache)
         self.initialFs = FsContext(cwd: options.workingDirectory)
         self.handlers = Array(repeating: nil, count: (policy.rules.map(\.number).max() ?? 0) + 1)
         installHandlers()
     }
 
-    var namespaceIsTrivial: Bool { options.mounts.isTrivial }
+    /// Every path means what it means on the host: no mount entries, no services.
+    var namespaceIsTrivial: Bool { options.mounts.isTrivial && options.services.isEmpty }
 
     func install(_ name: String, _ handler: @escaping Handler) {
         guard let number = policy.byName[name]?.number else { return }
@@ -50,16 +54,17 @@ public final class Agent: TraceEventHandler {
                 install(rule.name) { stop, _, _ in try Self.refuseVirtualDescriptor(stop) }
             }
         }
-        // With an empty mount table every path means what it means on the host:
-        // path calls stop once and run unchanged.
+        // With an empty mount table and no services every path means what it
+        // means on the host: path calls stop once and run unchanged.
         guard !namespaceIsTrivial else { return }
+        installVirtualDescriptorHandlers()
         for (name, arguments) in PathSyscalls.table {
             let changesNamespace = PathSyscalls.namespaceChanging.contains(name)
             install(name) { [unowned self] stop, tracee, task in
                 // Cleared before the call runs: a name it removes must not be
                 // taken from the cache afterwards (the call may also fail: harmless).
                 if changesNamespace { hostCache.invalidate() }
-                return try self.handlePathCall(stop, tracee: tracee, task: task, arguments: arguments)
+                return try self.handlePathCall(stop, tracee: tracee, task: task, name: name, arguments: arguments)
             }
         }
         installSpecialHandlers()
@@ -104,6 +109,7 @@ public final class Agent: TraceEventHandler {
             state = TaskState(process: parentTask?.process.copy() ?? ProcessState(),
                               fs: parentTask?.fs.copy() ?? initialFs.copy())
         }
+        state.process.threads += 1
         tasks[child] = state
         if log.enabled(.process) { log.write("[\(parent)] created \(child) (\(kind))") }
     }
@@ -116,6 +122,7 @@ public final class Agent: TraceEventHandler {
         if let executable = pendingExecutable.removeValue(forKey: tid) {
             task(tid).process.executable = executable
         }
+        task(tid).process.descriptors.execute().forEach(closeRemote)
         if log.enabled(.process) {
             log.write("[\(tid)] exec \(task(tid).process.executable ?? "?")"
                 + (formerTid != tid ? " (by thread \(formerTid))" : ""))
@@ -123,7 +130,11 @@ public final class Agent: TraceEventHandler {
     }
 
     public func taskExited(_ tid: pid_t) {
-        tasks.removeValue(forKey: tid)
+        if let process = tasks.removeValue(forKey: tid)?.process {
+            process.threads -= 1
+            // The last thread takes the process's descriptors with it.
+            if process.threads <= 0 { process.descriptors.removeAll().forEach(closeRemote) }
+        }
         pendingExecutable.removeValue(forKey: tid)
         if log.enabled(.process) { log.write("[\(tid)] exited") }
     }
@@ -131,6 +142,7 @@ public final class Agent: TraceEventHandler {
     func task(_ tid: pid_t) -> TaskState {
         if let task = tasks[tid] { return task }
         let task = TaskState(process: ProcessState(), fs: initialFs.copy())
+        task.process.threads = 1
         tasks[tid] = task
         return task
     }

@@ -1,4 +1,5 @@
 import ParrotNamespace
+import ParrotServices
 
 /// What to do with a syscall the policy does not classify.
 public enum UnknownSyscallAction: String, Sendable, CaseIterable {
@@ -14,6 +15,11 @@ public struct AgentOptions {
     public var workingDirectory: String
     public var onUnknownSyscall: UnknownSyscallAction
     public var log: DebugLog
+    /// Drivers by service name (`chirp` -> a factory taking `host:port`).
+    public var services: [String: ServiceFactory] = [:]
+    /// st_blksize of remote files: the unit programs size their reads and
+    /// writes by, so one request moves this much (-b).
+    public var blockSize: Int64 = 1 << 20
 
     public init(mounts: MountTable, workingDirectory: String,
                 onUnknownSyscall: UnknownSyscallAction = .fail, log: DebugLog = DebugLog()) {
@@ -23,3 +29,8 @@ public struct AgentOptions {
         self.log = log
     }
 }
+
+/// Makes the driver for one server of a service, given the authority part of
+/// its paths (`host:port`, `user@host`). Called once per server; the driver is
+/// reused for every later operation.
+public typealias ServiceFactory = @Sendable (_ authority: String) throws(ServiceError) -> FileService

@@ -19,16 +19,34 @@ extension Agent {
         install("chdir") { [unowned self] stop, tracee, task in
             let arguments = PathSyscalls.table["chdir"]!
             let outcome = try resolvePaths(stop, tracee: tracee, task: task, arguments: arguments)
+            if let remote = outcome.remoteArguments {
+                return try emulateRemote("chdir", stop, task: task, remote)
+            }
             _ = try apply(outcome, stop, tracee)
             guard let target = outcome.arguments.first?.resolution.virtualPath else { return .proceed }
-            ThreadMemo.of(tracee).onExit = { result in if result == 0 { task.fs.cwd = target } }
+            ThreadMemo.of(tracee).onExit = { result in
+                if result == 0 {
+                    task.fs.cwd = target
+                    task.fs.remoteCwd = nil
+                }
+            }
             return .proceedToExit
         }
         install("fchdir") { [unowned self] stop, tracee, task in
+            let fd = stop.int32(0)
+            if DescriptorTable.isVirtual(fd) {
+                guard let file = task.process.descriptors[fd]?.file else { try stop.fail(EBADF); return .proceed }
+                guard file.isDirectory else { try stop.fail(ENOTDIR); return .proceed }
+                task.fs.cwd = file.location.virtualPath
+                task.fs.remoteCwd = file.location
+                try stop.emulate(returning: 0)
+                return .proceed
+            }
             ThreadMemo.of(tracee).onExit = { [unowned self] result in
                 guard result == 0,
                       let host = RealHostFileSystem().readLink(hostPath: "/proc/\(stop.tid)/cwd") else { return }
                 task.fs.cwd = options.mounts.virtualPath(forHost: host)
+                task.fs.remoteCwd = nil
             }
             return .proceedToExit
         }
@@ -37,6 +55,9 @@ extension Agent {
             let bufferArg = name == "readlink" ? 1 : 2
             install(name) { [unowned self] stop, tracee, task in
                 let outcome = try resolvePaths(stop, tracee: tracee, task: task, arguments: arguments)
+                if let remote = outcome.remoteArguments {
+                    return try emulateRemote(name, stop, task: task, remote)
+                }
                 if case .unchanged(let list) = outcome, let resolution = list.first?.resolution,
                    let content = procLink(resolution.virtualPath, tid: stop.tid, task: task) {
                     let bytes = Array(content.utf8.prefix(Int(min(stop.args[bufferArg + 1], 4096))))
@@ -73,6 +94,9 @@ extension Agent {
         case ["exe"]: return tasks[owner]?.process.executable
         case let leaf where leaf.count == 2 && leaf[0] == "fd":
             // Open files show where they are in the program's view.
+            if let fd = Int32(leaf[1]), DescriptorTable.isVirtual(fd) {
+                return tasks[owner]?.process.descriptors[fd]?.file.location.virtualPath
+            }
             guard let host = RealHostFileSystem().readLink(hostPath: "/proc/\(owner)/fd/\(leaf[1])"),
                   host.hasPrefix("/") else { return nil }
             let virtual = options.mounts.virtualPath(forHost: host)

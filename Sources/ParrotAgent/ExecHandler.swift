@@ -19,6 +19,7 @@ extension Agent {
 
     func handleExec(_ stop: SyscallStop, tracee: Tracee, task: TaskState, name: String, argvArg: Int) throws -> Resume {
         let outcome = try resolvePaths(stop, tracee: tracee, task: task, arguments: PathSyscalls.table[name]!)
+        if let remote = outcome.remoteArguments { return try emulateRemote(name, stop, task: task, remote) }
         guard let script = outcome.arguments.first else {
             return try apply(outcome, stop, tracee)
         }

@@ -10,7 +10,28 @@ struct ResolvedArgument {
     let spec: PathArgument
     let original: [UInt8]
     let originalDirfd: UInt64?
+    /// A final symlink is followed.
+    var followed = true
     let resolution: Resolution
+    /// The virtual descriptor an empty (AT_EMPTY_PATH) or NULL path names.
+    var descriptor: OpenFile?
+
+    init(spec: PathArgument, original: [UInt8], originalDirfd: UInt64?, followed: Bool, resolution: Resolution) {
+        self.spec = spec
+        self.original = original
+        self.originalDirfd = originalDirfd
+        self.followed = followed
+        self.resolution = resolution
+    }
+
+    init(descriptor file: OpenFile, spec: PathArgument) {
+        self.spec = spec
+        original = []
+        originalDirfd = nil
+        resolution = Resolution(hostPath: file.location.virtualPath, virtualPath: file.location.virtualPath,
+                                entry: nil, translated: true, remote: file.location)
+        descriptor = file
+    }
 }
 
 enum PathOutcome {
@@ -19,6 +40,12 @@ enum PathOutcome {
     /// Some path goes through a mount entry: rewrite before running.
     case translated([ResolvedArgument])
     case refused(Int32)
+
+    /// The arguments, when one of them leads into a remote service.
+    var remoteArguments: [ResolvedArgument]? {
+        guard case .translated(let list) = self, list.contains(where: { $0.resolution.remote != nil }) else { return nil }
+        return list
+    }
 }
 
 extension Agent {
@@ -26,9 +53,13 @@ extension Agent {
 
     /// The generic path handler: resolve every path argument, enforce the
     /// entry's mode, rewrite what the mount table translates.
-    func handlePathCall(_ stop: SyscallStop, tracee: Tracee, task: TaskState,
+    func handlePathCall(_ stop: SyscallStop, tracee: Tracee, task: TaskState, name: String,
                         arguments: [PathArgument]) throws -> Resume {
-        try apply(resolvePaths(stop, tracee: tracee, task: task, arguments: arguments), stop, tracee)
+        let outcome = try resolvePaths(stop, tracee: tracee, task: task, arguments: arguments)
+        if let remote = outcome.remoteArguments {
+            return try emulateRemote(name, stop, task: task, remote)
+        }
+        return try apply(outcome, stop, tracee)
     }
 
     /// Runs the outcome of a resolution: fail, leave alone, or rewrite.
@@ -48,12 +79,18 @@ extension Agent {
         var translated = false
         for spec in arguments {
             let pointer = stop.args[spec.path]
+            var dirfdValue = spec.dirfd.map { stop.args[$0] }
+            let dirfd = dirfdValue.map { Int32(truncatingIfNeeded: $0) } ?? Int32(Self.atFdcwd)
             if pointer == 0 {
+                // utimensat(fd, NULL, ...) names the descriptor itself.
+                if spec.nullAllowed, let file = task.process.descriptors[dirfd]?.file {
+                    resolved.append(ResolvedArgument(descriptor: file, spec: spec))
+                    translated = true
+                }
                 if spec.nullAllowed { continue }
                 return .unchanged([])  // the kernel answers EFAULT
             }
             let raw: [UInt8]
-            var dirfdValue = spec.dirfd.map { stop.args[$0] }
             if let original = memo.original(of: spec.path, in: stop) {
                 raw = original.path
                 dirfdValue = original.dirfd
@@ -63,14 +100,34 @@ extension Agent {
                     return .unchanged([])  // unreadable: the kernel answers EFAULT
                 }
             }
+            let virtualDirectory = DescriptorTable.isVirtual(dirfd) ? task.process.descriptors[dirfd]?.file : nil
+            if DescriptorTable.isVirtual(dirfd) && virtualDirectory == nil && raw.first != UInt8(ascii: "/") {
+                return .refused(EBADF)
+            }
             // An empty path names the descriptor itself (AT_EMPTY_PATH) or is ENOENT.
-            if raw.isEmpty { continue }
+            if raw.isEmpty {
+                if let file = virtualDirectory {
+                    resolved.append(ResolvedArgument(descriptor: file, spec: spec))
+                    translated = true
+                }
+                continue
+            }
             let path = String(decoding: raw, as: UTF8.self)
             let absolute: String
             if raw.first == UInt8(ascii: "/") {
                 absolute = path
-            } else if let dirfd = dirfdValue, Int32(truncatingIfNeeded: dirfd) != Int32(Self.atFdcwd) {
-                guard let base = descriptorPath(stop.tid, Int32(truncatingIfNeeded: dirfd)) else {
+            } else if let file = virtualDirectory {
+                guard file.isDirectory else { return .refused(ENOTDIR) }
+                absolute = PathName.join(file.location.virtualPath, path)
+            } else if dirfd != Int32(Self.atFdcwd) {
+                if !mayLeaveDirectory(raw) {
+                    // Below a real directory and naming no service: the kernel's business.
+                    resolved.append(ResolvedArgument(spec: spec, original: raw, originalDirfd: dirfdValue, followed: true,
+                                                     resolution: Resolution(hostPath: path, virtualPath: path,
+                                                                            entry: nil, translated: false)))
+                    continue
+                }
+                guard let base = descriptorPath(stop.tid, dirfd, task: task) else {
                     return .refused(EBADF)
                 }
                 absolute = PathName.join(base, path)
@@ -82,9 +139,9 @@ extension Agent {
             case .failed(let errno):
                 if log.enabled(.namespace) { log.write("[\(stop.tid)] \(path) -> \(ErrnoName.name(of: errno))") }
                 return .refused(errno)
-            case .resolved(let resolution):
+            case .resolved(var resolution):
                 if log.enabled(.namespace) && resolution.translated {
-                    log.write("[\(stop.tid)] \(path) -> \(resolution.hostPath)")
+                    log.write("[\(stop.tid)] \(path) -> \(resolution.remote?.description ?? resolution.hostPath)")
                 }
                 let needed = try neededAccess(spec.use, stop)
                 if !resolution.mode.isSuperset(of: needed) {
@@ -93,12 +150,26 @@ extension Agent {
                     }
                     return .refused(EACCES)
                 }
+                if task.fs.remoteCwd != nil && !resolution.translated && raw.first != UInt8(ascii: "/") {
+                    // The kernel's cwd is not the program's: hand it the full path.
+                    resolution = Resolution(hostPath: resolution.hostPath, virtualPath: resolution.virtualPath,
+                                            entry: resolution.entry, translated: true)
+                }
                 translated = translated || resolution.translated
                 resolved.append(ResolvedArgument(spec: spec, original: raw, originalDirfd: dirfdValue,
-                                                 resolution: resolution))
+                                                 followed: follow, resolution: resolution))
             }
         }
         return translated ? .translated(resolved) : .unchanged(resolved)
+    }
+
+    /// Whether a relative path could lead from a real directory into a service
+    /// or a mount: only through `..` or a service's name, unless mounts exist.
+    func mayLeaveDirectory(_ raw: [UInt8]) -> Bool {
+        guard options.mounts.isTrivial else { return true }
+        let first = raw.split(separator: UInt8(ascii: "/"), maxSplits: 1).first ?? []
+        if first.elementsEqual("..".utf8) { return true }
+        return resolver.services.contains { first.elementsEqual($0.utf8) }
     }
 
     /// Writes the host paths below the tracee's stack and points the arguments at them.
@@ -122,7 +193,8 @@ extension Agent {
     }
 
     /// The program's view of what descriptor `fd` of task `tid` names.
-    func descriptorPath(_ tid: pid_t, _ fd: Int32) -> String? {
+    func descriptorPath(_ tid: pid_t, _ fd: Int32, task: TaskState) -> String? {
+        if DescriptorTable.isVirtual(fd) { return task.process.descriptors[fd]?.file.location.virtualPath }
         guard let host = RealHostFileSystem().readLink(hostPath: "/proc/\(tid)/fd/\(fd)"),
               host.hasPrefix("/") else { return nil }
         return options.mounts.virtualPath(forHost: host)

@@ -7,6 +7,10 @@ import ParrotServices
 /// how to open its file again after a reconnect.
 extension ChirpFileService {
     public func open(_ path: String, flags: Int32, mode: UInt32) throws(ServiceError) -> ServiceHandle {
+        try openWithStatus(path, flags: flags, mode: mode).0
+    }
+
+    public func openWithStatus(_ path: String, flags: Int32, mode: UInt32) throws(ServiceError) -> (ServiceHandle, FileStatus?) {
         // The protocol has no O_NOFOLLOW; ask first (the answer may age, as on NFS).
         if flags & O_NOFOLLOW != 0, (try? lstat(path))?.isSymbolicLink == true {
             throw ServiceError(errno: ELOOP, message: "chirp open \(path): a symbolic link (O_NOFOLLOW)")
@@ -23,7 +27,7 @@ extension ChirpFileService {
             state.nextHandle += 1
             state.files[handle] = ChirpOpenFile(path: path, flags: flags, mode: mode, dev: status.dev, ino: status.ino,
                                                 fd: fd, generation: connection.generation)
-            return ServiceHandle(rawValue: handle)
+            return (ServiceHandle(rawValue: handle), status)
         }
     }
 

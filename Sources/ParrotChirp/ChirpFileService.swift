@@ -110,3 +110,30 @@ public final class ChirpFileService: FileService {
         }
     }
 }
+
+extension ChirpFileService {
+    /// The server a path's authority names: `host`, `host:port` or `[v6addr]:port`
+    /// (9094 when no port is given, as in cctools).
+    public convenience init(authority: String, options: ChirpOptions = ChirpOptions()) throws(ServiceError) {
+        var host = Substring(authority), port: UInt16 = 9094
+        if host.hasPrefix("["), let close = host.firstIndex(of: "]") {
+            let rest = host[host.index(after: close)...]
+            host = host[host.index(after: host.startIndex)..<close]
+            if !rest.isEmpty {
+                guard rest.hasPrefix(":"), let number = UInt16(rest.dropFirst()) else { throw Self.badAuthority(authority) }
+                port = number
+            }
+        } else if let colon = host.lastIndex(of: ":") {
+            guard let number = UInt16(host[host.index(after: colon)...]), number > 0 else { throw Self.badAuthority(authority) }
+            port = number
+            host = host[..<colon]
+        }
+        guard !host.isEmpty else { throw Self.badAuthority(authority) }
+        self.init(host: String(host), port: port, options: options)
+    }
+
+    /// A name that cannot be a server is a name that does not exist.
+    private static func badAuthority(_ authority: String) -> ServiceError {
+        ServiceError(errno: ENOENT, message: "chirp: '\(authority)' is not host[:port]")
+    }
+}

@@ -23,6 +23,18 @@ public struct Resolution: Equatable, Sendable {
     /// Some component went through a mount entry: the host path differs from
     /// what the kernel would resolve on its own.
     public let translated: Bool
+    /// Set when the path leads into a remote service: the agent emulates the
+    /// call instead of handing `hostPath` to the kernel.
+    public let remote: RemoteLocation?
+
+    public init(hostPath: String, virtualPath: String, entry: MountEntry?, translated: Bool,
+                remote: RemoteLocation? = nil) {
+        self.hostPath = hostPath
+        self.virtualPath = virtualPath
+        self.entry = entry
+        self.translated = translated || remote != nil
+        self.remote = remote
+    }
 
     public var mode: AccessMode { entry?.mode ?? .all }
 }
@@ -37,18 +49,42 @@ public enum ResolveOutcome: Equatable, Sendable {
 /// redirected tree means the program's path, as it would under a real mount).
 public struct PathResolver {
     public let table: MountTable
+    /// First components that name remote services (`chirp`, ...).
+    public let services: Set<String>
     let fs: HostFileSystem
     static let maxLinks = 40
 
-    public init(table: MountTable, fs: HostFileSystem = RealHostFileSystem()) {
+    public init(table: MountTable, services: Set<String> = [], fs: HostFileSystem = RealHostFileSystem()) {
         self.table = table
+        self.services = services
         self.fs = fs
+    }
+
+    /// With no mount entries a path can only mean something other than what the
+    /// kernel makes of it when it names a service. Symlinks are left to the kernel
+    /// then (a local symlink into a service is followed only with a mount list).
+    public func needsWalk(_ path: String) -> Bool {
+        if !table.isTrivial { return true }
+        return services.contains { Self.mentions(path.utf8, $0.utf8) }
+    }
+
+    private static func mentions(_ path: String.UTF8View, _ name: String.UTF8View) -> Bool {
+        guard let first = name.first else { return false }
+        var index = path.startIndex
+        while let found = path[index...].firstIndex(of: first) {
+            if path[found...].starts(with: name) { return true }
+            index = path.index(after: found)
+        }
+        return false
     }
 
     /// - Parameters:
     ///   - path: an absolute path of the program's view (unnormalized).
     ///   - followFinal: follow a symlink in the last component.
     public func resolve(_ path: String, followFinal: Bool) -> ResolveOutcome {
+        guard needsWalk(path) else {
+            return .resolved(Resolution(hostPath: path, virtualPath: path, entry: nil, translated: false))
+        }
         var done: [Substring] = []
         // The resolved path so far ("/a/b"), and where each component starts in it,
         // kept in step with `done` so no component rebuilds the whole string.
@@ -94,6 +130,22 @@ public struct PathResolver {
             }
             let redirected = entry.map { $0.target != .local } ?? false
             translated = translated || redirected
+            if RemoteLocation.isRemote(host, services: services) {
+                // The rest is the server's to resolve; `..` is applied lexically
+                // and may lead back out of the service.
+                let rest = pending.reversed().joined(separator: "/")
+                let whole = PathName.normalize(rest.isEmpty ? host : host + "/" + rest)
+                if let remote = RemoteLocation(normalized: whole, services: services) {
+                    let virtualWhole = PathName.normalize(rest.isEmpty ? virtual : virtual + "/" + rest)
+                    return .resolved(Resolution(hostPath: whole, virtualPath: redirected ? virtualWhole : remote.virtualPath,
+                                                entry: entry, translated: true, remote: remote))
+                }
+                clear()
+                pending = whole.split(separator: "/").reversed()
+                missing = false
+                translated = true
+                continue
+            }
             // /proc holds magic links (fd, cwd, exe): the kernel resolves those.
             if done.first == "proc" && !redirected {
                 let rest = pending.reversed().joined(separator: "/")

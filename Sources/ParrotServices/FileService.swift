@@ -22,6 +22,9 @@ public enum ChecksumAlgorithm: String, Sendable, CaseIterable {
 /// would give. Drivers are called from several threads.
 public protocol FileService: AnyObject, Sendable {
     func open(_ path: String, flags: Int32, mode: UInt32) throws(ServiceError) -> ServiceHandle
+    /// open, with the status of what was opened when the protocol tells it
+    /// anyway (saves a round trip to learn whether it is a directory).
+    func openWithStatus(_ path: String, flags: Int32, mode: UInt32) throws(ServiceError) -> (ServiceHandle, FileStatus?)
     /// Reads at the handle's own offset and advances it.
     func read(_ handle: ServiceHandle, into buffer: UnsafeMutableRawBufferPointer) throws(ServiceError) -> Int
     /// Fills `buffer` from `offset` unless the file ends first; 0 at end of file.
@@ -61,6 +64,10 @@ public protocol FileService: AnyObject, Sendable {
 }
 
 extension FileService {
+    public func openWithStatus(_ path: String, flags: Int32, mode: UInt32) throws(ServiceError) -> (ServiceHandle, FileStatus?) {
+        (try open(path, flags: flags, mode: mode), nil)
+    }
+
     public func getFile(_ path: String, to localPath: String) throws(ServiceError) -> Int64 {
         let handle = try open(path, flags: O_RDONLY, mode: 0)
         defer { try? close(handle) }

@@ -52,4 +52,18 @@ public struct TraceeMemory {
         if n < 0 { throw TracerError(description: "write tracee memory: \(errnoName(Int32(-n)))", errno: Int32(-n)) }
         if n < bytes.count { throw TracerError(description: "short write to tracee memory", errno: EFAULT) }
     }
+
+    /// Fills `buffer` from `address` (EFAULT unless all of it is readable).
+    public func read(into buffer: UnsafeMutableRawBufferPointer, from address: UInt64) throws {
+        guard buffer.count > 0 else { return }
+        let n = parrot_read_memory(pid, address, buffer.baseAddress, buffer.count)
+        if n < buffer.count { throw TracerError(description: "read tracee memory", errno: EFAULT) }
+    }
+
+    /// Writes all of `buffer` at `address` (EFAULT unless all of it is writable).
+    public func write(_ buffer: UnsafeRawBufferPointer, to address: UInt64) throws {
+        guard buffer.count > 0 else { return }
+        let n = parrot_write_memory(pid, address, buffer.baseAddress, buffer.count)
+        if n < buffer.count { throw TracerError(description: "write tracee memory", errno: EFAULT) }
+    }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CParrotShim
 import ParrotAgent
+import ParrotChirp
 import ParrotFilter
 import ParrotNamespace
 import ParrotTracer
@@ -40,6 +41,14 @@ struct RunCommand: ParsableCommand {
             help: "Seconds to keep retrying a failing remote service.")
     var timeout: Double = 300
 
+    @Option(name: [.customShort("b"), .customLong("block-size")],
+            help: "st_blksize of remote files, in bytes (K and M suffixes): the size programs read and write them in.")
+    var blockSize: String = "1M"
+
+    @Option(name: [.customShort("a"), .customLong("auth")],
+            help: "Chirp authentication methods to try, in order: unix, hostname, address (default all three).")
+    var authMethods: [String] = []
+
     @Option(name: .customLong("on-unknown"), help: "For an unclassified syscall: fail (ENOSYS) or kill.")
     var onUnknown: String = "fail"
 
@@ -68,6 +77,19 @@ struct RunCommand: ParsableCommand {
             flags.formUnion(flag)
         }
         let table = try Self.mountTable(files: mountFiles, options: mounts)
+        guard let blockBytes = Self.byteCount(blockSize), blockBytes >= 512, blockBytes <= 1 << 30 else {
+            throw ValidationError("-b \(blockSize): a size from 512 bytes to 1G, e.g. 65536, 64K or 1M")
+        }
+        var chirp = ChirpOptions()
+        chirp.retryTimeout = timeout
+        if !authMethods.isEmpty {
+            chirp.authMethods = try authMethods.map { name in
+                guard let method = ChirpAuthMethod(rawValue: name) else {
+                    throw ValidationError("-a \(name): not an authentication method; use unix, hostname or address")
+                }
+                return method
+            }
+        }
         if let tempDir { try Self.checkDirectory(tempDir, option: "-t") }
 
         let hostCwd = Self.currentDirectory()
@@ -84,8 +106,11 @@ struct RunCommand: ParsableCommand {
 
         let logFd = try debugFile.map { try Self.openLog($0) } ?? 2
         let log = DebugLog(flags: flags, fd: logFd)
-        let agent = Agent(options: AgentOptions(mounts: table, workingDirectory: virtualCwd,
-                                                onUnknownSyscall: unknownAction, log: log))
+        var agentOptions = AgentOptions(mounts: table, workingDirectory: virtualCwd,
+                                        onUnknownSyscall: unknownAction, log: log)
+        agentOptions.services = ServiceDrivers.factories(chirp: chirp)
+        agentOptions.blockSize = blockBytes
+        let agent = Agent(options: agentOptions)
         let filter = try FilterCompiler.compile(.builtin)
         var environment = Self.environment()
         if workDir != nil { environment = environment.filter { !$0.hasPrefix("PWD=") } + ["PWD=\(virtualCwd)"] }
@@ -110,6 +135,13 @@ struct RunCommand: ParsableCommand {
         case .failure(let error):
             throw error
         }
+    }
+
+    /// "65536", "64K", "1M", "1G".
+    static func byteCount(_ text: String) -> Int64? {
+        let units: [Character: Int64] = ["K": 1 << 10, "k": 1 << 10, "M": 1 << 20, "m": 1 << 20, "G": 1 << 30, "g": 1 << 30]
+        if let last = text.last, let unit = units[last] { return Int64(text.dropLast()).map { $0 * unit } }
+        return Int64(text)
     }
 
     func writeStatus(_ termination: Termination) throws {

@@ -1,0 +1,253 @@
+import ParrotNamespace
+import ParrotServices
+import ParrotTracer
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Path calls whose path leads into a remote service: emulated completely
+/// (one stop, one or two protocol requests), the result written back.
+extension Agent {
+    /// Emulates `name` on resolved arguments of which at least one is remote.
+    func emulateRemote(_ name: String, _ stop: SyscallStop, task: TaskState,
+                       _ list: [ResolvedArgument]) throws -> Resume {
+        let result: Int64
+        do throws(ServiceError) {
+            result = try remoteResult(name, stop, task: task, list)
+        } catch {
+            if log.enabled(.namespace) {
+                log.write("[\(stop.tid)] \(name) \(list.first?.resolution.virtualPath ?? ""): \(error)")
+            }
+            result = -Int64(error.errno)
+        }
+        try finishRemote(stop, result)
+        return .proceed
+    }
+
+    /// Memory errors while writing a result are the program's EFAULT.
+    func finishRemote(_ stop: SyscallStop, _ result: Int64) throws {
+        try stop.emulate(returning: result)
+    }
+
+    private func remoteResult(_ name: String, _ stop: SyscallStop, task: TaskState,
+                              _ list: [ResolvedArgument]) throws(ServiceError) -> Int64 {
+        guard let first = list.first, let location = first.resolution.remote else {
+            // Only a second path is remote (rename, link): across services.
+            throw ServiceError(errno: EXDEV)
+        }
+        let service = try services.driver(for: location)
+        let path = location.path
+        let args = stop.args
+        switch name {
+        case "open", "creat", "openat", "openat2":
+            let (flags, mode): (Int32, UInt32)
+            switch name {
+            case "open": (flags, mode) = (Int32(truncatingIfNeeded: args[1]), UInt32(truncatingIfNeeded: args[2]))
+            case "creat": (flags, mode) = (O_WRONLY | O_CREAT | O_TRUNC, UInt32(truncatingIfNeeded: args[1]))
+            case "openat": (flags, mode) = (Int32(truncatingIfNeeded: args[2]), UInt32(truncatingIfNeeded: args[3]))
+            default:
+                let how = try memory(stop) { try stop.memory.read(args[2], count: 16) }
+                (flags, mode) = (Int32(truncatingIfNeeded: how.load(UInt64.self, at: 0)),
+                                 UInt32(truncatingIfNeeded: how.load(UInt64.self, at: 8)))
+            }
+            let file = try openRemote(location, service: service, flags: flags, mode: mode & 0o7777)
+            guard let fd = task.process.descriptors.insert(file, closeOnExec: flags & O_CLOEXEC != 0) else {
+                closeRemote(file)
+                throw ServiceError(errno: EMFILE)
+            }
+            if log.enabled(.namespace) { log.write("[\(stop.tid)] \(location) opened as \(fd)") }
+            return Int64(fd)
+        case "stat", "lstat", "newfstatat":
+            let follow = first.followed
+            let status = try remoteStatus(service, path, follow: follow)
+            try memory(stop) { try stop.memory.write(KernelStructs.stat(status), to: args[name == "newfstatat" ? 2 : 1]) }
+            return 0
+        case "statx":
+            let status = try remoteStatus(service, path, follow: first.followed)
+            try memory(stop) { try stop.memory.write(KernelStructs.statx(status), to: args[4]) }
+            return 0
+        case "access", "faccessat", "faccessat2":
+            try service.access(path, mode: Int32(truncatingIfNeeded: args[name == "access" ? 1 : 2]))
+            return 0
+        case "readlink", "readlinkat":
+            let target = Array(try service.readlink(path).utf8)
+            let (buffer, size) = name == "readlink" ? (args[1], args[2]) : (args[2], args[3])
+            guard Int64(bitPattern: size) > 0 else { throw ServiceError(errno: EINVAL) }
+            let bytes = Array(target.prefix(Int(min(size, 1 << 20))))
+            try memory(stop) { try stop.memory.write(bytes, to: buffer) }
+            return Int64(bytes.count)
+        case "truncate":
+            try service.truncate(path, length: Int64(bitPattern: args[1]))
+            return 0
+        case "mkdir", "mkdirat":
+            try service.mkdir(path, mode: UInt32(truncatingIfNeeded: args[name == "mkdir" ? 1 : 2]) & 0o7777)
+            return 0
+        case "rmdir":
+            try service.rmdir(path)
+            return 0
+        case "unlink":
+            try service.unlink(path)
+            return 0
+        case "unlinkat":
+            let removeDirectory: UInt64 = 0x200
+            if args[2] & removeDirectory != 0 { try service.rmdir(path) } else { try service.unlink(path) }
+            return 0
+        case "rename", "renameat", "renameat2":
+            if name == "renameat2" && args[4] != 0 { throw ServiceError(errno: EINVAL) }
+            let target = try sameServer(location, list)
+            try service.rename(path, to: target.path)
+            return 0
+        case "link", "linkat":
+            let target = try sameServer(location, list)
+            try service.link(path, to: target.path)
+            return 0
+        case "symlink", "symlinkat":
+            let target = try memory(stop) { try stop.memory.readCString(args[0]) }
+            try service.symlink(target: String(decoding: target, as: UTF8.self), at: path)
+            return 0
+        case "chmod", "fchmodat", "fchmodat2":
+            try service.chmod(path, mode: UInt32(truncatingIfNeeded: args[name == "chmod" ? 1 : 2]) & 0o7777)
+            return 0
+        case "chown", "lchown", "fchownat":
+            let (uid, gid) = name == "fchownat" ? (args[2], args[3]) : (args[1], args[2])
+            try service.chown(path, uid: UInt32(truncatingIfNeeded: uid), gid: UInt32(truncatingIfNeeded: gid))
+            return 0
+        case "utime", "utimes", "futimesat", "utimensat":
+            let (access, modification) = try requestedTimes(name, stop, service: service, path: path)
+            try service.utimes(path, access: access, modification: modification)
+            return 0
+        case "statfs":
+            let status = try service.statfs(path)
+            try memory(stop) { try stop.memory.write(KernelStructs.statfs(status), to: args[1]) }
+            return 0
+        case "mknod", "mknodat":
+            // Only a regular file can be made remotely (mknod with S_IFREG is creat).
+            let mode = UInt32(truncatingIfNeeded: args[name == "mknod" ? 1 : 2])
+            guard mode & UInt32(S_IFMT) == UInt32(S_IFREG) || mode & UInt32(S_IFMT) == 0 else {
+                throw ServiceError(errno: EPERM)
+            }
+            let handle = try service.open(path, flags: O_WRONLY | O_CREAT | O_EXCL, mode: mode & 0o7777)
+            try? service.close(handle)
+            return 0
+        case "chdir":
+            return try changeDirectory(task, to: location, service: service)
+        case let xattr where xattr.contains("xattr"):
+            // The driver offers no extended attributes: as a filesystem without them.
+            throw ServiceError(errno: EOPNOTSUPP)
+        case "chroot", "mount", "umount2", "pivot_root", "swapon", "swapoff", "acct", "quotactl":
+            throw ServiceError(errno: EPERM)
+        case "execve", "execveat":
+            throw ServiceError(errno: EACCES, message: "running a remote program needs the whole-file cache")
+        default:
+            // inotify, fanotify, file handles, mount API, uselib: nothing a service offers.
+            throw ServiceError(errno: EOPNOTSUPP)
+        }
+    }
+
+    /// The second path of rename or link, on the same server as the first.
+    private func sameServer(_ location: RemoteLocation, _ list: [ResolvedArgument]) throws(ServiceError) -> RemoteLocation {
+        guard list.count == 2, let other = list[1].resolution.remote,
+              other.service == location.service, other.authority == location.authority else {
+            throw ServiceError(errno: EXDEV)
+        }
+        return other
+    }
+
+    /// Opens a remote file or directory as a new open file description.
+    func openRemote(_ location: RemoteLocation, service: FileService, flags: Int32, mode: UInt32) throws(ServiceError) -> OpenFile {
+        let pathOnly: Int32 = 0o10000000
+        let wantsDirectory = flags & O_DIRECTORY != 0
+        if flags & pathOnly != 0 || wantsDirectory || location.isServiceRoot {
+            let status = try flags & O_NOFOLLOW != 0 ? service.lstat(location.path) : service.stat(location.path)
+            if wantsDirectory && !status.isDirectory { throw ServiceError(errno: ENOTDIR) }
+            if status.isDirectory && flags & 3 != O_RDONLY { throw ServiceError(errno: EISDIR) }
+            if status.isDirectory && flags & O_CREAT != 0 { throw ServiceError(errno: EISDIR) }
+            return OpenFile(service: service, location: location, handle: nil, isDirectory: status.isDirectory, flags: flags)
+        }
+        let serviceFlags = flags & ~(O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_LARGEFILE_FLAG)
+        let (handle, status) = try service.openWithStatus(location.path, flags: serviceFlags, mode: mode)
+        if status?.isDirectory == true {
+            // A directory opened for reading lists by path.
+            try? service.close(handle)
+            return OpenFile(service: service, location: location, handle: nil, isDirectory: true, flags: flags)
+        }
+        return OpenFile(service: service, location: location, handle: handle, isDirectory: false, flags: flags)
+    }
+
+    /// Closes the service's side of a description nobody refers to any more.
+    func closeRemote(_ file: OpenFile) {
+        guard let handle = file.handle else { return }
+        do throws(ServiceError) { try file.service.close(handle) } catch {
+            if log.enabled(.namespace) { log.write("close \(file.location): \(error)") }
+        }
+    }
+
+    /// stat of a remote path with this agent's block size.
+    func remoteStatus(_ service: FileService, _ path: String, follow: Bool) throws(ServiceError) -> FileStatus {
+        adjusted(try follow ? service.stat(path) : service.lstat(path))
+    }
+
+    func adjusted(_ status: FileStatus) -> FileStatus {
+        var status = status
+        status.blksize = options.blockSize
+        return status
+    }
+
+    func changeDirectory(_ task: TaskState, to location: RemoteLocation, service: FileService) throws(ServiceError) -> Int64 {
+        let status = try service.stat(location.path)
+        guard status.isDirectory else { throw ServiceError(errno: ENOTDIR) }
+        task.fs.cwd = location.virtualPath
+        task.fs.remoteCwd = location
+        return 0
+    }
+
+    /// The times utime/utimes/futimesat/utimensat ask for (NULL: now;
+    /// UTIME_OMIT keeps what the file has).
+    private func requestedTimes(_ name: String, _ stop: SyscallStop, service: FileService,
+                                path: String) throws(ServiceError) -> (Timestamp, Timestamp) {
+        let pointer = stop.args[name == "utime" || name == "utimes" ? 1 : 2]
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let current = Timestamp(now)
+        guard pointer != 0 else { return (current, current) }
+        let bytes = try memory(stop) { try stop.memory.read(pointer, count: name == "utime" ? 16 : 32) }
+        switch name {
+        case "utime":
+            return (Timestamp(seconds: bytes.load(Int64.self, at: 0)), Timestamp(seconds: bytes.load(Int64.self, at: 8)))
+        case "utimes", "futimesat":
+            return (Timestamp(seconds: bytes.load(Int64.self, at: 0), nanoseconds: bytes.load(Int64.self, at: 8) * 1000),
+                    Timestamp(seconds: bytes.load(Int64.self, at: 16), nanoseconds: bytes.load(Int64.self, at: 24) * 1000))
+        default:
+            let utimeNow = Int64((1 << 30) - 1), utimeOmit = Int64((1 << 30) - 2)
+            var times: [Timestamp] = []
+            var existing: FileStatus?
+            for index in 0..<2 {
+                let seconds = bytes.load(Int64.self, at: index * 16), nanos = bytes.load(Int64.self, at: index * 16 + 8)
+                switch nanos {
+                case utimeNow: times.append(current)
+                case utimeOmit:
+                    if existing == nil { existing = try service.stat(path) }
+                    times.append(index == 0 ? existing!.atime : existing!.mtime)
+                default:
+                    guard (0..<1_000_000_000).contains(nanos) else { throw ServiceError(errno: EINVAL) }
+                    times.append(Timestamp(seconds: seconds, nanoseconds: nanos))
+                }
+            }
+            return (times[0], times[1])
+        }
+    }
+
+    /// Runs a tracee memory access; a bad pointer is the program's EFAULT.
+    func memory<T>(_ stop: SyscallStop, _ body: () throws -> T) throws(ServiceError) -> T {
+        do { return try body() } catch { throw ServiceError(errno: EFAULT, message: "bad address") }
+    }
+}
+
+/// O_LARGEFILE as the x86_64 kernel sees it (glibc's header says 0).
+let O_LARGEFILE_FLAG: Int32 = 0o100000
+
+extension Array where Element == UInt8 {
+    func load<T: FixedWidthInteger>(_ type: T.Type, at offset: Int) -> T {
+        withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
+    }
+}

@@ -1,0 +1,38 @@
+import ParrotNamespace
+import ParrotServices
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The drivers of the servers the program has used, one per service and
+/// authority, made on first use and kept (each holds its own connection).
+final class ServiceRegistry {
+    let factories: [String: ServiceFactory]
+    private var drivers: [String: FileService] = [:]
+    private var failures: [String: ServiceError] = [:]
+
+    init(_ factories: [String: ServiceFactory]) {
+        self.factories = factories
+    }
+
+    var names: Set<String> { Set(factories.keys) }
+
+    func driver(for location: RemoteLocation) throws(ServiceError) -> FileService {
+        if location.isServiceRoot { return ServiceRoot.shared }
+        let key = location.service + "/" + location.authority
+        if let driver = drivers[key] { return driver }
+        // A malformed authority fails the same way every time: say it once.
+        if let failure = failures[key] { throw failure }
+        guard let factory = factories[location.service] else {
+            throw ServiceError(errno: ENOENT, message: "no service \(location.service)")
+        }
+        do throws(ServiceError) {
+            let driver = try factory(location.authority)
+            drivers[key] = driver
+            return driver
+        } catch {
+            failures[key] = error
+            throw error
+        }
+    }
+}

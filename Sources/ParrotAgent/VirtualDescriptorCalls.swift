@@ -1,0 +1,364 @@
+import ParrotFilter
+import ParrotNamespace
+import ParrotServices
+import ParrotTracer
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Calls on virtual descriptors (the filter stops only those): emulated on
+/// the open file description, one protocol request per call at most.
+extension Agent {
+    /// The largest transfer one call moves: a longer read or write is short,
+    /// as POSIX allows, and programs loop.
+    static let transferLimit = 64 << 20
+
+    typealias DescriptorCall = (SyscallStop, TaskState) throws(ServiceError) -> Int64
+
+    /// Installs `body` for `name`; its result (or error's errno) is the call's.
+    func installDescriptorCall(_ name: String, _ body: @escaping DescriptorCall) {
+        install(name) { [unowned self] stop, _, task in
+            let result: Int64
+            do throws(ServiceError) { result = try body(stop, task) } catch {
+                if log.enabled(.namespace) { log.write("[\(stop.tid)] \(name) \(stop.int32(0)): \(error)") }
+                result = -Int64(error.errno)
+            }
+            try stop.emulate(returning: result)
+            return .proceed
+        }
+    }
+
+    func installVirtualDescriptorHandlers() {
+        installTransferCalls()
+        installDescriptorTableCalls()
+        installDescriptorStatusCalls()
+        installRefusedDescriptorCalls()
+    }
+
+    /// The open file description behind virtual descriptor `fd` (EBADF otherwise).
+    func openFile(_ task: TaskState, _ fd: Int32) throws(ServiceError) -> OpenFile {
+        guard let file = task.process.descriptors[fd]?.file else { throw ServiceError(errno: EBADF) }
+        return file
+    }
+
+    // MARK: data
+
+    private func installTransferCalls() {
+        installDescriptorCall("read") { [unowned self] stop, task throws(ServiceError) in
+            try readRemote(stop, openFile(task, stop.int32(0)), to: [(stop.args[1], stop.args[2])], at: nil)
+        }
+        installDescriptorCall("pread64") { [unowned self] stop, task throws(ServiceError) in
+            try readRemote(stop, openFile(task, stop.int32(0)), to: [(stop.args[1], stop.args[2])],
+                           at: try position(stop.args[3]))
+        }
+        installDescriptorCall("write") { [unowned self] stop, task throws(ServiceError) in
+            try writeRemote(stop, openFile(task, stop.int32(0)), from: [(stop.args[1], stop.args[2])], at: nil)
+        }
+        installDescriptorCall("pwrite64") { [unowned self] stop, task throws(ServiceError) in
+            try writeRemote(stop, openFile(task, stop.int32(0)), from: [(stop.args[1], stop.args[2])],
+                            at: try position(stop.args[3]))
+        }
+        // readv/writev(fd, iov, n); preadv/pwritev(fd, iov, n, pos); *v2 add flags,
+        // and an offset of -1 means the file's own.
+        for (name, positioned) in [("readv", false), ("preadv", true), ("preadv2", true)] {
+            installDescriptorCall(name) { [unowned self] stop, task throws(ServiceError) in
+                let file = try openFile(task, stop.int32(0))
+                let vectors = try ioVectors(stop, stop.args[1], stop.args[2])
+                return try readRemote(stop, file, to: vectors, at: positioned ? try optionalPosition(stop.args[3]) : nil)
+            }
+        }
+        for (name, positioned) in [("writev", false), ("pwritev", true), ("pwritev2", true)] {
+            installDescriptorCall(name) { [unowned self] stop, task throws(ServiceError) in
+                let file = try openFile(task, stop.int32(0))
+                let vectors = try ioVectors(stop, stop.args[1], stop.args[2])
+                return try writeRemote(stop, file, from: vectors, at: positioned ? try optionalPosition(stop.args[3]) : nil)
+            }
+        }
+        installDescriptorCall("lseek") { [unowned self] stop, task throws(ServiceError) in
+            try seek(openFile(task, stop.int32(0)), Int64(bitPattern: stop.args[1]), whence: stop.int32(2))
+        }
+        installDescriptorCall("getdents64") { [unowned self] stop, task throws(ServiceError) in
+            try listDirectory(stop, openFile(task, stop.int32(0)), to: stop.args[1], size: Int(min(stop.args[2], 1 << 24)))
+        }
+    }
+
+    private func position(_ value: UInt64) throws(ServiceError) -> Int64 {
+        let offset = Int64(bitPattern: value)
+        guard offset >= 0 else { throw ServiceError(errno: EINVAL) }
+        return offset
+    }
+
+    private func optionalPosition(_ value: UInt64) throws(ServiceError) -> Int64? {
+        Int64(bitPattern: value) == -1 ? nil : try position(value)
+    }
+
+    /// The (address, length) pairs of an iovec array.
+    private func ioVectors(_ stop: SyscallStop, _ address: UInt64, _ count: UInt64) throws(ServiceError) -> [(UInt64, UInt64)] {
+        guard count <= 1024 else { throw ServiceError(errno: EINVAL) }
+        if count == 0 { return [] }
+        let bytes = try memory(stop) { try stop.memory.read(address, count: Int(count) * 16) }
+        return (0..<Int(count)).map { (bytes.load(UInt64.self, at: $0 * 16), bytes.load(UInt64.self, at: $0 * 16 + 8)) }
+    }
+
+    /// Reads from the file at `offset` (nil: its own, advanced) into the
+    /// program's buffers, in one request.
+    private func readRemote(_ stop: SyscallStop, _ file: OpenFile, to vectors: [(UInt64, UInt64)],
+                            at offset: Int64?) throws(ServiceError) -> Int64 {
+        guard file.isReadable else { throw ServiceError(errno: EBADF) }
+        if file.isDirectory { throw ServiceError(errno: EISDIR) }
+        guard let handle = file.handle else { throw ServiceError(errno: EBADF) }
+        let total = min(vectors.reduce(0) { $0 + Int(min($1.1, UInt64(Int32.max))) }, Self.transferLimit)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(total, 1), alignment: 16)
+        defer { buffer.deallocate() }
+        let count = try file.service.pread(handle, into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<total]),
+                                           at: offset ?? file.offset)
+        var done = 0
+        for (address, length) in vectors where done < count {
+            let piece = min(Int(length), count - done)
+            try memory(stop) { try stop.memory.write(UnsafeRawBufferPointer(rebasing: buffer[done..<(done + piece)]), to: address) }
+            done += piece
+        }
+        if offset == nil { file.offset += Int64(count) }
+        return Int64(count)
+    }
+
+    private func writeRemote(_ stop: SyscallStop, _ file: OpenFile, from vectors: [(UInt64, UInt64)],
+                             at offset: Int64?) throws(ServiceError) -> Int64 {
+        guard file.isWritable, let handle = file.handle else { throw ServiceError(errno: EBADF) }
+        let total = min(vectors.reduce(0) { $0 + Int(min($1.1, UInt64(Int32.max))) }, Self.transferLimit)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(total, 1), alignment: 16)
+        defer { buffer.deallocate() }
+        var gathered = 0
+        for (address, length) in vectors where gathered < total {
+            let piece = min(Int(length), total - gathered)
+            try memory(stop) { try stop.memory.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[gathered..<(gathered + piece)]), from: address) }
+            gathered += piece
+        }
+        // A file opened O_APPEND at the server appends whatever the offset.
+        let count = try file.service.pwrite(handle, from: UnsafeRawBufferPointer(rebasing: buffer[..<total]),
+                                            at: offset ?? file.offset)
+        if offset == nil { file.offset += Int64(count) }
+        return Int64(count)
+    }
+
+    private func seek(_ file: OpenFile, _ offset: Int64, whence: Int32) throws(ServiceError) -> Int64 {
+        let seekData: Int32 = 3, seekHole: Int32 = 4
+        if file.isDirectory {
+            // Positions in a listing are the d_off values getdents handed out.
+            guard whence == SEEK_SET || (whence == SEEK_CUR && offset == 0), offset >= 0 else { throw ServiceError(errno: EINVAL) }
+            if whence == SEEK_SET {
+                if offset == 0 { file.listing = nil }
+                file.offset = offset
+            }
+            return file.offset
+        }
+        let target: Int64
+        switch whence {
+        case SEEK_SET: target = offset
+        case SEEK_CUR: target = file.offset + offset
+        case SEEK_END: target = try size(of: file) + offset
+        case seekData:
+            guard offset >= 0, offset < (try size(of: file)) else { throw ServiceError(errno: ENXIO) }
+            target = offset
+        case seekHole:
+            let size = try size(of: file)
+            guard offset >= 0, offset < size else { throw ServiceError(errno: ENXIO) }
+            target = size
+        default: throw ServiceError(errno: EINVAL)
+        }
+        guard target >= 0 else { throw ServiceError(errno: EINVAL) }
+        file.offset = target
+        return target
+    }
+
+    private func size(of file: OpenFile) throws(ServiceError) -> Int64 {
+        try status(of: file).size
+    }
+
+    func status(of file: OpenFile) throws(ServiceError) -> FileStatus {
+        if let handle = file.handle { return adjusted(try file.service.fstat(handle)) }
+        return adjusted(try file.service.stat(file.location.path))
+    }
+
+    /// getdents64: the listing is read once per pass; the offset counts entries.
+    private func listDirectory(_ stop: SyscallStop, _ file: OpenFile, to address: UInt64, size: Int) throws(ServiceError) -> Int64 {
+        guard file.isDirectory else { throw ServiceError(errno: ENOTDIR) }
+        if file.listing == nil { file.listing = try completeListing(file) }
+        let listing = file.listing!
+        var bytes: [UInt8] = []
+        var index = Int(file.offset)
+        while index < listing.count {
+            let entry = listing[index]
+            let record = KernelStructs.dirent64(name: entry.name, inode: entry.status?.ino ?? Self.inode(entry.name),
+                                                nextOffset: Int64(index + 1),
+                                                type: KernelStructs.directoryEntryType(mode: entry.status?.mode))
+            if bytes.count + record.count > size {
+                if bytes.isEmpty { throw ServiceError(errno: EINVAL) }
+                break
+            }
+            bytes += record
+            index += 1
+        }
+        try memory(stop) { try stop.memory.write(bytes, to: address) }
+        file.offset = Int64(index)
+        return Int64(bytes.count)
+    }
+
+    /// The service's listing with "." and ".." first, as the kernel lists.
+    private func completeListing(_ file: OpenFile) throws(ServiceError) -> [DirectoryEntry] {
+        var entries = try file.service.readdir(file.location.path)
+        let dots = entries.filter { $0.name == "." || $0.name == ".." }
+        entries.removeAll { $0.name == "." || $0.name == ".." }
+        let dot = dots.first { $0.name == "." } ?? DirectoryEntry(name: ".", status: nil)
+        let dotdot = dots.first { $0.name == ".." } ?? DirectoryEntry(name: "..", status: nil)
+        return [dot, dotdot] + entries
+    }
+
+    /// A stable nonzero inode for a name the service listed without one
+    /// (readdir skips entries whose inode is 0).
+    static func inode(_ name: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in name.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return hash | 1
+    }
+
+    // MARK: the descriptor table
+
+    private func installDescriptorTableCalls() {
+        installDescriptorCall("close") { [unowned self] stop, task throws(ServiceError) in
+            guard task.process.descriptors[stop.int32(0)] != nil else { throw ServiceError(errno: EBADF) }
+            if let last = task.process.descriptors.remove(stop.int32(0)) { closeRemote(last) }
+            return 0
+        }
+        installDescriptorCall("dup") { [unowned self] stop, task throws(ServiceError) in
+            let file = try openFile(task, stop.int32(0))
+            guard let fd = task.process.descriptors.insert(file, closeOnExec: false) else { throw ServiceError(errno: EMFILE) }
+            return Int64(fd)
+        }
+        install("dup2") { [unowned self] stop, tracee, task in
+            try duplicate(stop, tracee: tracee, task: task, flags: 0, isDup2: true)
+        }
+        install("dup3") { [unowned self] stop, tracee, task in
+            try duplicate(stop, tracee: tracee, task: task, flags: stop.int32(2), isDup2: false)
+        }
+        install("close_range") { [unowned self] stop, _, task in
+            // The kernel closes the native ones; the virtual ones in range are ours.
+            let first = UInt32(truncatingIfNeeded: stop.args[0]), last = UInt32(truncatingIfNeeded: stop.args[1])
+            let cloexecOnly = stop.args[2] & 4 != 0
+            for fd in task.process.descriptors.descriptors where UInt32(fd) >= first && UInt32(fd) <= last {
+                if cloexecOnly {
+                    task.process.descriptors.setCloseOnExec(fd, true)
+                } else if let closed = task.process.descriptors.remove(fd) {
+                    closeRemote(closed)
+                }
+            }
+            return .proceed
+        }
+        installDescriptorCall("fcntl") { [unowned self] stop, task throws(ServiceError) in
+            try control(task, stop.int32(0), command: stop.int32(1), argument: stop.args[2], stop)
+        }
+        installDescriptorCall("ioctl") { [unowned self] stop, task throws(ServiceError) in
+            let fd = stop.int32(0)
+            let file = try openFile(task, fd)
+            switch UInt32(truncatingIfNeeded: stop.args[1]) {
+            case 0x5451: task.process.descriptors.setCloseOnExec(fd, true); return 0   // FIOCLEX
+            case 0x5450: task.process.descriptors.setCloseOnExec(fd, false); return 0  // FIONCLEX
+            case 0x541B:  // FIONREAD: what is left to read
+                guard !file.isDirectory else { throw ServiceError(errno: ENOTTY) }
+                let left = Int32(clamping: max(0, try size(of: file) - file.offset))
+                try memory(stop) { try stop.memory.write(withUnsafeBytes(of: left) { Array($0) }, to: stop.args[2]) }
+                return 0
+            default: throw ServiceError(errno: ENOTTY)  // not a terminal, no device controls
+            }
+        }
+    }
+
+    private func control(_ task: TaskState, _ fd: Int32, command: Int32, argument: UInt64,
+                         _ stop: SyscallStop) throws(ServiceError) -> Int64 {
+        let file = try openFile(task, fd)
+        let descriptors = task.process.descriptors
+        // O_DIRECT and O_NOATIME (Linux values; glibc hides their names).
+        let statusFlags: Int32 = O_APPEND | O_NONBLOCK | O_ASYNC | 0o40000 | 0o1000000
+        switch command {
+        case F_DUPFD, F_DUPFD_CLOEXEC:
+            guard let copy = descriptors.insert(file, closeOnExec: command == F_DUPFD_CLOEXEC,
+                                                atLeast: Int32(truncatingIfNeeded: argument)) else {
+                throw ServiceError(errno: EMFILE)
+            }
+            return Int64(copy)
+        case F_GETFD: return descriptors[fd]!.closeOnExec ? Int64(FD_CLOEXEC) : 0
+        case F_SETFD:
+            descriptors.setCloseOnExec(fd, argument & UInt64(FD_CLOEXEC) != 0)
+            return 0
+        case F_GETFL:
+            return Int64((file.flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC)) | O_LARGEFILE_FLAG)
+        case F_SETFL:
+            file.flags = (file.flags & ~statusFlags) | (Int32(truncatingIfNeeded: argument) & statusFlags)
+            return 0
+        case F_GETLK, 36:  // F_OFD_GETLK
+            // No other process holds a lock the agent knows of: l_type = F_UNLCK.
+            try memory(stop) { try stop.memory.write(withUnsafeBytes(of: Int16(F_UNLCK)) { Array($0) }, to: argument) }
+            return 0
+        case F_SETLK, F_SETLKW, 37, 38:  // F_OFD_SETLK, F_OFD_SETLKW
+            // Locks are advisory and local to the agent: granted.
+            return 0
+        case F_GETOWN, F_SETOWN, 10, 11:  // F_SETSIG, F_GETSIG
+            return 0
+        default:
+            throw ServiceError(errno: EINVAL)
+        }
+    }
+
+    // MARK: status and attributes
+
+    private func installDescriptorStatusCalls() {
+        installDescriptorCall("fstat") { [unowned self] stop, task throws(ServiceError) in
+            let status = try status(of: openFile(task, stop.int32(0)))
+            try memory(stop) { try stop.memory.write(KernelStructs.stat(status), to: stop.args[1]) }
+            return 0
+        }
+        installDescriptorCall("fstatfs") { [unowned self] stop, task throws(ServiceError) in
+            let file = try openFile(task, stop.int32(0))
+            let status = try file.service.statfs(file.location.path)
+            try memory(stop) { try stop.memory.write(KernelStructs.statfs(status), to: stop.args[1]) }
+            return 0
+        }
+        installDescriptorCall("ftruncate") { [unowned self] stop, task throws(ServiceError) in
+            let file = try openFile(task, stop.int32(0))
+            guard file.isWritable else { throw ServiceError(errno: file.isDirectory ? EISDIR : EINVAL) }
+            try file.service.truncate(file.location.path, length: try position(stop.args[1]))
+            return 0
+        }
+        installDescriptorCall("fchmod") { [unowned self] stop, task throws(ServiceError) in
+            let file = try openFile(task, stop.int32(0))
+            try file.service.chmod(file.location.path, mode: UInt32(truncatingIfNeeded: stop.args[1]) & 0o7777)
+            return 0
+        }
+        installDescriptorCall("fchown") { [unowned self] stop, task throws(ServiceError) in
+            let file = try openFile(task, stop.int32(0))
+            try file.service.chown(file.location.path, uid: UInt32(truncatingIfNeeded: stop.args[1]),
+                                   gid: UInt32(truncatingIfNeeded: stop.args[2]))
+            return 0
+        }
+        // Each request is done when its reply comes; the server's disk is its own.
+        for name in ["fsync", "fdatasync", "syncfs", "flock", "fadvise64", "readahead", "sync_file_range"] {
+            installDescriptorCall(name) { [unowned self] stop, task throws(ServiceError) in
+                _ = try openFile(task, stop.int32(0))
+                return 0
+            }
+        }
+    }
+
+    private func installRefusedDescriptorCalls() {
+        // What a local filesystem answers for an fd that cannot do it.
+        let refusals: [(String, Int32)] = [
+            ("mmap", ENODEV), ("epoll_ctl", EPERM), ("fallocate", EOPNOTSUPP),
+            ("sendfile", EINVAL), ("splice", EINVAL), ("tee", EINVAL), ("vmsplice", EBADF),
+            ("copy_file_range", EXDEV), ("getdents", ENOSYS), ("quotactl_fd", EOPNOTSUPP), ("cachestat", EOPNOTSUPP),
+            ("fgetxattr", EOPNOTSUPP), ("fsetxattr", EOPNOTSUPP), ("flistxattr", EOPNOTSUPP), ("fremovexattr", EOPNOTSUPP),
+        ]
+        for (name, errno) in refusals {
+            installDescriptorCall(name) { _, _ throws(ServiceError) in throw ServiceError(errno: errno) }
+        }
+    }
+}

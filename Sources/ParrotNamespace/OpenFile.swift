@@ -1,0 +1,34 @@
+import ParrotServices
+
+/// One open file description of a remote file or directory, like the kernel's
+/// `struct file`: descriptors made by dup and fork share it, with its offset
+/// and status flags.
+public final class OpenFile {
+    public let service: FileService
+    public let location: RemoteLocation
+    /// The service's handle; nil for directories (listed by path) and O_PATH opens.
+    public let handle: ServiceHandle?
+    public let isDirectory: Bool
+    /// open(2) flags; F_SETFL changes the status part.
+    public var flags: Int32
+    public var offset: Int64 = 0
+    /// A directory's entries, read at the first getdents and kept until
+    /// rewound, as the kernel keeps its position in a listing.
+    public var listing: [DirectoryEntry]?
+    /// Descriptors (in any process) that refer to this description.
+    var references = 0
+
+    public init(service: FileService, location: RemoteLocation, handle: ServiceHandle?, isDirectory: Bool, flags: Int32) {
+        self.service = service
+        self.location = location
+        self.handle = handle
+        self.isDirectory = isDirectory
+        self.flags = flags
+    }
+
+    /// Opened with O_PATH: names the file, moves no data.
+    public var isPathOnly: Bool { flags & 0o10000000 != 0 }
+    public var accessMode: Int32 { flags & 3 }
+    public var isReadable: Bool { accessMode != 1 && !isPathOnly }
+    public var isWritable: Bool { accessMode != 0 && !isPathOnly }
+}
