@@ -78,6 +78,28 @@ int parrot_peek_reg(pid_t pid, enum parrot_reg reg, uint64_t *value) {
     return 0;
 }
 
+_Static_assert(sizeof(struct user_regs_struct) == PARROT_REGS_SIZE, "user_regs_struct size");
+
+int parrot_get_regs(pid_t pid, void *regs) {
+    if (ptrace(PTRACE_GETREGS, pid, NULL, regs) < 0) return -errno;
+    return 0;
+}
+
+int parrot_set_regs(pid_t pid, const void *regs) {
+    if (ptrace(PTRACE_SETREGS, pid, NULL, (void *)regs) < 0) return -errno;
+    return 0;
+}
+
+uint64_t parrot_regs_get(const void *regs, enum parrot_reg reg) {
+    uint64_t value;
+    memcpy(&value, (const char *)regs + reg_offset(reg), sizeof value);
+    return value;
+}
+
+void parrot_regs_put(void *regs, enum parrot_reg reg, uint64_t value) {
+    memcpy((char *)regs + reg_offset(reg), &value, sizeof value);
+}
+
 enum parrot_reg parrot_arg_reg(int index) {
     static const enum parrot_reg regs[6] = {
         PARROT_REG_RDI, PARROT_REG_RSI, PARROT_REG_RDX,
@@ -133,6 +155,10 @@ pid_t parrot_wait_all(int *status, int nothread, uint64_t spin_ns) {
 
 int parrot_tgkill(pid_t tgid, pid_t tid, int sig) {
     return syscall(SYS_tgkill, tgid, tid, sig) < 0 ? -errno : 0;
+}
+
+int parrot_tkill(pid_t tid, int sig) {
+    return syscall(SYS_tkill, tid, sig) < 0 ? -errno : 0;
 }
 
 int parrot_memfd(const char *name) {

@@ -26,6 +26,20 @@ public final class Agent: TraceEventHandler {
     let initialFs: FsContext
     /// Drivers of the remote servers in use.
     let services: ServiceRegistry
+    private var copies: LocalCopies?
+
+    /// Local copies of remote files (made on first need).
+    func localCopies() -> LocalCopies {
+        if let copies { return copies }
+        let made = LocalCopies(directory: options.temporaryDirectory, log: log)
+        copies = made
+        return made
+    }
+
+    /// After the last task: local copies still open when processes died are written back.
+    public func finishRun() {
+        copies?.settleAll()
+    }
 
     public init(policy: Policy = .builtin, options: AgentOptions) {
         self.policy = policy
@@ -76,6 +90,8 @@ public final class Agent: TraceEventHandler {
         if stop.trapData != TrapReason.classified.rawValue {
             return try refuseUnclassified(stop)
         }
+        // A copy the program closed goes back before anything else happens.
+        if let copies, !copies.isEmpty { copies.settle() }
         let handler = stop.number < handlers.count ? handlers[stop.number] : nil
         guard log.enabled(.syscall) else {
             // The common pass-through stop looks nothing up.

@@ -1,4 +1,7 @@
 import ParrotNamespace
+#if canImport(Glibc)
+import Glibc
+#endif
 import ParrotServices
 
 /// What to do with a syscall the policy does not classify.
@@ -20,6 +23,8 @@ public struct AgentOptions {
     /// st_blksize of remote files: the unit programs size their reads and
     /// writes by, so one request moves this much (-b).
     public var blockSize: Int64 = 1 << 20
+    /// Where local copies of remote files live (-t); made on first use.
+    public var temporaryDirectory = "/tmp/parrot-\(getuid())"
 
     public init(mounts: MountTable, workingDirectory: String,
                 onUnknownSyscall: UnknownSyscallAction = .fail, log: DebugLog = DebugLog()) {

@@ -350,9 +350,14 @@ extension Agent {
     }
 
     private func installRefusedDescriptorCalls() {
+        install("mmap") { [unowned self] stop, _, task in
+            guard let file = task.process.descriptors[stop.int32(4)]?.file else { try stop.fail(EBADF); return .proceed }
+            if file.isDirectory { try stop.fail(ENODEV); return .proceed }
+            return try mapCopy(file, stop)
+        }
         // What a local filesystem answers for an fd that cannot do it.
         let refusals: [(String, Int32)] = [
-            ("mmap", ENODEV), ("epoll_ctl", EPERM), ("fallocate", EOPNOTSUPP),
+("epoll_ctl", EPERM), ("fallocate", EOPNOTSUPP),
             ("sendfile", EINVAL), ("splice", EINVAL), ("tee", EINVAL), ("vmsplice", EBADF),
             ("copy_file_range", EXDEV), ("getdents", ENOSYS), ("quotactl_fd", EOPNOTSUPP), ("cachestat", EOPNOTSUPP),
             ("fgetxattr", EOPNOTSUPP), ("fsetxattr", EOPNOTSUPP), ("flistxattr", EOPNOTSUPP), ("fremovexattr", EOPNOTSUPP),

@@ -56,6 +56,9 @@ public enum Resume {
     case proceed
     /// Run it and stop again at its exit: the agent needs the result.
     case proceedToExit
+    /// Run these calls in the tracee first; the stopped call returns what the
+    /// injection finishes with.
+    case inject(Injection)
 }
 
 public struct TracerError: Error, CustomStringConvertible {

@@ -9,6 +9,8 @@ public final class Tracee {
     var expectingInitialStop = false
     /// Resumed with PTRACE_SYSCALL: its next syscall stop is this call's exit.
     var awaitingExit = false
+    /// Calls being injected for the agent: every stop belongs to them until done.
+    var injection: Injection?
     /// Scratch state of the agent for this thread (e.g. what it rewrote).
     public var scratch: AnyObject?
 

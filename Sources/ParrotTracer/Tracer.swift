@@ -72,6 +72,10 @@ public final class Tracer {
             tracees[pid] = Tracee(tid: pid)
             return
         }
+        if let injection = tracee.injection, event != Ptrace.eventExec {
+            injectionStop(tracee, injection, signal: signal, event: event)
+            return
+        }
         switch event {
         case Ptrace.eventSeccomp:
             seccompStop(tracee)
@@ -132,12 +136,43 @@ public final class Tracer {
         }
         let stop = SyscallStop(tid: tracee.tid, info: info)
         let resume = (try? handler.handleSyscall(stop, tracee: tracee)) ?? .proceed
-        if resume == .proceedToExit {
+        switch resume {
+        case .proceedToExit:
             tracee.awaitingExit = true
             Ptrace.resume(Ptrace.syscall, tracee.tid)
-        } else {
+        case .inject(let injection):
+            if (try? injection.begin(tracee.tid)) == true {
+                tracee.injection = injection
+                Ptrace.resume(Ptrace.syscall, tracee.tid)
+            } else {
+                Ptrace.resume(Ptrace.cont, tracee.tid)
+            }
+        case .proceed:
             Ptrace.resume(Ptrace.cont, tracee.tid)
         }
+    }
+
+    /// A stop of a tracee running injected calls: entry and seccomp stops pass,
+    /// an exit stop yields the result, a signal waits until the end.
+    private func injectionStop(_ tracee: Tracee, _ injection: Injection, signal: Int32, event: Int32) {
+        let tid = tracee.tid
+        guard event == 0, signal == SIGTRAP | 0x80 else {
+            if event == 0 { injection.heldSignals.append(signal) }
+            Ptrace.resume(Ptrace.syscall, tid)
+            return
+        }
+        var info = parrot_syscall_info()
+        guard parrot_get_syscall_info(tid, &info) == 0, info.op == Ptrace.infoExit else {
+            Ptrace.resume(Ptrace.syscall, tid)
+            return
+        }
+        if (try? injection.advance(tid, result: info.rval)) == true {
+            Ptrace.resume(Ptrace.syscall, tid)
+            return
+        }
+        tracee.injection = nil
+        for held in injection.heldSignals { _ = parrot_tkill(tid, held) }
+        Ptrace.resume(Ptrace.cont, tid)
     }
 
     private func syscallExitStop(_ tracee: Tracee) {

@@ -110,6 +110,8 @@ struct RunCommand: ParsableCommand {
                                         onUnknownSyscall: unknownAction, log: log)
         agentOptions.services = ServiceDrivers.factories(chirp: chirp)
         agentOptions.blockSize = blockBytes
+        agentOptions.temporaryDirectory = tempDir.map { $0 + "/parrot-copies" }
+            ?? (ProcessInfoLite.environment("TMPDIR") ?? "/tmp") + "/parrot-\(getuid())"
         let agent = Agent(options: agentOptions)
         let filter = try FilterCompiler.compile(.builtin)
         var environment = Self.environment()
@@ -122,7 +124,8 @@ struct RunCommand: ParsableCommand {
             let tracer = Tracer(handler: agent)
             tracer.spinNanoseconds = spinMicroseconds * 1000
             return Result {
-                try tracer.run(spec, started: { parrot_forward_signals_to($0) }, mainExited: { parrot_stop_forwarding() })
+                defer { agent.finishRun() }
+                return try tracer.run(spec, started: { parrot_forward_signals_to($0) }, mainExited: { parrot_stop_forwarding() })
             }
         }
         switch outcome {
@@ -135,6 +138,10 @@ struct RunCommand: ParsableCommand {
         case .failure(let error):
             throw error
         }
+    }
+
+    enum ProcessInfoLite {
+        static func environment(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
     }
 
     /// "65536", "64K", "1M", "1G".

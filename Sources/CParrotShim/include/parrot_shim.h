@@ -73,6 +73,15 @@ int parrot_peek_reg(pid_t pid, enum parrot_reg reg, uint64_t *value);
 // The register that carries syscall argument `index` (0..5).
 enum parrot_reg parrot_arg_reg(int index);
 
+// All general registers (struct user_regs_struct), kept opaque for Swift:
+// saved before the tracer injects calls into a tracee, restored after.
+#define PARROT_REGS_SIZE 216
+int parrot_get_regs(pid_t pid, void *regs);
+int parrot_set_regs(pid_t pid, const void *regs);
+// Reads or changes one register in a saved set.
+uint64_t parrot_regs_get(const void *regs, enum parrot_reg reg);
+void parrot_regs_put(void *regs, enum parrot_reg reg, uint64_t value);
+
 // --- memory and misc -------------------------------------------------------------
 
 // One process_vm_readv / process_vm_writev. Returns bytes moved or -errno.
@@ -93,6 +102,8 @@ pid_t parrot_wait_all(int *status, int nothread, uint64_t spin_ns);
 
 // tgkill, not in Glibc's Swift overlay.
 int parrot_tgkill(pid_t tgid, pid_t tid, int sig);
+// tkill: a signal to one thread when its process id is not at hand.
+int parrot_tkill(pid_t tid, int sig);
 
 // pipe2(O_CLOEXEC); returns 0 or -errno.
 int parrot_pipe_cloexec(int fds[2]);

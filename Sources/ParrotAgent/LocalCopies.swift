@@ -1,0 +1,140 @@
+import ParrotNamespace
+import ParrotServices
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Local copies of remote files that the program needed as real descriptors
+/// (dup'ed onto stdout, mmap'ed). The agent learns that the program's last
+/// descriptor of a copy is gone from inotify's IN_CLOSE events, which the
+/// kernel queues before close() returns or the exiting process's parent can
+/// see it exit; they are read before every remote operation, so a written
+/// copy is back at the server before anyone can look there through the agent.
+final class LocalCopies {
+    final class Copy {
+        let path: String
+        let file: OpenFile
+        /// The remote file's permissions, given back with the data.
+        var mode: UInt32 = 0o644
+        /// Program opens of the copy not yet seen closed.
+        var opens = 0
+        let watch: Int32
+        init(path: String, file: OpenFile, watch: Int32) {
+            self.path = path
+            self.file = file
+            self.watch = watch
+        }
+    }
+
+    let directory: String
+    let log: DebugLog
+    private var inotify: Int32 = -1
+    private var byWatch: [Int32: Copy] = [:]
+    private var byFile: [ObjectIdentifier: Copy] = [:]
+
+    init(directory: String, log: DebugLog) {
+        self.directory = directory
+        self.log = log
+    }
+
+    var isEmpty: Bool { byWatch.isEmpty }
+
+    /// The copy of `file` (fetched on first use), counted as opened once more.
+    func copy(of file: OpenFile) throws(ServiceError) -> Copy {
+        if let copy = byFile[ObjectIdentifier(file)] {
+            copy.opens += 1
+            return copy
+        }
+        if inotify < 0 {
+            inotify = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+            guard inotify >= 0 else { throw ServiceError.posix("inotify_init1") }
+        }
+        try makeDirectory()
+        var template = Array((directory + "/copy.XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw ServiceError.posix("mkstemp", directory) }
+        Glibc.close(fd)
+        let path = String(cString: template)
+        do throws(ServiceError) {
+            try fetch(file, to: path)
+        } catch {
+            unlink(path)
+            throw error
+        }
+        let watch = inotify_add_watch(inotify, path, UInt32(IN_CLOSE_WRITE | IN_CLOSE_NOWRITE))
+        guard watch >= 0 else {
+            unlink(path)
+            throw ServiceError.posix("inotify_add_watch", path)
+        }
+        let copy = Copy(path: path, file: file, watch: watch)
+        copy.opens = 1
+        if let status = try? file.service.stat(file.location.path) { copy.mode = status.mode & 0o7777 }
+        byWatch[watch] = copy
+        byFile[ObjectIdentifier(file)] = copy
+        return copy
+    }
+
+    /// The program did not get its descriptor after all.
+    func abandon(_ copy: Copy) {
+        copy.opens -= 1
+        if copy.opens <= 0 { finish(copy, writeBack: false) }
+    }
+
+    /// Handles the close events queued so far.
+    func settle() {
+        guard inotify >= 0, !byWatch.isEmpty else { return }
+        let size = 4096
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 8)
+        defer { buffer.deallocate() }
+        while true {
+            let n = read(inotify, buffer.baseAddress, size)
+            if n <= 0 { return }
+            var offset = 0
+            while offset + 16 <= n {
+                let watch = buffer.load(fromByteOffset: offset, as: Int32.self)
+                let mask = buffer.load(fromByteOffset: offset + 4, as: UInt32.self)
+                let length = Int(buffer.load(fromByteOffset: offset + 12, as: UInt32.self))
+                offset += 16 + length
+                guard mask & UInt32(IN_CLOSE_WRITE | IN_CLOSE_NOWRITE) != 0, let copy = byWatch[watch] else { continue }
+                copy.opens -= 1
+                if copy.opens <= 0 { finish(copy, writeBack: copy.file.isWritable) }
+            }
+        }
+    }
+
+    /// Everything left, when no program is left to hold a copy open.
+    func settleAll() {
+        settle()
+        for copy in Array(byWatch.values) { finish(copy, writeBack: copy.file.isWritable) }
+    }
+
+    private func finish(_ copy: Copy, writeBack: Bool) {
+        byWatch.removeValue(forKey: copy.watch)
+        byFile.removeValue(forKey: ObjectIdentifier(copy.file))
+        inotify_rm_watch(inotify, copy.watch)
+        if writeBack {
+            do throws(ServiceError) {
+                _ = try copy.file.service.putFile(copy.path, to: copy.file.location.path, mode: copy.mode)
+                if log.enabled(.namespace) { log.write("wrote \(copy.file.location) back from \(copy.path)") }
+            } catch {
+                // Never drop data silently: say where it is.
+                log.write("cannot write \(copy.file.location) back (\(error)); its data is kept in \(copy.path)")
+                return
+            }
+        }
+        unlink(copy.path)
+    }
+
+    private func fetch(_ file: OpenFile, to path: String) throws(ServiceError) {
+        do throws(ServiceError) {
+            _ = try file.service.getFile(file.location.path, to: path)
+        } catch where !file.isReadable {
+            // Write-only and unreadable: the program writes into an empty copy.
+            return
+        }
+    }
+
+    private func makeDirectory() throws(ServiceError) {
+        if mkdir(directory, 0o700) != 0 && errno != EEXIST { throw ServiceError.posix("mkdir", directory) }
+    }
+}
