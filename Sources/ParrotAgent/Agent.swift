@@ -27,6 +27,8 @@ public final class Agent: TraceEventHandler {
     /// Drivers of the remote servers in use.
     let services: ServiceRegistry
     private var copies: LocalCopies?
+    /// Local copies of remote programs run so far.
+    var executableCopies: [String] = []
 
     /// Local copies of remote files (made on first need).
     func localCopies() -> LocalCopies {
@@ -39,6 +41,7 @@ public final class Agent: TraceEventHandler {
     /// After the last task: local copies still open when processes died are written back.
     public func finishRun() {
         copies?.settleAll()
+        removeExecutableCopies()
     }
 
     public init(policy: Policy = .builtin, options: AgentOptions) {

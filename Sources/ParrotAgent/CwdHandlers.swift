@@ -24,11 +24,11 @@ extension Agent {
             }
             _ = try apply(outcome, stop, tracee)
             guard let target = outcome.arguments.first?.resolution.virtualPath else { return .proceed }
-            ThreadMemo.of(tracee).onExit = { result in
-                if result == 0 {
-                    task.fs.cwd = target
-                    task.fs.remoteCwd = nil
-                }
+            ThreadMemo.of(tracee).onExit = { [unowned self] result in
+                guard result == 0 else { return }
+                // Without mounts the resolver leaves symlinks to the kernel: ask it.
+                task.fs.cwd = options.mounts.isTrivial ? kernelCwd(stop.tid) ?? target : target
+                task.fs.remoteCwd = nil
             }
             return .proceedToExit
         }
@@ -43,9 +43,8 @@ extension Agent {
                 return .proceed
             }
             ThreadMemo.of(tracee).onExit = { [unowned self] result in
-                guard result == 0,
-                      let host = RealHostFileSystem().readLink(hostPath: "/proc/\(stop.tid)/cwd") else { return }
-                task.fs.cwd = options.mounts.virtualPath(forHost: host)
+                guard result == 0, let cwd = kernelCwd(stop.tid) else { return }
+                task.fs.cwd = cwd
                 task.fs.remoteCwd = nil
             }
             return .proceedToExit
@@ -68,6 +67,11 @@ extension Agent {
                 return try apply(outcome, stop, tracee)
             }
         }
+    }
+
+    /// The kernel's current directory of `tid`, in the program's view.
+    func kernelCwd(_ tid: pid_t) -> String? {
+        RealHostFileSystem().readLink(hostPath: "/proc/\(tid)/cwd").map { options.mounts.virtualPath(forHost: $0) }
     }
 
     /// The program's view of /proc/{self,thread-self,PID}[/task/TID]/{cwd,exe,fd/N}

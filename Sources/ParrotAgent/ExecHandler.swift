@@ -1,4 +1,5 @@
 import ParrotNamespace
+import ParrotServices
 import ParrotTracer
 #if canImport(Glibc)
 import Glibc
@@ -18,8 +19,22 @@ extension Agent {
     }
 
     func handleExec(_ stop: SyscallStop, tracee: Tracee, task: TaskState, name: String, argvArg: Int) throws -> Resume {
-        let outcome = try resolvePaths(stop, tracee: tracee, task: task, arguments: PathSyscalls.table[name]!)
-        if let remote = outcome.remoteArguments { return try emulateRemote(name, stop, task: task, remote) }
+        var outcome = try resolvePaths(stop, tracee: tracee, task: task, arguments: PathSyscalls.table[name]!)
+        if let remote = outcome.remoteArguments {
+            // The kernel runs a local copy; the program sees the remote name.
+            guard let argument = remote.first, let location = argument.resolution.remote, argument.descriptor == nil else {
+                return try emulateRemote(name, stop, task: task, remote)
+            }
+            let copy: String
+            do throws(ServiceError) { copy = try executableCopy(of: location) } catch {
+                if log.enabled(.namespace) { log.write("[\(stop.tid)] \(name) \(location): \(error)") }
+                try stop.fail(error.errno)
+                return .proceed
+            }
+            outcome = .translated([ResolvedArgument(
+                spec: argument.spec, original: argument.original, originalDirfd: argument.originalDirfd, followed: true,
+                resolution: Resolution(hostPath: copy, virtualPath: location.virtualPath, entry: nil, translated: true))])
+        }
         guard let script = outcome.arguments.first else {
             return try apply(outcome, stop, tracee)
         }

@@ -1,0 +1,36 @@
+import ParrotNamespace
+import ParrotServices
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// execve of a remote program: the kernel needs a local file to map, so the
+/// program is fetched whole into the temporary directory (the whole-file
+/// cache will keep it between runs; for now each exec fetches it). The copies
+/// go when the agent ends: a running program or a script's interpreter may
+/// still need them.
+extension Agent {
+    func executableCopy(of location: RemoteLocation) throws(ServiceError) -> String {
+        let service = try services.driver(for: location)
+        let status = try service.stat(location.path)
+        if status.isDirectory { throw ServiceError(errno: EACCES, message: "a directory") }
+        // Whoever may run it: the kernel checks our copy, so check the original.
+        guard status.mode & 0o111 != 0 else { throw ServiceError(errno: EACCES, message: "not executable") }
+        let directory = options.temporaryDirectory
+        if mkdir(directory, 0o700) != 0 && errno != EEXIST { throw ServiceError.posix("mkdir", directory) }
+        var template = Array((directory + "/exec.XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw ServiceError.posix("mkstemp", directory) }
+        close(fd)
+        let path = String(cString: template)
+        executableCopies.append(path)
+        _ = try service.getFile(location.path, to: path)
+        chmod(path, 0o700)
+        return path
+    }
+
+    func removeExecutableCopies() {
+        for path in executableCopies { unlink(path) }
+        executableCopies.removeAll()
+    }
+}
