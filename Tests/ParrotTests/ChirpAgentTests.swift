@@ -1,0 +1,252 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Real programs under the agent reading and writing through /chirp/HOST:PORT
+/// on Debian's chirp_server, checked against the server's own files.
+@Suite struct ChirpAgentTests {
+    /// Runs `script` with sh under the agent; `$C` is the server's /chirp path.
+    static func agent(_ server: ChirpServer, _ script: String, cwd: String? = nil, options: [String] = [],
+                      timeout: TimeInterval = 60) -> CommandResult {
+        Command.run([Paths.parrot, "run"] + options + ["--", "/bin/sh", "-c", "C=\(chirpPath(server)); " + script],
+                    cwd: cwd, timeout: timeout)
+    }
+
+    static func chirpPath(_ server: ChirpServer) -> String { "/chirp/127.0.0.1:\(server.port)" }
+
+    static func sha256(_ path: String) -> String {
+        Command.run(["sha256sum", path]).stdout.split(separator: " ").first.map(String.init) ?? "?"
+    }
+
+    @Test func listingIsTheServersDirectory() throws {
+        try withChirpServer { server in
+            server.makeDirectory("/dir/sub")
+            server.write("/dir/a.txt", "alpha\n")
+            server.write("/dir/big", [UInt8](repeating: 7, count: 100_000))
+            server.symlink("a.txt", at: "/dir/link")
+            let traced = Self.agent(server, "ls -ln --time-style=+%s $C/dir; ls -d $C/dir/sub; ls -a /chirp; echo status $?")
+            let native = Command.run(["ls", "-ln", "--time-style=+%s", server.local("/dir")])
+            #expect(traced.status == 0, "\(traced)")
+            #expect(traced.stdout == native.stdout + "\(Self.chirpPath(server))/dir/sub\n.\n..\nstatus 0\n", "\(traced)")
+        }
+    }
+
+    @Test func copiesFilesBothWaysIntact() throws {
+        try withChirpServer { server in
+            let work = Paths.temporaryDirectory("chirp-copy")
+            defer { Paths.remove(work) }
+            var bytes = [UInt8](repeating: 0, count: 5 << 20 + 123)
+            for index in bytes.indices { bytes[index] = UInt8.random(in: 0...255) }
+            FileManager.default.createFile(atPath: work + "/in.bin", contents: Data(bytes))
+            let result = Self.agent(server, """
+                cp in.bin $C/up.bin && cp $C/up.bin back.bin && cat $C/up.bin | sha256sum && dd if=$C/up.bin of=dd.bin bs=64k status=none
+                """, cwd: work)
+            #expect(result.status == 0, "\(result)")
+            let expected = Self.sha256(work + "/in.bin")
+            #expect(Self.sha256(server.local("/up.bin")) == expected)
+            #expect(Self.sha256(work + "/back.bin") == expected)
+            #expect(Self.sha256(work + "/dd.bin") == expected)
+            #expect(result.stdout.hasPrefix(expected))
+        }
+    }
+
+    @Test func makesMovesAndRemovesTrees() throws {
+        try withChirpServer { server in
+            let result = Self.agent(server, """
+                mkdir -p $C/a/b/c && echo x > $C/a/b/c/f && mv $C/a/b $C/a/moved && ls -R $C/a && rm -r $C/a/moved && ls -A $C/a && \
+                mkdir $C/a 2>&1; rmdir $C/a && ls $C
+                """)
+            #expect(result.status == 0, "\(result)")
+            #expect(result.stdout == """
+                \(Self.chirpPath(server))/a:
+                moved
+
+                \(Self.chirpPath(server))/a/moved:
+                c
+
+                \(Self.chirpPath(server))/a/moved/c:
+                f
+                mkdir: cannot create directory '\(Self.chirpPath(server))/a': File exists
+
+                """, "\(result)")
+            #expect(!FileManager.default.fileExists(atPath: server.local("/a")))
+        }
+    }
+
+    @Test func tarExtractsIntoTheServerAsLocally() throws {
+        try withChirpServer { server in
+            let work = Paths.temporaryDirectory("chirp-tar")
+            defer { Paths.remove(work) }
+            let setup = Command.shell("""
+                mkdir -p src/d1/d2 src/empty && seq 1 20000 > src/d1/numbers && echo hi > src/d1/d2/hi && ln -s d1/numbers src/link \
+                && printf '#!/bin/sh\\necho run\\n' > src/run.sh && chmod 755 src/run.sh && tar czf t.tgz src && mkdir local && tar xzf t.tgz -C local
+                """, cwd: work)
+            #expect(setup.status == 0, "\(setup)")
+            let result = Self.agent(server, "mkdir $C/x && tar xzf t.tgz -C $C/x && diff -r local/src $C/x/src && echo same", cwd: work)
+            #expect(result.status == 0 && result.stdout == "same\n", "\(result)")
+            // The server keeps its ACLs in files it hides from clients.
+            let native = Command.run(["diff", "-r", "-x", ".__acl", work + "/local/src", server.local("/x/src")])
+            #expect(native.status == 0, "\(native)")
+        }
+    }
+
+    @Test func shellRedirectionReadsAndWritesRemoteFiles() throws {
+        try withChirpServer { server in
+            let result = Self.agent(server, """
+                seq 1 50000 > $C/seq.txt && echo end >> $C/seq.txt && wc -l < $C/seq.txt && tail -n 1 $C/seq.txt \
+                && sort -rn < $C/seq.txt > $C/sorted.txt && head -n 2 $C/sorted.txt
+                """)
+            #expect(result.status == 0, "\(result)")
+            #expect(result.stdout == "50001\nend\n50000\n49999\n", "\(result)")
+            let expected = (1...50000).map(String.init).joined(separator: "\n") + "\nend\n"
+            #expect(localContents(server.local("/seq.txt")) == expected)
+        }
+    }
+
+    @Test func randomAccessReadsMatchTheFile() throws {
+        try withChirpServer { server in
+            var bytes = [UInt8](repeating: 0, count: 300_000)
+            for index in bytes.indices { bytes[index] = UInt8.random(in: 0...255) }
+            server.write("/data.bin", bytes)
+            let script = """
+                import hashlib, os, sys
+                fd = os.open(sys.argv[1], os.O_RDONLY)
+                h = hashlib.sha256()
+                for offset, size in [(0, 10), (299_990, 100), (123_457, 4096), (5, 1), (300_000, 10), (65_536, 70_000)]:
+                    h.update(os.pread(fd, size, offset))
+                os.lseek(fd, -1000, os.SEEK_END); h.update(os.read(fd, 2000))
+                os.lseek(fd, 17, os.SEEK_SET); os.lseek(fd, 3, os.SEEK_CUR); h.update(os.read(fd, 5))
+                with open(sys.argv[1], "rb") as f:
+                    f.seek(250_000); h.update(f.read(10_000)); f.seek(-7, 2); h.update(f.read())
+                print(os.fstat(fd).st_size, h.hexdigest())
+                """
+            let traced = Command.run([Paths.parrot, "run", "--", "python3", "-c", script, Self.chirpPath(server) + "/data.bin"])
+            let native = Command.run(["python3", "-c", script, server.local("/data.bin")])
+            #expect(traced.status == 0 && native.status == 0, "\(traced)")
+            #expect(traced.stdout == native.stdout)
+        }
+    }
+
+    @Test func remoteWorkingDirectory() throws {
+        try withChirpServer { server in
+            server.makeDirectory("/proj/src")
+            server.write("/proj/src/main.c", "// TODO: more\nint main(void) { return 0; }\n")
+            server.write("/top.txt", "top\n")
+            let c = Self.chirpPath(server)
+            let result = Self.agent(server, """
+                cd $C/proj && pwd && /bin/pwd && readlink /proc/self/cwd && ls && cat ../top.txt && grep -rn TODO . \
+                && cd src && echo new > made.txt && cat ./made.txt && ls && cd /tmp && /bin/pwd
+                """)
+            #expect(result.status == 0, "\(result)")
+            #expect(result.stdout == """
+                \(c)/proj
+                \(c)/proj
+                \(c)/proj
+                src
+                top
+                ./src/main.c:1:// TODO: more
+                new
+                made.txt
+                main.c
+                /tmp
+
+                """, "\(result)")
+        }
+    }
+
+    @Test func buildsAndRunsAProjectOnTheServer() throws {
+        try withChirpServer { server in
+            let work = Paths.temporaryDirectory("chirp-make")
+            defer { Paths.remove(work) }
+            Paths.write("#include <stdio.h>\nint main(void) { puts(\"built remotely\"); return 0; }\n", to: work + "/project/main.c")
+            Paths.write("hello: main.c\n\tcc -o hello main.c\n", to: work + "/project/Makefile")
+            Paths.write("#!/bin/sh\necho \"script $1\"\n", to: work + "/project/run.sh", executable: true)
+            let result = Self.agent(server, "cp -r project $C/project && cd $C/project && make -s && ./hello && ./run.sh arg", cwd: work)
+            #expect(result.status == 0 && result.stdout == "built remotely\nscript arg\n", "\(result)")
+            #expect(FileManager.default.isExecutableFile(atPath: server.local("/project/hello")))
+        }
+    }
+
+    @Test func remoteErrorsAreTheLocalOnes() throws {
+        try withChirpServer { server in
+            server.makeDirectory("/dir")
+            server.write("/dir/file", "x\n")
+            server.makeDirectory("/locked/inner")
+            server.write("/locked/inner/file", "secret\n")
+            // Only listing and reading in /locked and below (the server checks the
+            // right to delete a file on the directory above the file's own).
+            for dir in ["/locked", "/locked/inner"] {
+                try "unix:* rl\naddress:127.0.0.1 rl\nhostname:* rl\n".write(toFile: server.local(dir + "/.__acl"), atomically: false, encoding: .utf8)
+                server.own(server.local(dir + "/.__acl"))
+            }
+            let result = Self.agent(server, """
+                cat $C/missing; echo "missing $?"; cat $C/dir; echo "dir $?"; cat $C/locked/inner/file
+                echo x > $C/locked/new; echo "denied $?"; rm $C/locked/inner/file; echo "rm $?"; mkdir $C/dir; echo "exists $?"
+                rmdir $C/dir; echo "notempty $?"; ls /chirp/127.0.0.1:1/; echo "badport $?"; cat /chirp/no:such:port/x; echo "badname $?"
+                """)
+            let c = Self.chirpPath(server)
+            #expect(result.stdout == "missing 1\ndir 1\nsecret\ndenied 2\nrm 1\nexists 1\nnotempty 1\nbadport 2\nbadname 1\n", "\(result)")
+            // coreutils quotes names with a colon.
+            for line in ["cat: '\(c)/missing': No such file or directory", "cat: '\(c)/dir': Is a directory",
+                         "\(c)/locked/new: Permission denied", "cannot remove '\(c)/locked/inner/file': Permission denied",
+                         "cannot create directory '\(c)/dir': File exists", "'\(c)/dir': Directory not empty",
+                         "'/chirp/127.0.0.1:1/': Connection refused", "cat: '/chirp/no:such:port/x': No such file or directory"] {
+                #expect(result.stderr.contains(line), "\(line)\n\(result)")
+            }
+        }
+    }
+
+    @Test func nothingListeningFailsFast() {
+        let port = ChirpServer.unusedPort()
+        let start = Date()
+        let result = Command.run([Paths.parrot, "run", "--", "cat", "/chirp/127.0.0.1:\(port)/x"], timeout: 30)
+        #expect(result.status == 1 && result.stderr.contains("Connection refused"), "\(result)")
+        #expect(Date().timeIntervalSince(start) < 5)
+    }
+
+    @Test func serverKilledMidCopyIsAnErrorNotAHang() throws {
+        try withChirpServer(privatePort: true) { server in
+            server.write("/big.bin", [UInt8](repeating: 1, count: 8 << 20))
+            let work = Paths.temporaryDirectory("chirp-kill")
+            defer { Paths.remove(work) }
+            // Reads slowly so that the server dies in the middle (once reading has begun).
+            let marker = work + "/reading"
+            let reader = """
+                import os, sys, time
+                fd = os.open(sys.argv[1], os.O_RDONLY)
+                try:
+                    os.read(fd, 4096); open(sys.argv[2], "w").close()
+                    while os.read(fd, 4096): time.sleep(0.001)
+                except OSError as e:
+                    print("error", e.strerror); sys.exit(3)
+                print("finished")
+                """
+            let killer = Thread {
+                let deadline = Date().addingTimeInterval(30)
+                while !FileManager.default.fileExists(atPath: marker) && Date() < deadline { usleep(10_000) }
+                server.crash()
+            }
+            killer.start()
+            let start = Date()
+            let result = Command.run([Paths.parrot, "run", "-T", "2", "--", "python3", "-c", reader,
+                                      Self.chirpPath(server) + "/big.bin", marker], timeout: 60)
+            #expect(result.status == 3 && result.stdout.hasPrefix("error"), "\(result)")
+            #expect(Date().timeIntervalSince(start) < 20, "\(result)")
+            #expect(!result.timedOut)
+        }
+    }
+
+    @Test func redirectsStandardStreamsOfAPythonProgram() throws {
+        try withChirpServer { server in
+            server.write("/big.csv", (1...20000).map { "\($0),\($0 * 2)" }.joined(separator: "\n") + "\n")
+            let work = Paths.temporaryDirectory("chirp-python")
+            defer { Paths.remove(work) }
+            Paths.write("import sys\nprint(sum(int(l.split(',')[1]) for l in sys.stdin))\n", to: work + "/analyse.py")
+            let result = Self.agent(server, "python3 analyse.py < $C/big.csv > $C/out.txt && cat $C/out.txt", cwd: work)
+            #expect(result.status == 0 && result.stdout == "400020000\n", "\(result)")
+            #expect(localContents(server.local("/out.txt")) == "400020000\n")
+        }
+    }
+}
