@@ -1,5 +1,6 @@
 import ParrotFilter
 import ParrotNamespace
+import ParrotServices
 import ParrotTracer
 #if canImport(Glibc)
 import Glibc
@@ -26,6 +27,13 @@ public final class Agent: TraceEventHandler {
     let initialFs: FsContext
     /// Drivers of the remote servers in use.
     let services: ServiceRegistry
+    /// The services' first path components, as bytes for the quick check.
+    let serviceNames: [[UInt8]]
+    /// Path arguments by syscall number, for calls whose local paths can pass
+    /// on a quick look (see isPlainlyLocal); empty with mount entries.
+    var quickPathArguments: [[PathArgument]?]
+    /// Some task's current directory is remote: relative paths need the full walk.
+    var remoteCwdInUse = false
     private var copies: LocalCopies?
     /// Local copies of remote programs run so far.
     var executableCopies: [String] = []
@@ -50,10 +58,22 @@ public final class Agent: TraceEventHandler {
         self.log = options.log
         self.hostCache = HostFileCache()
         self.services = ServiceRegistry(options.services)
+        self.serviceNames = options.services.keys.map { Array($0.utf8) }
         self.resolver = PathResolver(table: options.mounts, services: services.names, fs: hostCache)
-        self.initialFs = FsContext(cwd: options.workingDirectory)
+        let startsRemote = RemoteLocation(normalized: PathName.normalize(options.workingDirectory),
+                                          services: Set(options.services.keys))
+        self.initialFs = FsContext(cwd: startsRemote?.virtualPath ?? options.workingDirectory, remoteCwd: startsRemote)
         self.handlers = Array(repeating: nil, count: (policy.rules.map(\.number).max() ?? 0) + 1)
+        self.quickPathArguments = Array(repeating: nil, count: handlers.count)
         installHandlers()
+        remoteCwdInUse = startsRemote != nil
+    }
+
+    /// A remote starting directory (-w) must exist and be a directory.
+    public func checkWorkingDirectory() throws(ServiceError) {
+        guard let location = initialFs.remoteCwd else { return }
+        let status = try services.driver(for: location).stat(location.path)
+        guard status.isDirectory else { throw ServiceError(errno: ENOTDIR, message: "not a directory") }
     }
 
     /// Every path means what it means on the host: no mount entries, no services.
@@ -83,6 +103,11 @@ public final class Agent: TraceEventHandler {
                 if changesNamespace { hostCache.invalidate() }
                 return try self.handlePathCall(stop, tracee: tracee, task: task, name: name, arguments: arguments)
             }
+            // The special handlers track what the program sees (cwd, exe, /proc links).
+            if options.mounts.isTrivial && !PathSyscalls.tracked.contains(name),
+               let number = policy.byName[name]?.number {
+                quickPathArguments[number] = arguments
+            }
         }
         installSpecialHandlers()
     }
@@ -97,6 +122,10 @@ public final class Agent: TraceEventHandler {
         if let copies, !copies.isEmpty { copies.settle() }
         let handler = stop.number < handlers.count ? handlers[stop.number] : nil
         guard log.enabled(.syscall) else {
+            if !remoteCwdInUse, let arguments = quickPathArguments[stop.number],
+               isPlainlyLocal(stop, tracee: tracee, arguments: arguments) {
+                return .proceed
+            }
             // The common pass-through stop looks nothing up.
             return try handler?(stop, tracee, task(tracee.tid)) ?? .proceed
         }

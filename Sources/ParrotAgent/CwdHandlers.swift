@@ -39,6 +39,7 @@ extension Agent {
                 guard file.isDirectory else { try stop.fail(ENOTDIR); return .proceed }
                 task.fs.cwd = file.location.virtualPath
                 task.fs.remoteCwd = file.location
+                remoteCwdInUse = true
                 try stop.emulate(returning: 0)
                 return .proceed
             }

@@ -62,6 +62,36 @@ extension Agent {
         return try apply(outcome, stop, tracee)
     }
 
+    /// Without mount entries, paths that name no service, taken from real
+    /// directories, mean what the kernel makes of them: decided from the bytes
+    /// before anything else is looked up (the common stop must stay near the
+    /// one-stop floor).
+    func isPlainlyLocal(_ stop: SyscallStop, tracee: Tracee, arguments: [PathArgument]) -> Bool {
+        if let last = (tracee.scratch as? ThreadMemo)?.lastRewrite, last.number == stop.number,
+           last.instructionPointer == stop.instructionPointer { return false }  // maybe a restart of a rewrite
+        for spec in arguments {
+            if let dirfd = spec.dirfd, DescriptorTable.isVirtual(stop.int32(dirfd)) { return false }
+            let pointer = stop.args[spec.path]
+            if pointer == 0 { continue }
+            let local = stop.memory.peekCString(pointer) { bytes in
+                !serviceNames.contains { Self.contains(bytes, $0) }
+            }
+            if local != true { return false }
+        }
+        return true
+    }
+
+    static func contains(_ haystack: UnsafeBufferPointer<UInt8>, _ needle: [UInt8]) -> Bool {
+        guard let first = needle.first, haystack.count >= needle.count else { return false }
+        var index = 0
+        let last = haystack.count - needle.count
+        while index <= last {
+            if haystack[index] == first && haystack[index..<(index + needle.count)].elementsEqual(needle) { return true }
+            index += 1
+        }
+        return false
+    }
+
     /// Runs the outcome of a resolution: fail, leave alone, or rewrite.
     func apply(_ outcome: PathOutcome, _ stop: SyscallStop, _ tracee: Tracee) throws -> Resume {
         switch outcome {

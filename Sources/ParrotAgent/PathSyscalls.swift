@@ -56,6 +56,10 @@ enum PathSyscalls {
         "mount", "umount2", "pivot_root", "chroot", "move_mount",
     ]
 
+    /// Calls whose handlers keep track of what the program sees (cwd, the
+    /// executable, /proc links): never passed on a quick look.
+    static let tracked: Set<String> = ["chdir", "readlink", "readlinkat", "execve", "execveat"]
+
     static let table: [String: [PathArgument]] = [
         "open": [plain(0, follow: .openFlags(arg: 1), use: .openFlags(arg: 1))],
         "openat": [at(0, 1, follow: .openFlags(arg: 2), use: .openFlags(arg: 2))],

@@ -198,6 +198,7 @@ extension Agent {
         guard status.isDirectory else { throw ServiceError(errno: ENOTDIR) }
         task.fs.cwd = location.virtualPath
         task.fs.remoteCwd = location
+        remoteCwdInUse = true
         return 0
     }
 

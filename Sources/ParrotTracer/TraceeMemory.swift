@@ -53,6 +53,19 @@ public struct TraceeMemory {
         if n < bytes.count { throw TracerError(description: "short write to tracee memory", errno: EFAULT) }
     }
 
+    /// Runs `body` on a string that ends within the first chunk, read into a
+    /// stack buffer (no allocation: for the quick look at every path). nil when
+    /// unreadable or longer.
+    public func peekCString<T>(_ address: UInt64, _ body: (UnsafeBufferPointer<UInt8>) -> T) -> T? {
+        guard address != 0 else { return nil }
+        let chunk = min(Int(Self.pageSize - address % Self.pageSize), Self.firstChunk)
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.firstChunk) { buffer -> T? in
+            let n = parrot_read_memory(pid, address, buffer.baseAddress, chunk)
+            guard n > 0, let end = UnsafeBufferPointer(rebasing: buffer[0..<n]).firstIndex(of: 0) else { return nil }
+            return body(UnsafeBufferPointer(rebasing: buffer[0..<end]))
+        }
+    }
+
     /// Fills `buffer` from `address` (EFAULT unless all of it is readable).
     public func read(into buffer: UnsafeMutableRawBufferPointer, from address: UInt64) throws {
         guard buffer.count > 0 else { return }

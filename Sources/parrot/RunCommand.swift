@@ -4,6 +4,7 @@ import ParrotAgent
 import ParrotChirp
 import ParrotFilter
 import ParrotNamespace
+import ParrotServices
 import ParrotTracer
 #if canImport(Glibc)
 import Glibc
@@ -95,12 +96,14 @@ struct RunCommand: ParsableCommand {
         let hostCwd = Self.currentDirectory()
         let virtualCwd = workDir.map { $0.hasPrefix("/") ? $0 : PathName.join(hostCwd, $0) } ?? hostCwd
         var hostStartDir: String? = nil
+        let services = ServiceDrivers.factories(chirp: chirp)
         if workDir != nil {
-            switch PathResolver(table: table).resolve(virtualCwd, followFinal: true) {
+            switch PathResolver(table: table, services: Set(services.keys)).resolve(virtualCwd, followFinal: true) {
             case .failed(let errno):
                 throw ValidationError("-w \(workDir!): \(ErrnoName.name(of: errno))")
             case .resolved(let resolution):
-                hostStartDir = resolution.hostPath
+                // A remote directory is the agent's to track; the kernel's stays ours.
+                hostStartDir = resolution.remote == nil ? resolution.hostPath : nil
             }
         }
 
@@ -108,11 +111,14 @@ struct RunCommand: ParsableCommand {
         let log = DebugLog(flags: flags, fd: logFd)
         var agentOptions = AgentOptions(mounts: table, workingDirectory: virtualCwd,
                                         onUnknownSyscall: unknownAction, log: log)
-        agentOptions.services = ServiceDrivers.factories(chirp: chirp)
+        agentOptions.services = services
         agentOptions.blockSize = blockBytes
         agentOptions.temporaryDirectory = tempDir.map { $0 + "/parrot-copies" }
-            ?? (ProcessInfoLite.environment("TMPDIR") ?? "/tmp") + "/parrot-\(getuid())"
+            ?? (getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp") + "/parrot-\(getuid())"
         let agent = Agent(options: agentOptions)
+        do throws(ServiceError) { try agent.checkWorkingDirectory() } catch {
+            throw ValidationError("-w \(workDir ?? ""): \(ErrnoName.name(of: error.errno)) (\(error))")
+        }
         let filter = try FilterCompiler.compile(.builtin)
         var environment = Self.environment()
         if workDir != nil { environment = environment.filter { !$0.hasPrefix("PWD=") } + ["PWD=\(virtualCwd)"] }
@@ -138,10 +144,6 @@ struct RunCommand: ParsableCommand {
         case .failure(let error):
             throw error
         }
-    }
-
-    enum ProcessInfoLite {
-        static func environment(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
     }
 
     /// "65536", "64K", "1M", "1G".

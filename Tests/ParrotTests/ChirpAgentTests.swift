@@ -156,6 +156,18 @@ import Glibc
         }
     }
 
+    @Test func startsInARemoteDirectory() throws {
+        try withChirpServer { server in
+            server.makeDirectory("/start")
+            server.write("/start/here.txt", "here\n")
+            let c = Self.chirpPath(server)
+            let result = Command.run([Paths.parrot, "run", "-w", c + "/start", "--", "/bin/sh", "-c", "/bin/pwd; cat here.txt"])
+            #expect(result.status == 0 && result.stdout == "\(c)/start\nhere\n", "\(result)")
+            let missing = Command.run([Paths.parrot, "run", "-w", c + "/nowhere", "--", "true"])
+            #expect(missing.status != 0 && missing.stderr.contains("-w \(c)/nowhere: ENOENT"), "\(missing)")
+        }
+    }
+
     @Test func buildsAndRunsAProjectOnTheServer() throws {
         try withChirpServer { server in
             let work = Paths.temporaryDirectory("chirp-make")
