@@ -130,8 +130,13 @@ public final class Agent: TraceEventHandler {
             return try handler?(stop, tracee, task(tracee.tid)) ?? .proceed
         }
         // Debug mode pays a second stop to show each result.
+        let resume = try handler?(stop, tracee, task(tracee.tid)) ?? .proceed
+        if case .inject = resume {
+            // Injected calls own the exit stops: say what happens instead.
+            log.write("[\(tracee.tid)] \(describe(stop)) = (injected calls)")
+            return resume
+        }
         ThreadMemo.of(tracee).pendingLog = describe(stop)
-        _ = try handler?(stop, tracee, task(tracee.tid))
         return .proceedToExit
     }
 

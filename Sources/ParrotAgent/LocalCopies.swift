@@ -14,8 +14,13 @@ final class LocalCopies {
     final class Copy {
         let path: String
         let file: OpenFile
-        /// The remote file's permissions, given back with the data.
+        /// The remote file's permissions when fetched.
         var mode: UInt32 = 0o644
+        /// Seen written (IN_MODIFY): the data goes back.
+        var modified = false
+        /// Seen chmod'ed or touched (IN_ATTRIB): mode and times go back
+        /// (`touch` opens a file onto stdin and sets its times there).
+        var attributesChanged = false
         /// Program opens of the copy not yet seen closed.
         var opens = 0
         let watch: Int32
@@ -61,7 +66,7 @@ final class LocalCopies {
             unlink(path)
             throw error
         }
-        let watch = inotify_add_watch(inotify, path, UInt32(IN_CLOSE_WRITE | IN_CLOSE_NOWRITE))
+        let watch = inotify_add_watch(inotify, path, UInt32(IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_MODIFY | IN_ATTRIB))
         guard watch >= 0 else {
             unlink(path)
             throw ServiceError.posix("inotify_add_watch", path)
@@ -95,9 +100,12 @@ final class LocalCopies {
                 let mask = buffer.load(fromByteOffset: offset + 4, as: UInt32.self)
                 let length = Int(buffer.load(fromByteOffset: offset + 12, as: UInt32.self))
                 offset += 16 + length
-                guard mask & UInt32(IN_CLOSE_WRITE | IN_CLOSE_NOWRITE) != 0, let copy = byWatch[watch] else { continue }
+                guard let copy = byWatch[watch] else { continue }
+                if mask & UInt32(IN_MODIFY) != 0 { copy.modified = true }
+                if mask & UInt32(IN_ATTRIB) != 0 { copy.attributesChanged = true }
+                guard mask & UInt32(IN_CLOSE_WRITE | IN_CLOSE_NOWRITE) != 0 else { continue }
                 copy.opens -= 1
-                if copy.opens <= 0 { finish(copy, writeBack: copy.file.isWritable) }
+                if copy.opens <= 0 { finish(copy, writeBack: true) }
             }
         }
     }
@@ -105,17 +113,16 @@ final class LocalCopies {
     /// Everything left, when no program is left to hold a copy open.
     func settleAll() {
         settle()
-        for copy in Array(byWatch.values) { finish(copy, writeBack: copy.file.isWritable) }
+        for copy in Array(byWatch.values) { finish(copy, writeBack: true) }
     }
 
     private func finish(_ copy: Copy, writeBack: Bool) {
         byWatch.removeValue(forKey: copy.watch)
         byFile.removeValue(forKey: ObjectIdentifier(copy.file))
         inotify_rm_watch(inotify, copy.watch)
-        if writeBack {
+        if writeBack && (copy.modified || copy.attributesChanged) {
             do throws(ServiceError) {
-                _ = try copy.file.service.putFile(copy.path, to: copy.file.location.path, mode: copy.mode)
-                if log.enabled(.namespace) { log.write("wrote \(copy.file.location) back from \(copy.path)") }
+                try giveBack(copy)
             } catch {
                 // Never drop data silently: say where it is.
                 log.write("cannot write \(copy.file.location) back (\(error)); its data is kept in \(copy.path)")
@@ -123,6 +130,21 @@ final class LocalCopies {
             }
         }
         unlink(copy.path)
+    }
+
+    /// The data if it was written, then mode and times if they were set.
+    private func giveBack(_ copy: Copy) throws(ServiceError) {
+        let service = copy.file.service, path = copy.file.location.path
+        var local = stat()
+        guard lstat(copy.path, &local) == 0 else { throw ServiceError.posix("stat", copy.path) }
+        if copy.modified {
+            _ = try service.putFile(copy.path, to: path, mode: local.st_mode & 0o7777)
+            if log.enabled(.namespace) { log.write("wrote \(copy.file.location) back from \(copy.path)") }
+        }
+        if copy.attributesChanged {
+            if local.st_mode & 0o7777 != copy.mode { try service.chmod(path, mode: local.st_mode & 0o7777) }
+            try service.utimes(path, access: Timestamp(local.st_atim), modification: Timestamp(local.st_mtim))
+        }
     }
 
     private func fetch(_ file: OpenFile, to path: String) throws(ServiceError) {

@@ -106,13 +106,19 @@ extension Agent {
             try service.symlink(target: String(decoding: target, as: UTF8.self), at: path)
             return 0
         case "chmod", "fchmodat", "fchmodat2":
+            // The protocol's chmod, chown and utime follow symlinks; a link's own
+            // attributes cannot be set, and its target must not be changed instead.
+            if !first.followed, try service.lstat(path).isSymbolicLink { throw ServiceError(errno: EOPNOTSUPP) }
             try service.chmod(path, mode: UInt32(truncatingIfNeeded: args[name == "chmod" ? 1 : 2]) & 0o7777)
             return 0
         case "chown", "lchown", "fchownat":
+            if !first.followed, try service.lstat(path).isSymbolicLink { return 0 }  // owners are the server's anyway
             let (uid, gid) = name == "fchownat" ? (args[2], args[3]) : (args[1], args[2])
             try service.chown(path, uid: UInt32(truncatingIfNeeded: uid), gid: UInt32(truncatingIfNeeded: gid))
             return 0
         case "utime", "utimes", "futimesat", "utimensat":
+            // A symlink's own times stay as they are (see chmod).
+            if !first.followed, try service.lstat(path).isSymbolicLink { return 0 }
             let (access, modification) = try requestedTimes(name, stop, service: service, path: path)
             try service.utimes(path, access: access, modification: modification)
             return 0

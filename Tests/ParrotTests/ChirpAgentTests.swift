@@ -156,6 +156,31 @@ import Glibc
         }
     }
 
+    /// coreutils and friends in a remote directory print what they print in a
+    /// local one (times, sizes, types, links, checksums, diffs). Modes of new
+    /// files are the server's business (Debian's runs with umask 077).
+    @Test(arguments: [
+        "mkdir -p a/b; echo hello > a/f; seq 1 1000 > a/b/n; ln -s f a/link; touch -d @1600000000 a/f; chmod 640 a/f",
+        "find . | sort; du -a --apparent-size . | sort -k2; stat -c '%n %s %F' a/f a/b a/link; stat -c '%Y %a' a/f; readlink a/link",
+        "truncate -s 10 a/b/n; wc -c a/b/n; head -c 5 a/b/n; tail -n 1 a/f; md5sum a/f; cmp a/f a/link && echo same",
+        "cp -a a c; diff -r a c && echo samedir; stat -c '%n %Y' c/f; mv c d; ls -R d; rm -rf d; ls -A",
+        "printf 'x\\n' >> a/f; cat a/f; ln a/f a/hard && stat -c %h a/f; rm a/hard; [ -d a/b ] && [ -f a/f ] && [ -L a/link ] && echo tests",
+    ])
+    func sameAsInALocalDirectory(_ step: String) throws {
+        try withChirpServer { server in
+            server.makeDirectory("/work")
+            let local = Paths.temporaryDirectory("chirp-local")
+            defer { Paths.remove(local) }
+            let setup = "mkdir -p a/b; echo hello > a/f; seq 1 1000 > a/b/n; ln -s f a/link; touch -d @1600000000 a/f; chmod 640 a/f"
+            let script = "set -e; " + (step == setup ? step : setup + "; " + step)
+            let native = Command.run(["/bin/sh", "-c", script], cwd: local)
+            let traced = Command.run([Paths.parrot, "run", "-w", Self.chirpPath(server) + "/work", "--", "/bin/sh", "-c", script])
+            #expect(native.status == 0, "\(native)")
+            #expect(traced.status == native.status && traced.stdout == native.stdout && traced.stderr == native.stderr,
+                    "native:\n\(native)\ntraced:\n\(traced)")
+        }
+    }
+
     @Test func startsInARemoteDirectory() throws {
         try withChirpServer { server in
             server.makeDirectory("/start")
