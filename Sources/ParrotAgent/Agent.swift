@@ -50,6 +50,7 @@ public final class Agent: TraceEventHandler {
                 install(rule.name) { stop, _, _ in try Self.refuseVirtualDescriptor(stop) }
             }
         }
+        installIdentityHandlers()
         // With an empty mount table every path means what it means on the host:
         // path calls stop once and run unchanged.
         guard !namespaceIsTrivial else { return }

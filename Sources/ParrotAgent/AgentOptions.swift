@@ -1,4 +1,5 @@
 import ParrotNamespace
+import ParrotSandbox
 
 /// What to do with a syscall the policy does not classify.
 public enum UnknownSyscallAction: String, Sendable, CaseIterable {
@@ -14,6 +15,12 @@ public struct AgentOptions {
     public var workingDirectory: String
     public var onUnknownSyscall: UnknownSyscallAction
     public var log: DebugLog
+    /// `--sandbox`: refuse setuid executables and apply `network` (the file
+    /// policy is the mount table, which the sandbox completed).
+    public var sandboxed = false
+    public var network: NetworkRule = .allow
+    /// `-U` / `-G`: what the identity calls report.
+    public var identity = FakeIdentity()
 
     public init(mounts: MountTable, workingDirectory: String,
                 onUnknownSyscall: UnknownSyscallAction = .fail, log: DebugLog = DebugLog()) {

@@ -3,6 +3,7 @@ import CParrotShim
 import ParrotAgent
 import ParrotFilter
 import ParrotNamespace
+import ParrotSandbox
 import ParrotTracer
 #if canImport(Glibc)
 import Glibc
@@ -47,6 +48,9 @@ struct RunCommand: ParsableCommand {
             help: "Microseconds the agent polls for the next stop before it sleeps (0: never poll).")
     var spinMicroseconds: UInt64 = 50
 
+    @OptionGroup(title: "Sandbox and identity")
+    var sandboxOptions: SandboxOptions
+
     @Argument(parsing: .captureForPassthrough, help: "-- COMMAND [ARGS...]")
     var command: [String] = []
 
@@ -67,7 +71,12 @@ struct RunCommand: ParsableCommand {
             }
             flags.formUnion(flag)
         }
-        let table = try Self.mountTable(files: mountFiles, options: mounts)
+        var table = try Self.mountTable(files: mountFiles, options: mounts)
+        let sandbox = sandboxOptions.sandbox(for: table)
+        if let sandbox {
+            table = sandbox.table
+            flags.insert(.denied)
+        }
         if let tempDir { try Self.checkDirectory(tempDir, option: "-t") }
 
         let hostCwd = Self.currentDirectory()
@@ -84,14 +93,24 @@ struct RunCommand: ParsableCommand {
 
         let logFd = try debugFile.map { try Self.openLog($0) } ?? 2
         let log = DebugLog(flags: flags, fd: logFd)
-        let agent = Agent(options: AgentOptions(mounts: table, workingDirectory: virtualCwd,
-                                                onUnknownSyscall: unknownAction, log: log))
-        let filter = try FilterCompiler.compile(.builtin)
+        var agentOptions = AgentOptions(mounts: table, workingDirectory: virtualCwd,
+                                        onUnknownSyscall: unknownAction, log: log)
+        agentOptions.sandboxed = sandbox != nil
+        agentOptions.network = sandboxOptions.network
+        agentOptions.identity = sandboxOptions.identity
+        let policy = try sandboxOptions.policy(sandbox: sandbox)
+        let agent = Agent(policy: policy, options: agentOptions)
+        let filter = try FilterCompiler.compile(policy)
         var environment = Self.environment()
         if workDir != nil { environment = environment.filter { !$0.hasPrefix("PWD=") } + ["PWD=\(virtualCwd)"] }
-        let spec = SpawnSpec(file: program[0], arguments: program, environment: environment,
+        var spec = SpawnSpec(file: program[0], arguments: program, environment: environment,
                              workingDirectory: hostStartDir, filter: filter,
                              ignoredSignals: SpawnSpec.currentlyIgnoredSignals())
+        if let sandbox {
+            sandbox.report.forEach { log.write($0) }
+            spec.landlockRuleset = try sandbox.makeRuleset()
+            spec.landlockFlags = sandbox.restrictFlags
+        }
 
         let outcome: Result<Termination, Error> = TracerThread.run {
             let tracer = Tracer(handler: agent)
