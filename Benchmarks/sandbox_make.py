@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""`make -j2` of a small C project: under the agent, and under the agent with
---sandbox (Landlock + tracer). Runs alternate, medians are reported.
+"""`make -j2` of a small C project: natively, under the agent, and under the
+agent with --sandbox (Landlock + tracer), without and with a DENY entry. Runs
+alternate, medians are reported.
 
 Usage: python3 Benchmarks/sandbox_make.py [--parrot PATH] [--rounds N]
 """
@@ -41,6 +42,9 @@ def main():
             "agent": [args.parrot, "run", "--", "make", "-s", "-j2"],
             "sandbox": [args.parrot, "run", "--sandbox", "--deny-net", "-M", "/=rx", "-M", f"{work}=rwx",
                         "-M", "/tmp=rwx", "--", "make", "-s", "-j2"],
+            # A DENY entry: readlink is trapped again and the kernel rules are carved.
+            "deny": [args.parrot, "run", "--sandbox", "--deny-net", "-M", "/=rx", "-M", f"{work}=rwx",
+                     "-M", "/tmp=rwx", "-M", "/root=DENY", "--", "make", "-s", "-j2"],
         }
         times = {name: [] for name in variants}
         for _ in range(args.rounds):
@@ -49,7 +53,8 @@ def main():
         medians = {name: statistics.median(values) for name, values in times.items()}
         for name, value in medians.items():
             print(f"{name:8} median {value * 1000:7.1f} ms  ({', '.join(f'{v * 1000:.0f}' for v in times[name])})")
-        print(f"sandbox / agent = {medians['sandbox'] / medians['agent']:.2f}")
+        for name in ("sandbox", "deny"):
+            print(f"{name} / agent = {medians[name] / medians['agent']:.2f}")
     finally:
         shutil.rmtree(work)
 

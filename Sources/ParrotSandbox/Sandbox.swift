@@ -41,7 +41,14 @@ public struct Sandbox {
     }
 
     /// Policy overlays for the filter (filters/NAME.policy).
-    public var overlays: [String] { ["sandbox"] + (network.overlay.map { [$0] } ?? []) }
+    public var overlays: [String] {
+        ["sandbox"] + (isPlain ? ["sandbox-plain"] : []) + (network.overlay.map { [$0] } ?? [])
+    }
+
+    /// No entry redirects: the program's view is the host's.
+    public var isPlain: Bool {
+        table.entries.allSatisfy { if case .redirect = $0.target { return false } else { return true } }
+    }
 
     /// The ruleset fd for the child to enter, or -1 without Landlock.
     public func makeRuleset() throws -> Int32 {

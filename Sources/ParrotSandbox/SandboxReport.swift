@@ -29,7 +29,9 @@ extension Sandbox {
             lines.append("sandbox: every file decision is made by the tracer: a second thread of the program can change a path after it was checked")
         }
         lines.append("sandbox: seccomp filter (no race): ptrace, process_vm_writev, open_by_handle_at, clone(CLONE_UNTRACED), seccomp user-notification listeners and io_uring are refused; 32-bit and x32 calls are refused by the agent")
-        var raced = ["ENOENT entries (the kernel answers EACCES)", "refusing setuid/setgid executables (no_new_privs already prevents any privilege gain)"]
+        var raced = ["ENOENT entries (the kernel answers EACCES)",
+                     "hiding metadata (stat) of DENY trees" + (isPlain ? "; link targets (readlink) are not hidden" : ""),
+                     "refusing setuid/setgid executables (no_new_privs already prevents any privilege gain)"]
         switch network {
         case .allow: lines.append("sandbox: network: unrestricted (--allow-net)")
         case .none: lines.append("sandbox: network: none; non-TCP IP sockets and TCP Fast Open are refused by their arguments (no race)")

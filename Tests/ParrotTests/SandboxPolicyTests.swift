@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import ParrotAgent
 @testable import ParrotFilter
+import ParrotNamespace
 import ParrotSandbox
 
 @Suite struct SandboxPolicyTests {
@@ -15,6 +16,14 @@ import ParrotSandbox
         #expect(policy.rules.count == Policy.builtin.rules.count)
         let filter = try FilterCompiler.compile(policy)
         #expect(filter.instructionCount < 4096)
+    }
+
+    @Test func readlinkIsTrappedOnlyWhenSomeEntryRedirects() {
+        let plain = Sandbox(mounts: MountTable([MountEntry(prefix: "/home", target: .deny)]), network: .allow)
+        #expect(plain.overlays == ["sandbox", "sandbox-plain"])
+        let redirected = Sandbox(mounts: MountTable([MountEntry(prefix: "/data", target: .redirect("/tmp"))]),
+                                 network: .none)
+        #expect(redirected.overlays == ["sandbox", "net-none"])
     }
 
     @Test func anOverlayMustNameAClassifiedSyscall() throws {
