@@ -30,18 +30,21 @@ let package = Package(
         .target(name: "ParrotNamespace", dependencies: ["ParrotServices"]),
         // The Chirp protocol driver.
         .target(name: "ParrotChirp", dependencies: ["ParrotServices"]),
+        // The sandbox: Landlock rules from the mount list, the start-up report.
+        .target(name: "ParrotSandbox", dependencies: ["CParrotShim", "ParrotNamespace"]),
         // One handler per trapped syscall.
         .target(name: "ParrotAgent", dependencies: [
-            "ParrotTracer", "ParrotNamespace", "ParrotFilter", "ParrotServices",
+            "ParrotTracer", "ParrotNamespace", "ParrotFilter", "ParrotServices", "ParrotSandbox",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "parrot", dependencies: [
-            "ParrotAgent", "ParrotChirp", "ParrotServices",
+            "ParrotAgent", "ParrotChirp", "ParrotServices", "ParrotSandbox",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ParrotTests", dependencies: [
             "ParrotFilter", "ParrotNamespace", "ParrotAgent", "ParrotServices", "ParrotChirp",
+            "ParrotSandbox",
         ]),
     ]
 )

@@ -60,6 +60,13 @@ pid_t parrot_spawn(const struct parrot_spawn_request *req) {
     // filter never exists without a tracer to serve its traps.
     raise(SIGSTOP);
 
+    // The sandbox's Landlock domain, entered before the filter so that its
+    // syscalls never meet the trap policy; exec itself is then checked by it.
+    if (req->landlock_fd >= 0) {
+        int rc = parrot_landlock_enter(req->landlock_fd, req->landlock_flags);
+        if (rc < 0) report(req->report_fd, PARROT_STAGE_LANDLOCK, -rc);
+    }
+
     int stage = install_filter(req->filter, req->filter_len);
     if (stage) report(req->report_fd, stage, errno);
 

@@ -91,6 +91,7 @@ public final class Agent: TraceEventHandler {
                 install(rule.name) { stop, _, _ in try Self.refuseVirtualDescriptor(stop) }
             }
         }
+        installIdentityHandlers()
         // With an empty mount table and no services every path means what it
         // means on the host: path calls stop once and run unchanged.
         guard !namespaceIsTrivial else { return }

@@ -3,6 +3,7 @@ import ParrotNamespace
 import Glibc
 #endif
 import ParrotServices
+import ParrotSandbox
 
 /// What to do with a syscall the policy does not classify.
 public enum UnknownSyscallAction: String, Sendable, CaseIterable {
@@ -25,6 +26,12 @@ public struct AgentOptions {
     public var blockSize: Int64 = 1 << 20
     /// Where local copies of remote files live (-t); made on first use.
     public var temporaryDirectory = "/tmp/parrot-\(getuid())"
+    /// `--sandbox`: refuse setuid executables and apply `network` (the file
+    /// policy is the mount table, which the sandbox completed).
+    public var sandboxed = false
+    public var network: NetworkRule = .allow
+    /// `-U` / `-G`: what the identity calls report.
+    public var identity = FakeIdentity()
 
     public init(mounts: MountTable, workingDirectory: String,
                 onUnknownSyscall: UnknownSyscallAction = .fail, log: DebugLog = DebugLog()) {

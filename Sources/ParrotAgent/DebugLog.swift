@@ -14,10 +14,13 @@ public final class DebugLog {
         public static let namespace = Flags(rawValue: 2)
         /// Process creation, exec and exit.
         public static let process = Flags(rawValue: 4)
-        public static let all: Flags = [.syscall, .namespace, .process]
+        /// Every access the mount list or the sandbox refuses (on with --sandbox).
+        public static let denied = Flags(rawValue: 8)
+        public static let all: Flags = [.syscall, .namespace, .process, .denied]
 
         public static let names: [(String, Flags)] = [
-            ("syscall", .syscall), ("namespace", .namespace), ("process", .process), ("all", .all),
+            ("syscall", .syscall), ("namespace", .namespace), ("process", .process), ("denied", .denied),
+            ("all", .all),
         ]
 
         public init?(name: String) {

@@ -167,7 +167,9 @@ extension Agent {
             let follow = try shouldFollow(spec.follow, stop)
             switch resolver.resolve(absolute, followFinal: follow) {
             case .failed(let errno):
-                if log.enabled(.namespace) { log.write("[\(stop.tid)] \(path) -> \(ErrnoName.name(of: errno))") }
+                if log.enabled(.namespace) || (errno == EACCES && log.enabled(.denied)) {
+                    log.write("[\(stop.tid)] \(path) -> \(ErrnoName.name(of: errno))")
+                }
                 return .refused(errno)
             case .resolved(var resolution):
                 if log.enabled(.namespace) && resolution.translated {
@@ -175,7 +177,7 @@ extension Agent {
                 }
                 let needed = try neededAccess(spec.use, stop)
                 if !resolution.mode.isSuperset(of: needed) {
-                    if log.enabled(.namespace) {
+                    if log.enabled(.namespace) || log.enabled(.denied) {
                         log.write("[\(stop.tid)] \(path): \(needed) not allowed by \(resolution.entry?.origin ?? "mount list")")
                     }
                     return .refused(EACCES)

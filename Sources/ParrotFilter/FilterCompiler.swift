@@ -75,6 +75,8 @@ public enum FilterCompiler {
                 + allNative([fdArg], plus: [masked(flagsArg, emptyPath, emptyPath)])
         case .trapIfSet(let arg, let bit):
             return [(trap, [masked(arg, bit, bit)]), (actAllow, [masked(arg, bit, 0)])]
+        case .errnoIfSet(let arg, let bit, _, let value):
+            return [(actErrno(value), [masked(arg, bit, bit)]), (actAllow, [masked(arg, bit, 0)])]
         case .trapIfNonzero(let arg):
             return [(trap, [scmp_arg_cmp(arg: UInt32(arg), op: SCMP_CMP_NE, datum_a: 0, datum_b: 0)]),
                     (actAllow, [scmp_arg_cmp(arg: UInt32(arg), op: SCMP_CMP_EQ, datum_a: 0, datum_b: 0)])]

@@ -12,11 +12,13 @@ public enum PolicyAction: Equatable, Sendable {
     case trapIfSet(arg: Int, bit: UInt64)
     case trapIfNonzero(arg: Int)
     case errno(name: String, value: Int32)
+    /// Fail with this errno when the argument has this (single) bit set; else allow.
+    case errnoIfSet(arg: Int, bit: UInt64, name: String, value: Int32)
 
     /// True when some calls of this syscall stop the tracee.
     public var mayTrap: Bool {
         switch self {
-        case .allow, .errno: return false
+        case .allow, .errno, .errnoIfSet: return false
         default: return true
         }
     }
@@ -94,6 +96,13 @@ public struct Policy: Sendable {
             guard let value = Int(text), (0...5).contains(value) else { throw fail("bad argument index '\(text)'") }
             return value
         }
+        func singleBit(_ word: String) throws -> UInt64 {
+            let text = word.hasPrefix("0x") ? String(word.dropFirst(2)) : word
+            guard let bit = UInt64(text, radix: 16), bit != 0, bit & (bit - 1) == 0 else {
+                throw fail("'\(words[0])' needs a single-bit hexadecimal mask, got '\(word)'")
+            }
+            return bit
+        }
         func expect(_ count: Int) throws {
             guard words.count == count else { throw fail("'\(words[0])' takes \(count - 1) operand(s)") }
         }
@@ -108,11 +117,11 @@ public struct Policy: Sendable {
             return .trapUnlessEmptyPath(flagsArg: try arg(words[1]), fdArg: try arg(words[2]))
         case "trap-if-set":
             try expect(3)
-            let text = words[2].hasPrefix("0x") ? String(words[2].dropFirst(2)) : words[2]
-            guard let bit = UInt64(text, radix: 16), bit != 0, bit & (bit - 1) == 0 else {
-                throw fail("trap-if-set needs a single-bit hexadecimal mask, got '\(words[2])'")
-            }
-            return .trapIfSet(arg: try arg(words[1]), bit: bit)
+            return .trapIfSet(arg: try arg(words[1]), bit: try singleBit(words[2]))
+        case "errno-if-set":
+            try expect(4)
+            guard let value = ErrnoName.value(of: words[3]) else { throw fail("unknown errno '\(words[3])'") }
+            return .errnoIfSet(arg: try arg(words[1]), bit: try singleBit(words[2]), name: words[3], value: value)
         case "trap-if-nonzero": try expect(2); return .trapIfNonzero(arg: try arg(words[1]))
         case "errno":
             try expect(2)

@@ -13,6 +13,9 @@ public struct SpawnSpec {
     public var filter: CompiledFilter
     /// Signals that were ignored when the agent started stay ignored in the program.
     public var ignoredSignals: UInt64
+    /// A Landlock ruleset (ParrotSandbox) the child enters before exec, or -1.
+    public var landlockRuleset: Int32 = -1
+    public var landlockFlags: UInt32 = 0
 
     public init(file: String, arguments: [String], environment: [String],
                 workingDirectory: String?, filter: CompiledFilter, ignoredSignals: UInt64) {
@@ -60,7 +63,8 @@ func spawnStopped(_ spec: SpawnSpec) throws -> (pid: pid_t, reportFd: Int32) {
                         var request = parrot_spawn_request(
                             file: file, argv: argv, envp: envp, cwd: cwd,
                             filter: filter.baseAddress, filter_len: UInt16(spec.filter.instructionCount),
-                            ignored_signals: spec.ignoredSignals, report_fd: pipeFds[1])
+                            ignored_signals: spec.ignoredSignals, report_fd: pipeFds[1],
+                            landlock_fd: spec.landlockRuleset, landlock_flags: spec.landlockFlags)
                         return parrot_spawn(&request)
                     }
                 }
@@ -113,6 +117,8 @@ func readSpawnFailure(_ fd: Int32) -> StartFailure? {
         return StartFailure(description: "prctl(PR_SET_NO_NEW_PRIVS) failed: \(err)", status: 125)
     case Int(PARROT_STAGE_SECCOMP.rawValue):
         return StartFailure(description: "the kernel refused the seccomp filter (\(err)); parrot needs seccomp-BPF (CONFIG_SECCOMP_FILTER) and a container profile that allows seccomp()", status: 125)
+    case Int(PARROT_STAGE_LANDLOCK.rawValue):
+        return StartFailure(description: "the kernel refused the Landlock sandbox: \(err)", status: 125)
     default:
         return StartFailure(description: "cannot execute: \(err)", status: failure.error == ENOENT ? 127 : 126)
     }

@@ -5,6 +5,7 @@ import ParrotChirp
 import ParrotFilter
 import ParrotNamespace
 import ParrotServices
+import ParrotSandbox
 import ParrotTracer
 #if canImport(Glibc)
 import Glibc
@@ -57,6 +58,9 @@ struct RunCommand: ParsableCommand {
             help: "Microseconds the agent polls for the next stop before it sleeps (0: never poll).")
     var spinMicroseconds: UInt64 = 50
 
+    @OptionGroup(title: "Sandbox and identity")
+    var sandboxOptions: SandboxOptions
+
     @Argument(parsing: .captureForPassthrough, help: "-- COMMAND [ARGS...]")
     var command: [String] = []
 
@@ -77,7 +81,24 @@ struct RunCommand: ParsableCommand {
             }
             flags.formUnion(flag)
         }
-        let table = try Self.mountTable(files: mountFiles, options: mounts)
+        var table = try Self.mountTable(files: mountFiles, options: mounts)
+        if let tempDir { try Self.checkDirectory(tempDir, option: "-t") }
+        let copies = tempDir.map { $0 + "/parrot-copies" }
+            ?? (getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp") + "/parrot-\(getuid())"
+        if sandboxOptions.enabled {
+            // Remote files the program must hold as real descriptors are local
+            // copies there: the sandboxed program may use them.
+            // Landlock needs the directory to exist to grant it.
+            if mkdir(copies, 0o700) != 0 && errno != EEXIST {
+                throw ValidationError("cannot make \(copies) for local copies: \(ErrnoName.name(of: errno))")
+            }
+            table.add(MountEntry(prefix: copies, target: .local, mode: .all, origin: "local copies of remote files"))
+        }
+        let sandbox = sandboxOptions.sandbox(for: table)
+        if let sandbox {
+            table = sandbox.table
+            flags.insert(.denied)
+        }
         guard let blockBytes = Self.byteCount(blockSize), blockBytes >= 512, blockBytes <= 1 << 30 else {
             throw ValidationError("-b \(blockSize): a size from 512 bytes to 1G, e.g. 65536, 64K or 1M")
         }
@@ -91,7 +112,6 @@ struct RunCommand: ParsableCommand {
                 return method
             }
         }
-        if let tempDir { try Self.checkDirectory(tempDir, option: "-t") }
 
         let hostCwd = Self.currentDirectory()
         let virtualCwd = workDir.map { $0.hasPrefix("/") ? $0 : PathName.join(hostCwd, $0) } ?? hostCwd
@@ -113,18 +133,26 @@ struct RunCommand: ParsableCommand {
                                         onUnknownSyscall: unknownAction, log: log)
         agentOptions.services = services
         agentOptions.blockSize = blockBytes
-        agentOptions.temporaryDirectory = tempDir.map { $0 + "/parrot-copies" }
-            ?? (getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp") + "/parrot-\(getuid())"
-        let agent = Agent(options: agentOptions)
+        agentOptions.temporaryDirectory = copies
+        agentOptions.sandboxed = sandbox != nil
+        agentOptions.network = sandboxOptions.network
+        agentOptions.identity = sandboxOptions.identity
+        let policy = try sandboxOptions.policy(sandbox: sandbox)
+        let agent = Agent(policy: policy, options: agentOptions)
         do throws(ServiceError) { try agent.checkWorkingDirectory() } catch {
             throw ValidationError("-w \(workDir ?? ""): \(ErrnoName.name(of: error.errno)) (\(error))")
         }
-        let filter = try FilterCompiler.compile(.builtin)
+        let filter = try FilterCompiler.compile(policy)
         var environment = Self.environment()
         if workDir != nil { environment = environment.filter { !$0.hasPrefix("PWD=") } + ["PWD=\(virtualCwd)"] }
-        let spec = SpawnSpec(file: program[0], arguments: program, environment: environment,
+        var spec = SpawnSpec(file: program[0], arguments: program, environment: environment,
                              workingDirectory: hostStartDir, filter: filter,
                              ignoredSignals: SpawnSpec.currentlyIgnoredSignals())
+        if let sandbox {
+            sandbox.report.forEach { log.write($0) }
+            spec.landlockRuleset = try sandbox.makeRuleset()
+            spec.landlockFlags = sandbox.restrictFlags
+        }
 
         let outcome: Result<Termination, Error> = TracerThread.run {
             let tracer = Tracer(handler: agent)

@@ -181,6 +181,19 @@ import Glibc
         }
     }
 
+    @Test func sandboxPolicyCoversRemoteFiles() throws {
+        try withChirpServer { server in
+            let c = Self.chirpPath(server)
+            let script = "echo hi > \(c)/out.txt; cat \(c)/out.txt"
+            let allowed = Command.run([Paths.parrot, "run", "--sandbox", "-M", "/=rx", "-M", "/chirp=rwx", "--", "/bin/sh", "-c", script])
+            #expect(allowed.status == 0 && allowed.stdout == "hi\n", "\(allowed)")
+            let readOnly = Command.run([Paths.parrot, "run", "--sandbox", "-M", "/=rx", "--", "/bin/sh", "-c",
+                                        "echo no > \(c)/denied.txt && echo wrote"])
+            #expect(readOnly.status != 0 && readOnly.stderr.contains("Permission denied"), "\(readOnly)")
+            #expect(!FileManager.default.fileExists(atPath: server.local("/denied.txt")))
+        }
+    }
+
     @Test func startsInARemoteDirectory() throws {
         try withChirpServer { server in
             server.makeDirectory("/start")

@@ -14,6 +14,7 @@ enum parrot_spawn_stage {
     PARROT_STAGE_NNP = 2,
     PARROT_STAGE_SECCOMP = 3,
     PARROT_STAGE_EXEC = 4,
+    PARROT_STAGE_LANDLOCK = 5,
 };
 
 struct parrot_spawn_failure {
@@ -30,6 +31,8 @@ struct parrot_spawn_request {
     uint16_t filter_len;       // number of instructions
     uint64_t ignored_signals;  // bit (n-1): signal n stays ignored, others reset to default
     int report_fd;             // write end of a CLOEXEC pipe for a parrot_spawn_failure
+    int landlock_fd;           // Landlock ruleset to enter before exec, or -1
+    uint32_t landlock_flags;   // landlock_restrict_self flags
 };
 
 // Forks a child that stops itself (SIGSTOP), waits to be seized, installs the
@@ -39,6 +42,20 @@ pid_t parrot_spawn(const struct parrot_spawn_request *req);
 // Installs the filter in this process and executes the program, with no tracer
 // (the benchmark's floor for untrapped calls). Returns -errno on failure.
 int parrot_exec_filtered(const char *file, char *const argv[], const void *filter, uint16_t filter_len);
+
+// --- Landlock (landlock.c) ------------------------------------------------------
+
+// The running kernel's Landlock ABI version, or -errno (EOPNOTSUPP: disabled at
+// boot, ENOSYS: not built).
+int parrot_landlock_abi(void);
+// A ruleset fd (O_CLOEXEC) handling these access rights, or -errno.
+int parrot_landlock_create(uint64_t handled_fs, uint64_t handled_net, uint64_t scoped);
+// Grants `access` beneath the file or directory open as `fd` (O_PATH). 0 or -errno.
+int parrot_landlock_allow_path(int ruleset, int fd, uint64_t access);
+// Grants `access` (TCP bind/connect) on one port. 0 or -errno.
+int parrot_landlock_allow_port(int ruleset, uint64_t port, uint64_t access);
+// Sets no_new_privs and enters the ruleset; async-signal-safe (the forked child). 0 or -errno.
+int parrot_landlock_enter(int ruleset, uint32_t flags);
 
 // --- ptrace --------------------------------------------------------------------
 
