@@ -25,6 +25,8 @@ public final class Agent: TraceEventHandler {
     /// The program's view of the file an execve is about to run, by tid.
     var pendingExecutable: [pid_t: String] = [:]
     let initialFs: FsContext
+    /// What the job did, when a report was asked for.
+    var recorder: JobRecorder? { options.recorder }
     /// Drivers of the remote servers in use.
     let services: ServiceRegistry
     /// The services' first path components, as bytes for the quick check.
@@ -57,7 +59,7 @@ public final class Agent: TraceEventHandler {
         self.options = options
         self.log = options.log
         self.hostCache = HostFileCache()
-        self.services = ServiceRegistry(options.services)
+        self.services = ServiceRegistry(options.services, recorder: options.recorder)
         self.serviceNames = options.services.keys.map { Array($0.utf8) }
         self.resolver = PathResolver(table: options.mounts, services: services.names, fs: hostCache)
         let startsRemote = RemoteLocation(normalized: PathName.normalize(options.workingDirectory),
@@ -105,7 +107,8 @@ public final class Agent: TraceEventHandler {
                 return try self.handlePathCall(stop, tracee: tracee, task: task, name: name, arguments: arguments)
             }
             // The special handlers track what the program sees (cwd, exe, /proc links).
-            if options.mounts.isTrivial && !PathSyscalls.tracked.contains(name),
+            // A name list needs every path resolved.
+            if options.mounts.isTrivial && !PathSyscalls.tracked.contains(name) && options.recorder?.recordsNames != true,
                let number = policy.byName[name]?.number {
                 quickPathArguments[number] = arguments
             }
@@ -119,6 +122,7 @@ public final class Agent: TraceEventHandler {
         if stop.trapData != TrapReason.classified.rawValue {
             return try refuseUnclassified(stop)
         }
+        recorder?.count(stop.number)
         // A copy the program closed goes back before anything else happens.
         if let copies, !copies.isEmpty { copies.settle() }
         let handler = stop.number < handlers.count ? handlers[stop.number] : nil
@@ -165,6 +169,7 @@ public final class Agent: TraceEventHandler {
         }
         state.process.threads += 1
         tasks[child] = state
+        if kind != .thread { recorder?.processStarted(child, parent: parent) }
         if log.enabled(.process) { log.write("[\(parent)] created \(child) (\(kind))") }
     }
 
@@ -177,13 +182,15 @@ public final class Agent: TraceEventHandler {
             task(tid).process.executable = executable
         }
         task(tid).process.descriptors.execute().forEach(closeRemote)
+        recorder?.processExeced(tid, formerTid: formerTid)
         if log.enabled(.process) {
             log.write("[\(tid)] exec \(task(tid).process.executable ?? "?")"
                 + (formerTid != tid ? " (by thread \(formerTid))" : ""))
         }
     }
 
-    public func taskExited(_ tid: pid_t) {
+    public func taskExited(_ tid: pid_t, how: Termination) {
+        recorder?.processExited(tid, how: how)
         if let process = tasks.removeValue(forKey: tid)?.process {
             process.threads -= 1
             // The last thread takes the process's descriptors with it.

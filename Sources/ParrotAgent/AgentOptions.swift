@@ -24,6 +24,8 @@ public struct AgentOptions {
     /// st_blksize of remote files: the unit programs size their reads and
     /// writes by, so one request moves this much (-b).
     public var blockSize: Int64 = 1 << 20
+    /// Set for job reports (--stats-file, -W, --name-list).
+    public var recorder: JobRecorder?
     /// Where local copies of remote files live (-t); made on first use.
     public var temporaryDirectory = "/tmp/parrot-\(getuid())"
     /// `--sandbox`: refuse setuid executables and apply `network` (the file

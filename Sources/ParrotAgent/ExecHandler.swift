@@ -40,6 +40,7 @@ extension Agent {
         }
         pendingExecutable[stop.tid] = script.resolution.virtualPath
         guard let shebang = Shebang(hostPath: script.resolution.hostPath) else {
+            noteProgramInterpreter(script.resolution.hostPath)
             return try apply(outcome, stop, tracee)
         }
         let interpreterPath = shebang.interpreter.hasPrefix("/")
@@ -49,6 +50,10 @@ extension Agent {
         }
         // /proc/self/exe of a script is its interpreter.
         pendingExecutable[stop.tid] = interpreter.virtualPath
+        if recorder?.recordsNames == true {
+            recorder?.noteName(interpreter.virtualPath, .execute)
+            noteProgramInterpreter(interpreter.hostPath)
+        }
         guard interpreter.translated || script.resolution.translated else { return try apply(outcome, stop, tracee) }
         guard interpreter.mode.contains(.execute) else { try stop.fail(EACCES); return .proceed }
 
@@ -76,6 +81,13 @@ extension Agent {
             log.write("[\(stop.tid)] #! \(interpreter.virtualPath) runs \(String(decoding: script.original, as: UTF8.self))")
         }
         return .proceed
+    }
+
+    /// The kernel opens an ELF program's loader (PT_INTERP) itself, untrapped:
+    /// a name list must still say the job needed it.
+    func noteProgramInterpreter(_ hostPath: String) {
+        guard let recorder, recorder.recordsNames, let loader = ElfInterpreter.path(ofProgram: hostPath) else { return }
+        recorder.noteName(options.mounts.virtualPath(forHost: loader), .execute)
     }
 
     /// A NULL-terminated array of pointers in the tracee (argv).
@@ -134,5 +146,32 @@ struct Shebang {
         let rest = trimmed[end...].drop(while: isBlank)
         let argument = String(rest.reversed().drop(while: isBlank).reversed())
         self.argument = argument.isEmpty ? nil : argument
+    }
+}
+
+/// The PT_INTERP of a 64-bit ELF file, read from its program headers.
+enum ElfInterpreter {
+    static func path(ofProgram path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        func read(_ count: Int, at offset: Int) -> [UInt8]? {
+            var bytes = [UInt8](repeating: 0, count: count)
+            return pread(fd, &bytes, count, off_t(offset)) == count ? bytes : nil
+        }
+        // "\x7fELF", 64-bit, little-endian.
+        guard let header = read(64, at: 0), header[0..<4].elementsEqual([0x7F, 0x45, 0x4C, 0x46]),
+              header[4] == 2, header[5] == 1 else { return nil }
+        let tableOffset = Int(header.load(UInt64.self, at: 32))
+        let entrySize = Int(header.load(UInt16.self, at: 54)), count = Int(header.load(UInt16.self, at: 56))
+        guard entrySize >= 56, count < 256 else { return nil }
+        for index in 0..<count {
+            guard let entry = read(56, at: tableOffset + index * entrySize) else { return nil }
+            guard entry.load(UInt32.self, at: 0) == 3 else { continue }  // PT_INTERP
+            let size = Int(entry.load(UInt64.self, at: 32))
+            guard size > 1, size < 4096, let name = read(size, at: Int(entry.load(UInt64.self, at: 8))) else { return nil }
+            return String(decoding: name.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        return nil
     }
 }

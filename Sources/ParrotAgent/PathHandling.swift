@@ -150,7 +150,7 @@ extension Agent {
                 guard file.isDirectory else { return .refused(ENOTDIR) }
                 absolute = PathName.join(file.location.virtualPath, path)
             } else if dirfd != Int32(Self.atFdcwd) {
-                if !mayLeaveDirectory(raw) {
+                if !mayLeaveDirectory(raw) && recorder?.recordsNames != true {
                     // Below a real directory and naming no service: the kernel's business.
                     resolved.append(ResolvedArgument(spec: spec, original: raw, originalDirfd: dirfdValue, followed: true,
                                                      resolution: Resolution(hostPath: path, virtualPath: path,
@@ -188,6 +188,10 @@ extension Agent {
                                             entry: resolution.entry, translated: true)
                 }
                 translated = translated || resolution.translated
+                if let recorder {
+                    if recorder.recordsNames { recorder.noteName(resolution.virtualPath, nameUse(needed, spec.use)) }
+                    if let entry = resolution.entry { recorder.noteMount(entry) }
+                }
                 resolved.append(ResolvedArgument(spec: spec, original: raw, originalDirfd: dirfdValue,
                                                  followed: follow, resolution: resolution))
             }
@@ -230,6 +234,14 @@ extension Agent {
         guard let host = RealHostFileSystem().readLink(hostPath: "/proc/\(tid)/fd/\(fd)"),
               host.hasPrefix("/") else { return nil }
         return options.mounts.virtualPath(forHost: host)
+    }
+
+    /// How a name list reports a use.
+    func nameUse(_ needed: AccessMode, _ use: PathArgument.Use) -> JobRecorder.NameUse {
+        if needed.contains(.write) { return .write }
+        if needed.contains(.execute) { return .execute }
+        if case .accessMode = use { return .stat }
+        return needed.contains(.read) ? .read : .stat
     }
 
     func shouldFollow(_ follow: PathArgument.Follow, _ stop: SyscallStop) throws -> Bool {

@@ -8,11 +8,14 @@ import Glibc
 /// authority, made on first use and kept (each holds its own connection).
 final class ServiceRegistry {
     let factories: [String: ServiceFactory]
+    /// Set for job reports: drivers are wrapped to count what they do.
+    let recorder: JobRecorder?
     private var drivers: [String: FileService] = [:]
     private var failures: [String: ServiceError] = [:]
 
-    init(_ factories: [String: ServiceFactory]) {
+    init(_ factories: [String: ServiceFactory], recorder: JobRecorder? = nil) {
         self.factories = factories
+        self.recorder = recorder
     }
 
     var names: Set<String> { Set(factories.keys) }
@@ -27,7 +30,8 @@ final class ServiceRegistry {
             throw ServiceError(errno: ENOENT, message: "no service \(location.service)")
         }
         do throws(ServiceError) {
-            let driver = try factory(location.authority)
+            var driver = try factory(location.authority)
+            if let recorder { driver = MeteredService(driver, server: key, recorder: recorder) }
             drivers[key] = driver
             return driver
         } catch {

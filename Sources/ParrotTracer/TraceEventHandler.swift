@@ -13,5 +13,6 @@ public protocol TraceEventHandler: AnyObject {
     func taskCreated(_ child: pid_t, parent: pid_t, kind: CreationKind)
     /// `tid` completed an execve; `formerTid` differs when a non-leader thread exec'ed.
     func taskExeced(_ tid: pid_t, formerTid: pid_t)
-    func taskExited(_ tid: pid_t)
+    /// `tid` is gone: exited or killed (how, when the kernel said).
+    func taskExited(_ tid: pid_t, how: Termination)
 }

@@ -61,7 +61,7 @@ public final class Tracer {
             mainTermination = how
             mainExited()
         }
-        handler.taskExited(pid)
+        handler.taskExited(pid, how: how)
     }
 
     private func stopped(_ pid: pid_t, signal: Int32, event: Int32) {

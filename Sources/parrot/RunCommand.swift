@@ -51,6 +51,21 @@ struct RunCommand: ParsableCommand {
             help: "Chirp authentication methods to try, in order: unix, hostname, address (default all three).")
     var authMethods: [String] = []
 
+    @Option(name: .customLong("stats-file"),
+            help: "At exit, write a JSON report of what the job did (processes, trapped calls, remote I/O) here.")
+    var statsFile: String?
+
+    @Flag(name: [.customShort("W"), .customLong("syscall-table")], help: "At exit, print a table of trapped calls.")
+    var syscallTable = false
+
+    @Option(name: .customLong("name-list"),
+            help: "Write every path the job resolved here, one per line as USE<TAB>PATH (stat, read, execute, write).")
+    var nameList: String?
+
+    @Option(name: .customLong("env-list"),
+            help: "Write the job's environment at start here (NAME=VALUE entries, each ending in a NUL byte).")
+    var envList: String?
+
     @Option(name: .customLong("on-unknown"), help: "For an unclassified syscall: fail (ENOSYS) or kill.")
     var onUnknown: String = "fail"
 
@@ -138,12 +153,23 @@ struct RunCommand: ParsableCommand {
         agentOptions.network = sandboxOptions.network
         agentOptions.identity = sandboxOptions.identity
         let policy = try sandboxOptions.policy(sandbox: sandbox)
+        let report = statsFile != nil || syscallTable || nameList != nil
+            ? JobReport(recorder: JobRecorder(syscallCount: policy.rules.map(\.number).max()! + 1, recordsNames: nameList != nil),
+                        policy: policy, command: program, startedAt: JobReport.now())
+            : nil
+        agentOptions.recorder = report?.recorder
+        // Report files are opened before the job runs, so a bad name costs nothing.
+        let reportFiles = try [(statsFile, "--stats-file"), (nameList, "--name-list"), (envList, "--env-list")]
+            .compactMap { file, option in try file.map { ($0, try Self.createFile($0, option: option)) } }
         let agent = Agent(policy: policy, options: agentOptions)
         do throws(ServiceError) { try agent.checkWorkingDirectory() } catch {
             throw ValidationError("-w \(workDir ?? ""): \(ErrnoName.name(of: error.errno)) (\(error))")
         }
         let filter = try FilterCompiler.compile(policy)
         var environment = Self.environment()
+        defer { reportFiles.forEach { close($0.1) } }
+        func reportFile(_ name: String?) -> Int32? { reportFiles.first { $0.0 == name }?.1 }
+        if let fd = reportFile(envList) { try Self.write(JobReport.environmentList(environment), to: fd, name: envList!) }
         if workDir != nil { environment = environment.filter { !$0.hasPrefix("PWD=") } + ["PWD=\(virtualCwd)"] }
         var spec = SpawnSpec(file: program[0], arguments: program, environment: environment,
                              workingDirectory: hostStartDir, filter: filter,
@@ -165,12 +191,40 @@ struct RunCommand: ParsableCommand {
         switch outcome {
         case .success(let termination):
             try writeStatus(termination)
+            if let report {
+                if let fd = reportFile(statsFile) { try Self.write(report.statistics(termination), to: fd, name: statsFile!) }
+                if let fd = reportFile(nameList) { try Self.write(report.nameList(startDirectory: virtualCwd), to: fd, name: nameList!) }
+                if syscallTable { log.write(report.syscallTable) }
+            }
             throw ExitCode(termination.shellStatus)
         case .failure(let failure as StartFailure):
             Self.complain("\(program[0]): \(failure.description)")
             throw ExitCode(failure.status)
         case .failure(let error):
             throw error
+        }
+    }
+
+    /// Replaces this process with the agent itself run with `arguments`.
+    static func reexecute(_ arguments: [String], environment: [String]) throws -> Never {
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup($0) } + [nil]
+        execve("/proc/self/exe", argv, envp)
+        throw ValidationError("cannot run the agent again: \(ErrnoName.name(of: errno))")
+    }
+
+    static func createFile(_ path: String, option: String) throws -> Int32 {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ValidationError("\(option) \(path): \(ErrnoName.name(of: errno))") }
+        return fd
+    }
+
+    static func write(_ text: String, to fd: Int32, name: String) throws {
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            guard n > 0 else { throw ValidationError("\(name): \(ErrnoName.name(of: errno))") }
+            bytes = bytes.dropFirst(n)
         }
     }
 
