@@ -28,17 +28,19 @@ let package = Package(
         .target(name: "ParrotServices", dependencies: ["CLinuxHeaders"]),
         // Mount table, path resolution, per-process namespace state.
         .target(name: "ParrotNamespace", dependencies: ["ParrotServices"]),
+        // The whole-file cache of remote files, shared by every driver.
+        .target(name: "ParrotCache", dependencies: ["ParrotServices"]),
         // The Chirp protocol driver.
         .target(name: "ParrotChirp", dependencies: ["ParrotServices"]),
         // The sandbox: Landlock rules from the mount list, the start-up report.
         .target(name: "ParrotSandbox", dependencies: ["CParrotShim", "ParrotNamespace"]),
         // One handler per trapped syscall.
         .target(name: "ParrotAgent", dependencies: [
-            "ParrotTracer", "ParrotNamespace", "ParrotFilter", "ParrotServices", "ParrotSandbox",
+            "ParrotTracer", "ParrotNamespace", "ParrotFilter", "ParrotServices", "ParrotSandbox", "ParrotCache",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "parrot", dependencies: [
-            "ParrotAgent", "ParrotChirp", "ParrotServices", "ParrotSandbox",
+            "ParrotAgent", "ParrotChirp", "ParrotServices", "ParrotSandbox", "ParrotCache",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

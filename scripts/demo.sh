@@ -4,7 +4,8 @@
 set -eu
 parrot=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 work=$(mktemp -d "${TMPDIR:-/tmp}/parrot-demo.XXXXXX")
-trap 'rm -rf "$work"' EXIT INT TERM
+server=""
+trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT INT TERM
 
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 
@@ -47,5 +48,35 @@ grep -E 'openat\(AT_FDCWD, "/data' "$work/log" || true
 
 step "parrot filter --summary"
 "$parrot" filter --summary
-echo
-echo "Remote services (/chirp/host:port/...) and the bundled Chirp server come with the Chirp issue."
+
+# The bundled Chirp server, on loopback, exporting a fresh directory.
+mkdir -p "$work/export"
+seq 1 100000 | awk '{ print $1 "," $1 * 3 }' > "$work/export/big.csv"
+step "parrot chirp-server --root export --port 0 --port-file port &"
+"$parrot" chirp-server --root "$work/export" --port 0 --port-file "$work/port" --parent-death &
+server=$!
+i=0
+while [ ! -s "$work/port" ]; do
+    i=$((i + 1)); [ $i -gt 100 ] && { echo "the server did not start" >&2; exit 1; }
+    sleep 0.05
+done
+c=/chirp/127.0.0.1:$(cat "$work/port")
+echo "serving on $c"
+printf '// TODO: greet in more languages\n' >> "$work/project/hello.c"
+cat > "$work/analyse.py" <<'PY'
+import sys
+total = sum(int(line.split(",")[1]) for line in sys.stdin)
+print("sum of the second column:", total)
+PY
+rm -f "$work/project/hello"
+
+step "parrot run -- sh -c 'ls -l $c/; cp -r project $c/project; cd $c/project && grep -r TODO . && make && ./hello; ...'"
+(cd "$work" && "$parrot" run -- sh -c "
+  ls -l $c/
+  cp -r project $c/project
+  cd $c/project && grep -r TODO . && make && ./hello && ls -l
+  cd $work && python3 analyse.py < $c/big.csv > $c/out.txt && cat $c/out.txt")
+step "ls export/project   (the server's side)"
+ls "$work/export/project"
+step "parrot run -- cat /chirp/127.0.0.1:1/x   (nothing listening there)"
+"$parrot" run -- cat /chirp/127.0.0.1:1/x || true

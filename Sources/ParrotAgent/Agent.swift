@@ -37,6 +37,8 @@ public final class Agent: TraceEventHandler {
     /// Some task's current directory is remote: relative paths need the full walk.
     var remoteCwdInUse = false
     private var copies: LocalCopies?
+    /// The program's view of cached copies it opened, for /proc/self/fd.
+    var cachedNames: [String: String] = [:]
     /// Local copies of remote programs run so far.
     var executableCopies: [String] = []
 

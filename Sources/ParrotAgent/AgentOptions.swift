@@ -1,3 +1,4 @@
+import ParrotCache
 import ParrotNamespace
 #if canImport(Glibc)
 import Glibc
@@ -24,6 +25,9 @@ public struct AgentOptions {
     /// st_blksize of remote files: the unit programs size their reads and
     /// writes by, so one request moves this much (-b).
     public var blockSize: Int64 = 1 << 20
+    /// Read-only opens of remote files go to local copies kept here; nil
+    /// (--no-cache) streams every read through a virtual descriptor.
+    public var cache: WholeFileCache?
     /// Set for job reports (--stats-file, -W, --name-list).
     public var recorder: JobRecorder?
     /// Where local copies of remote files live (-t); made on first use.

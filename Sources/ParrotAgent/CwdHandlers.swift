@@ -104,6 +104,7 @@ extension Agent {
             }
             guard let host = RealHostFileSystem().readLink(hostPath: "/proc/\(owner)/fd/\(leaf[1])"),
                   host.hasPrefix("/") else { return nil }
+            if let cached = cachedNames[host] { return cached }
             let virtual = options.mounts.virtualPath(forHost: host)
             return virtual == host ? nil : virtual
         default: return nil

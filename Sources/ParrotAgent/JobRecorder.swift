@@ -40,6 +40,8 @@ public final class JobRecorder: @unchecked Sendable {
     public private(set) var names: [String: NameUse] = [:]
     public private(set) var nameOrder: [String] = []
     public var localCopies = 0
+    /// The cache's hits and misses, read when the report is written.
+    public var cacheStatistics: () -> (hits: Int, misses: Int) = { (0, 0) }
     let lock = Mutex()
 
     public init(syscallCount: Int, recordsNames: Bool) {

@@ -12,6 +12,7 @@ extension Agent {
     func emulateRemote(_ name: String, _ stop: SyscallStop, task: TaskState,
                        _ list: [ResolvedArgument]) throws -> Resume {
         let result: Int64
+        invalidateCached(name, list, stop)
         do throws(ServiceError) {
             result = try remoteResult(name, stop, task: task, list)
         } catch {

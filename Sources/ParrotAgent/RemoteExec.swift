@@ -1,3 +1,4 @@
+import ParrotCache
 import ParrotNamespace
 import ParrotServices
 #if canImport(Glibc)
@@ -16,6 +17,10 @@ extension Agent {
         if status.isDirectory { throw ServiceError(errno: EACCES, message: "a directory") }
         // Whoever may run it: the kernel checks our copy, so check the original.
         guard status.mode & 0o111 != 0 else { throw ServiceError(errno: EACCES, message: "not executable") }
+        if let cache = options.cache {
+            // The cached copy keeps the remote's mode: the kernel can run it.
+            return try cache.entry(key: Self.cacheKey(location), service: service, path: location.path, status: status).dataPath
+        }
         let directory = options.temporaryDirectory
         if mkdir(directory, 0o700) != 0 && errno != EEXIST { throw ServiceError.posix("mkdir", directory) }
         var template = Array((directory + "/exec.XXXXXX").utf8CString)

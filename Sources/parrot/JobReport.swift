@@ -82,8 +82,9 @@ struct JobReport {
             }
             json.field("cache") {
                 json.object {
-                    json.field("hits") { json.integer(0) }
-                    json.field("misses") { json.integer(0) }
+                    let (hits, misses) = recorder.cacheStatistics()
+                    json.field("hits") { json.integer(Int64(hits)) }
+                    json.field("misses") { json.integer(Int64(misses)) }
                     json.field("local_copies") { json.integer(Int64(recorder.localCopies)) }
                 }
             }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CParrotShim
 import ParrotAgent
+import ParrotCache
 import ParrotChirp
 import ParrotFilter
 import ParrotNamespace
@@ -50,6 +51,17 @@ struct RunCommand: ParsableCommand {
     @Option(name: [.customShort("a"), .customLong("auth")],
             help: "Chirp authentication methods to try, in order: unix, hostname, address (default all three).")
     var authMethods: [String] = []
+
+    @Flag(name: .customLong("no-cache"),
+          help: "Stream every remote read through a virtual descriptor instead of reading whole-file cached copies.")
+    var noCache = false
+
+    @Flag(name: [.customShort("S"), .customLong("session-cache")],
+          help: "Check each cached remote file with its server once per run only.")
+    var sessionCache = false
+
+    @Option(name: .customLong("cache-size"), help: "Evict least recently used cached files beyond this size (K, M, G suffixes).")
+    var cacheSize: String = "2G"
 
     @Option(name: .customLong("stats-file"),
             help: "At exit, write a JSON report of what the job did (processes, trapped calls, remote I/O) here.")
@@ -149,6 +161,12 @@ struct RunCommand: ParsableCommand {
         agentOptions.services = services
         agentOptions.blockSize = blockBytes
         agentOptions.temporaryDirectory = copies
+        if !noCache {
+            guard let limit = Self.byteCount(cacheSize), limit > 0 else {
+                throw ValidationError("--cache-size \(cacheSize): a size such as 500M or 2G")
+            }
+            agentOptions.cache = WholeFileCache(directory: copies + "/cache", sizeLimit: limit, trustSession: sessionCache)
+        }
         agentOptions.sandboxed = sandbox != nil
         agentOptions.network = sandboxOptions.network
         agentOptions.identity = sandboxOptions.identity
@@ -180,6 +198,7 @@ struct RunCommand: ParsableCommand {
             spec.landlockFlags = sandbox.restrictFlags
         }
 
+        if let cache = agentOptions.cache { report?.recorder.cacheStatistics = { (cache.hits, cache.misses) } }
         let outcome: Result<Termination, Error> = TracerThread.run {
             let tracer = Tracer(handler: agent)
             tracer.spinNanoseconds = spinMicroseconds * 1000

@@ -1,0 +1,195 @@
+import ParrotServices
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Whole remote files kept on local disk, so that programs read (and map, and
+/// run) them through real descriptors at local speed. An entry is valid while
+/// the remote file has the size and modification time it had when fetched
+/// (in session mode, -S, an entry fetched or checked once is trusted after).
+///
+/// Layout of the directory, shared by concurrent agents:
+///   KEY-HASH.data   the file, with the remote's mode and times
+///   KEY-HASH.meta   "parrot-cache 1", the key, then "SIZE MTIME-SEC MTIME-NSEC"
+///   KEY-HASH.lock   flock'ed while an agent checks, fetches or evicts the entry
+/// A fetch goes to a temporary name and is renamed into place, so a reader
+/// never sees half a file; the meta file is written after the data.
+public final class WholeFileCache {
+    public let directory: String
+    /// Evict least recently used entries beyond this many bytes.
+    public let sizeLimit: Int64
+    /// -S: check each entry against the server once per run only.
+    public let trustSession: Bool
+    public private(set) var hits = 0
+    public private(set) var misses = 0
+    private var checkedThisRun: Set<String> = []
+    private var temporaryCounter = 0
+
+    public struct Entry: Sendable {
+        public let key: String
+        public let dataPath: String
+        public let size: Int64
+    }
+
+    public init(directory: String, sizeLimit: Int64, trustSession: Bool) {
+        self.directory = directory
+        self.sizeLimit = sizeLimit
+        self.trustSession = trustSession
+    }
+
+    /// A valid local copy of the remote file `path` on `service`, named by
+    /// `key` (service, server and path). `status` is its current stat, when
+    /// the caller has it; nil in session mode lets a checked entry be used
+    /// without asking the server.
+    public func entry(key: String, service: FileService, path: String,
+                      status known: FileStatus?) throws(ServiceError) -> Entry {
+        try prepareDirectory()
+        let base = directory + "/" + Self.hash(key)
+        let lock = try Lock(base + ".lock")
+        defer { lock.release() }
+        if trustSession, checkedThisRun.contains(key), let meta = readMeta(base), meta.key == key {
+            hits += 1
+            touch(base + ".meta")
+            return Entry(key: key, dataPath: base + ".data", size: meta.size)
+        }
+        let status: FileStatus
+        if let known { status = known } else { status = try service.stat(path) }
+        if let meta = readMeta(base), meta.key == key, meta.size == status.size, meta.mtime == status.mtime,
+           access(base + ".data", R_OK) == 0 {
+            hits += 1
+            checkedThisRun.insert(key)
+            touch(base + ".meta")
+            return Entry(key: key, dataPath: base + ".data", size: status.size)
+        }
+        misses += 1
+        temporaryCounter += 1
+        let temporary = base + ".tmp.\(getpid()).\(temporaryCounter)"
+        do throws(ServiceError) {
+            let size = try service.getFile(path, to: temporary)
+            // Mode and times as the server has them: fstat of the copy matches stat of the name.
+            chmod(temporary, mode_t(status.mode & 0o7777) | 0o600)
+            var times = [timespec(tv_sec: Int(status.atime.seconds), tv_nsec: Int(status.atime.nanoseconds)),
+                         timespec(tv_sec: Int(status.mtime.seconds), tv_nsec: Int(status.mtime.nanoseconds))]
+            utimensat(AT_FDCWD, temporary, &times, 0)
+            guard rename(temporary, base + ".data") == 0 else { throw ServiceError.posix("rename", temporary) }
+            try writeMeta(base, key: key, size: size, mtime: status.mtime)
+            checkedThisRun.insert(key)
+            evict(sparing: base)
+            return Entry(key: key, dataPath: base + ".data", size: size)
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+    }
+
+    /// In session mode: the entry was checked in this run and is trusted.
+    public func isTrusted(_ key: String) -> Bool {
+        trustSession && checkedThisRun.contains(key)
+    }
+
+    /// Forgets an entry (the remote file changed through this agent).
+    public func invalidate(key: String) {
+        let base = directory + "/" + Self.hash(key)
+        unlink(base + ".meta")
+        checkedThisRun.remove(key)
+    }
+
+    /// Removes least recently used entries (by the meta file's time, touched
+    /// on every hit) until the cache fits its limit; entries another agent is
+    /// busy with are skipped.
+    func evict(sparing kept: String) {
+        guard let dir = opendir(directory) else { return }
+        var entries: [(base: String, used: Int, size: Int64)] = []
+        var total: Int64 = 0
+        while let item = readdir(dir) {
+            let name = withUnsafeBytes(of: item.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard name.hasSuffix(".data") else { continue }
+            let base = directory + "/" + name.dropLast(5)
+            var data = stat(), meta = stat()
+            guard lstat(base + ".data", &data) == 0 else { continue }
+            let used = lstat(base + ".meta", &meta) == 0 ? meta.st_mtim.tv_sec : 0
+            total += Int64(data.st_blocks) * 512
+            entries.append((base, used, Int64(data.st_blocks) * 512))
+        }
+        closedir(dir)
+        guard total > sizeLimit else { return }
+        for entry in entries.sorted(by: { $0.used < $1.used }) where total > sizeLimit && entry.base != kept {
+            guard let lock = try? Lock(entry.base + ".lock", wait: false) else { continue }
+            unlink(entry.base + ".meta")
+            unlink(entry.base + ".data")
+            lock.release()
+            total -= entry.size
+        }
+    }
+
+    private func prepareDirectory() throws(ServiceError) {
+        var made = ""
+        for part in directory.split(separator: "/") {
+            made += "/" + part
+            if mkdir(made, 0o700) != 0 && errno != EEXIST { throw ServiceError.posix("mkdir", made) }
+        }
+    }
+
+    private struct Meta { let key: String; let size: Int64; let mtime: Timestamp }
+
+    private func readMeta(_ base: String) -> Meta? {
+        let fd = open(base + ".meta", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 8192)
+        let n = read(fd, &buffer, buffer.count)
+        guard n > 0 else { return nil }
+        let lines = String(decoding: buffer[0..<n], as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        guard lines.count >= 3, lines[0] == "parrot-cache 1" else { return nil }
+        let numbers = lines[2].split(separator: " ").compactMap { Int64($0) }
+        guard numbers.count == 3 else { return nil }
+        return Meta(key: String(lines[1]), size: numbers[0], mtime: Timestamp(seconds: numbers[1], nanoseconds: numbers[2]))
+    }
+
+    private func writeMeta(_ base: String, key: String, size: Int64, mtime: Timestamp) throws(ServiceError) {
+        let text = "parrot-cache 1\n\(key)\n\(size) \(mtime.seconds) \(mtime.nanoseconds)\n"
+        let temporary = base + ".meta.\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw ServiceError.posix("open", temporary) }
+        let bytes = Array(text.utf8)
+        let written = write(fd, bytes, bytes.count)
+        close(fd)
+        guard written == bytes.count, rename(temporary, base + ".meta") == 0 else {
+            unlink(temporary)
+            throw ServiceError.posix("write", base + ".meta")
+        }
+    }
+
+    private func touch(_ path: String) {
+        utimensat(AT_FDCWD, path, nil, 0)
+    }
+
+    /// FNV-1a, 64 bits, as hex: names entries (the key itself is in the meta
+    /// file, so a collision is a miss, never a wrong file).
+    static func hash(_ key: String) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in key.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}
+
+/// An exclusive flock on a lock file, between agents sharing a cache.
+struct Lock {
+    let fd: Int32
+
+    init(_ path: String, wait: Bool = true) throws(ServiceError) {
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw ServiceError.posix("open", path) }
+        guard flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) == 0 else {
+            let error = ServiceError.posix("flock", path)
+            close(fd)
+            throw error
+        }
+    }
+
+    func release() {
+        flock(fd, LOCK_UN)
+        close(fd)
+    }
+}
