@@ -60,11 +60,11 @@ extension Agent {
             return Int64(fd)
         case "stat", "lstat", "newfstatat":
             let follow = first.followed
-            let status = try remoteStatus(service, path, follow: follow)
+            let status = try remoteStatus(service, location, follow: follow)
             try memory(stop) { try stop.memory.write(KernelStructs.stat(status), to: args[name == "newfstatat" ? 2 : 1]) }
             return 0
         case "statx":
-            let status = try remoteStatus(service, path, follow: first.followed)
+            let status = try remoteStatus(service, location, follow: first.followed)
             try memory(stop) { try stop.memory.write(KernelStructs.statx(status), to: args[4]) }
             return 0
         case "access", "faccessat", "faccessat2":
@@ -190,13 +190,24 @@ extension Agent {
     }
 
     /// stat of a remote path with this agent's block size.
-    func remoteStatus(_ service: FileService, _ path: String, follow: Bool) throws(ServiceError) -> FileStatus {
-        adjusted(try follow ? service.stat(path) : service.lstat(path))
+    func remoteStatus(_ service: FileService, _ location: RemoteLocation, follow: Bool) throws(ServiceError) -> FileStatus {
+        withCacheIdentity(adjusted(try follow ? service.stat(location.path) : service.lstat(location.path)), location)
     }
 
     func adjusted(_ status: FileStatus) -> FileStatus {
         var status = status
         status.blksize = options.blockSize
+        return status
+    }
+
+    /// A remote regular file's stat, with the identity its cached copy has
+    /// (descriptors opened through the cache are that copy).
+    func withCacheIdentity(_ status: FileStatus, _ location: RemoteLocation) -> FileStatus {
+        guard status.isRegularFile, let cache = options.cache,
+              let identity = cache.identity(key: Self.cacheKey(location)) else { return status }
+        var status = status
+        status.dev = identity.dev
+        status.ino = identity.ino
         return status
     }
 

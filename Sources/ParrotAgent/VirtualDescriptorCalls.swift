@@ -176,8 +176,9 @@ extension Agent {
     }
 
     func status(of file: OpenFile) throws(ServiceError) -> FileStatus {
-        if let handle = file.handle { return adjusted(try file.service.fstat(handle)) }
-        return adjusted(try file.service.stat(file.location.path))
+        let status: FileStatus
+        if let handle = file.handle { status = try file.service.fstat(handle) } else { status = try file.service.stat(file.location.path) }
+        return withCacheIdentity(adjusted(status), file.location)
     }
 
     /// getdents64: the listing is read once per pass; the offset counts entries.

@@ -12,8 +12,10 @@ import Glibc
 ///   KEY-HASH.data   the file, with the remote's mode and times
 ///   KEY-HASH.meta   "parrot-cache 1", the key, then "SIZE MTIME-SEC MTIME-NSEC"
 ///   KEY-HASH.lock   flock'ed while an agent checks, fetches or evicts the entry
-/// A fetch goes to a temporary name and is renamed into place, so a reader
-/// never sees half a file; the meta file is written after the data.
+/// A fetch rewrites the entry's file in place (its inode is the identity that
+/// stat reports for the remote file) under the lock, and the meta file is
+/// written after the data; an entry refetched while another program reads its
+/// old contents changes under that reader, as a local file rewritten would.
 public final class WholeFileCache {
     public let directory: String
     /// Evict least recently used entries beyond this many bytes.
@@ -23,7 +25,6 @@ public final class WholeFileCache {
     public private(set) var hits = 0
     public private(set) var misses = 0
     private var checkedThisRun: Set<String> = []
-    private var temporaryCounter = 0
 
     public struct Entry: Sendable {
         public let key: String
@@ -62,24 +63,40 @@ public final class WholeFileCache {
             return Entry(key: key, dataPath: base + ".data", size: status.size)
         }
         misses += 1
-        temporaryCounter += 1
-        let temporary = base + ".tmp.\(getpid()).\(temporaryCounter)"
+        // Fetched into the entry's own file, whose inode stat has been
+        // reporting (see identity); the meta file says "valid" only after.
+        unlink(base + ".meta")
+        let data = base + ".data"
         do throws(ServiceError) {
-            let size = try service.getFile(path, to: temporary)
+            let size = try service.getFile(path, to: data)
             // Mode and times as the server has them: fstat of the copy matches stat of the name.
-            chmod(temporary, mode_t(status.mode & 0o7777) | 0o600)
+            chmod(data, mode_t(status.mode & 0o7777) | 0o600)
             var times = [timespec(tv_sec: Int(status.atime.seconds), tv_nsec: Int(status.atime.nanoseconds)),
                          timespec(tv_sec: Int(status.mtime.seconds), tv_nsec: Int(status.mtime.nanoseconds))]
-            utimensat(AT_FDCWD, temporary, &times, 0)
-            guard rename(temporary, base + ".data") == 0 else { throw ServiceError.posix("rename", temporary) }
+            utimensat(AT_FDCWD, data, &times, 0)
             try writeMeta(base, key: key, size: size, mtime: status.mtime)
             checkedThisRun.insert(key)
             evict(sparing: base)
-            return Entry(key: key, dataPath: base + ".data", size: size)
+            return Entry(key: key, dataPath: data, size: size)
         } catch {
-            unlink(temporary)
+            truncate(data, 0)
             throw error
         }
+    }
+
+    /// The device and inode the entry's copy has, made (empty) if need be:
+    /// stat of a remote file reports these, so that they match what fstat of
+    /// a descriptor opened through the cache will say (cp, tar and friends
+    /// compare the two to notice a file replaced while they copy it).
+    public func identity(key: String) -> (dev: UInt64, ino: UInt64)? {
+        guard (try? prepareDirectory()) != nil else { return nil }
+        let data = directory + "/" + Self.hash(key) + ".data"
+        let fd = open(data, O_RDONLY | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { return nil }
+        return (UInt64(status.st_dev), UInt64(status.st_ino))
     }
 
     /// In session mode: the entry was checked in this run and is trusted.

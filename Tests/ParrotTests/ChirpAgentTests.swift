@@ -280,7 +280,8 @@ import Glibc
             }
             killer.start()
             let start = Date()
-            let result = Command.run([Paths.parrot, "run", "-T", "2", "--", "python3", "-c", reader,
+            // Streaming (the cache would have the whole file before the first read).
+            let result = Command.run([Paths.parrot, "run", "--no-cache", "-T", "2", "--", "python3", "-c", reader,
                                       Self.chirpPath(server) + "/big.bin", marker], timeout: 60)
             #expect(result.status == 3 && result.stdout.hasPrefix("error"), "\(result)")
             #expect(Date().timeIntervalSince(start) < 20, "\(result)")
@@ -344,7 +345,7 @@ import Glibc
                 print(len(names), len(set(names)), sorted(names)[0])
                 print(os.stat(base + "/f.txt").st_blksize, os.fstat(other).st_size)
                 """
-            let result = Command.run([Paths.parrot, "run", "-b", "256K", "--", "python3", "-c", script,
+            let result = Command.run([Paths.parrot, "run", "--no-cache", "-b", "256K", "--", "python3", "-c", script,
                                       "/chirp/127.0.0.1:\(server.port)"])
             #expect(result.status == 0, "\(result)")
             #expect(result.stdout == """

@@ -1,0 +1,121 @@
+import Foundation
+import Testing
+
+/// The whole-file cache: what the server sees, validation, session mode,
+/// eviction, agents sharing a cache, remote programs and mmap.
+@Suite struct CacheTests {
+    /// Runs `script` under the agent with its cache in `cacheDirectory`; returns
+    /// the result and the server's operation counts from the job report.
+    static func run(_ server: ChirpServer, _ script: String, cache: String, options: [String] = []) throws
+        -> (CommandResult, [String: Int]) {
+        let stats = cache + "/stats-\(UUID().uuidString.prefix(6)).json"
+        let c = "/chirp/127.0.0.1:\(server.port)"
+        let result = Command.run([Paths.parrot, "run", "-t", cache, "--stats-file", stats] + options
+                                 + ["--", "/bin/sh", "-c", "C=\(c); " + script])
+        let data = FileManager.default.contents(atPath: stats) ?? Data()
+        let report = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+        let services = report["services"] as? [String: [String: Any]] ?? [:]
+        return (result, services["chirp/127.0.0.1:\(server.port)"]?["operations"] as? [String: Int] ?? [:])
+    }
+
+    @Test func secondReadIsAHitAndChangesAreSeen() throws {
+        try withChirpServer { server in
+            server.write("/data.txt", "first version\n")
+            let cache = Paths.temporaryDirectory("cache")
+            defer { Paths.remove(cache) }
+            let (first, ops1) = try Self.run(server, "cat $C/data.txt", cache: cache)
+            #expect(first.stdout == "first version\n" && ops1["getfile"] == 1, "\(first) \(ops1)")
+            let (second, ops2) = try Self.run(server, "cat $C/data.txt; cat $C/data.txt", cache: cache)
+            #expect(second.stdout == "first version\nfirst version\n" && ops2["getfile"] == nil && ops2["stat"] == 2,
+                    "\(second) \(ops2)")
+            // Changed behind the agent's back (another size): fetched again.
+            server.write("/data.txt", "second, longer version\n")
+            let (third, ops3) = try Self.run(server, "cat $C/data.txt", cache: cache)
+            #expect(third.stdout == "second, longer version\n" && ops3["getfile"] == 1, "\(third) \(ops3)")
+            // Changed through the agent, within the same second and size: dropped from the cache.
+            let (fourth, _) = try Self.run(server, "cat $C/data.txt >/dev/null; echo 'SECOND, LONGER VERSION' > $C/data.txt; cat $C/data.txt", cache: cache)
+            #expect(fourth.stdout == "SECOND, LONGER VERSION\n", "\(fourth)")
+        }
+    }
+
+    @Test func sessionModeAsksTheServerOnce() throws {
+        try withChirpServer { server in
+            server.write("/data.txt", "x\n")
+            let cache = Paths.temporaryDirectory("cache")
+            defer { Paths.remove(cache) }
+            let (result, ops) = try Self.run(server, "for i in 1 2 3 4 5; do cat $C/data.txt; done", cache: cache, options: ["-S"])
+            #expect(result.stdout == String(repeating: "x\n", count: 5) && ops["stat"] == 1 && ops["getfile"] == 1,
+                    "\(result) \(ops)")
+        }
+    }
+
+    @Test func identityOfCachedFilesIsConsistent() throws {
+        try withChirpServer { server in
+            server.write("/f", "data\n")
+            let cache = Paths.temporaryDirectory("cache")
+            defer { Paths.remove(cache) }
+            let script = """
+                python3 -c '
+                import os, sys
+                p = sys.argv[1]
+                s = os.stat(p); fd = os.open(p, os.O_RDONLY); f = os.fstat(fd)
+                print((s.st_dev, s.st_ino, s.st_size, int(s.st_mtime)) == (f.st_dev, f.st_ino, f.st_size, int(f.st_mtime)))
+                print(os.readlink("/proc/self/fd/%d" % fd) == p, fd < 1 << 30)' $C/f
+                """
+            let (result, _) = try Self.run(server, script, cache: cache)
+            #expect(result.stdout == "True\nTrue True\n", "\(result)")
+        }
+    }
+
+    @Test func evictsLeastRecentlyUsedBeyondTheLimit() throws {
+        try withChirpServer { server in
+            for name in ["a", "b", "c"] { server.write("/\(name)", [UInt8](repeating: 1, count: 300_000)) }
+            let cache = Paths.temporaryDirectory("cache")
+            defer { Paths.remove(cache) }
+            let (result, _) = try Self.run(server, "cat $C/a $C/b $C/c | wc -c", cache: cache, options: ["--cache-size", "700K"])
+            #expect(result.stdout.trimmingCharacters(in: .whitespaces) == "900000\n", "\(result)")
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: cache + "/parrot-copies/cache")) ?? []
+            let kept = files.filter { $0.hasSuffix(".meta") }.count
+            #expect(kept == 2, "\(files)")
+            let (again, ops) = try Self.run(server, "cat $C/c | wc -c", cache: cache)
+            #expect(again.status == 0 && ops["getfile"] == nil, "\(again) \(ops)")
+        }
+    }
+
+    @Test func agentsShareOneCache() throws {
+        try withChirpServer { server in
+            var bytes = [UInt8](repeating: 0, count: 2 << 20)
+            for index in bytes.indices { bytes[index] = UInt8(truncatingIfNeeded: index &* 31 &+ 7) }
+            server.write("/big", bytes)
+            let cache = Paths.temporaryDirectory("cache")
+            defer { Paths.remove(cache) }
+            let expected = Command.run(["md5sum", server.local("/big")]).stdout.prefix(32)
+            final class Results: @unchecked Sendable {
+                var values = [String](repeating: "", count: 6)
+                let lock = NSLock()
+            }
+            let results = Results()
+            DispatchQueue.concurrentPerform(iterations: 6) { index in
+                let output = (try? Self.run(server, "md5sum < $C/big", cache: cache).0.stdout) ?? "failed"
+                results.lock.lock(); results.values[index] = output; results.lock.unlock()
+            }
+            for output in results.values { #expect(output.prefix(32) == expected, "\(output)") }
+        }
+    }
+
+    @Test func remoteProgramsAndMappingsRunFromTheCache() throws {
+        try withChirpServer { server in
+            let cache = Paths.temporaryDirectory("cache")
+            defer { Paths.remove(cache) }
+            server.write("/tool.sh", "#!/bin/sh\necho \"tool $1\"\n")
+            chmod(server.local("/tool.sh"), 0o755)
+            server.write("/table", (0..<1000).map { "row \($0)" }.joined(separator: "\n"))
+            let (result, ops) = try Self.run(server, """
+                $C/tool.sh one && $C/tool.sh two && cp /bin/true $C/true && $C/true && echo ran && \
+                python3 -c 'import mmap,sys; f=open(sys.argv[1],"rb"); m=mmap.mmap(f.fileno(),0,prot=mmap.PROT_READ); print(m[4:9], m[-7:])' $C/table
+                """, cache: cache)
+            #expect(result.status == 0 && result.stdout == "tool one\ntool two\nran\nb'0\\nrow' b'row 999'\n", "\(result)")
+            #expect((ops["getfile"] ?? 0) <= 3, "\(ops)")  // tool.sh once, true once, table once
+        }
+    }
+}
