@@ -41,9 +41,9 @@ extension ChirpSession {
     /// `N` and N bytes; at most 16 MiB at once, 0 at the end of the file.
     func pread(_ r: ChirpRequestLine) async throws {
         try r.expect(3)
-        let fd = try files.descriptor(try r.integer(0))
-        let length = try r.integer(1), offset = try r.integer(2)
-        guard length >= 0 else { throw ChirpFailure(EINVAL) }
+        let chirpFD = try r.integer(0), length = try r.integer(1), offset = try r.integer(2)
+        guard length >= 0 else { throw ChirpFailure(EINVAL) }  // before the descriptor, as the reference server
+        let fd = try files.descriptor(chirpFD)
         let count = Int(min(length, Int64(ChirpSession.maxTransfer)))
         let bytes = try await blockingResult { () throws(ChirpFailure) in
             try ChirpFileSystem.pread(fd, length: count, offset: offset, allocator: ByteBufferAllocator())
