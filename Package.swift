@@ -10,6 +10,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // System libraries, found with pkg-config (libseccomp-dev, libssl-dev).
@@ -34,19 +35,29 @@ let package = Package(
         .target(name: "ParrotChirp", dependencies: ["ParrotServices"]),
         // The sandbox: Landlock rules from the mount list, the start-up report.
         .target(name: "ParrotSandbox", dependencies: ["CParrotShim", "ParrotNamespace"]),
+        // openat2, which Swift cannot call (variadic syscall), and file digests
+        // (libcrypto of libssl-dev) for the server.
+        .target(name: "CChirpServerShim", linkerSettings: [.linkedLibrary("crypto")]),
+        // The bundled Chirp server (SwiftNIO); shares nothing with the agent.
+        .target(name: "ParrotChirpServer", dependencies: [
+            "CChirpServerShim",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // One handler per trapped syscall.
         .target(name: "ParrotAgent", dependencies: [
             "ParrotTracer", "ParrotNamespace", "ParrotFilter", "ParrotServices", "ParrotSandbox", "ParrotCache",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "parrot", dependencies: [
-            "ParrotAgent", "ParrotChirp", "ParrotServices", "ParrotSandbox", "ParrotCache",
+            "ParrotAgent", "ParrotChirp", "ParrotServices", "ParrotSandbox", "ParrotCache", "ParrotChirpServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ParrotTests", dependencies: [
             "ParrotFilter", "ParrotNamespace", "ParrotAgent", "ParrotServices", "ParrotChirp",
-            "ParrotSandbox",
+            "ParrotSandbox", "ParrotChirpServer",
         ]),
     ]
 )

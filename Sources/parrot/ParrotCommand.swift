@@ -11,7 +11,7 @@ struct ParrotCommand: ParsableCommand {
               parrot run -m mounts.txt -- python3 job.py
             """,
         version: ParrotVersion.string,
-        subcommands: [RunCommand.self, FilterCommand.self, PackageCommand.self])
+        subcommands: [RunCommand.self, FilterCommand.self, ChirpServerCommand.self, PackageCommand.self])
 }
 
 enum ParrotVersion {

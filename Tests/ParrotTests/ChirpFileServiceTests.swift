@@ -6,11 +6,11 @@ import Testing
 import Glibc
 #endif
 
-/// Each operation against Debian's chirp_server, checked against the server's
-/// own files on the local disk.
+/// Each operation against Debian's chirp_server and against the bundled
+/// `parrot chirp-server`, checked against the server's own files on the local disk.
 @Suite struct ChirpFileServiceTests {
-    @Test func statAndLstatGiveEveryFieldOfTheServersFiles() throws {
-        try withChirpServer { server in
+    @Test(arguments: ChirpServerKind.allCases) func statAndLstatGiveEveryFieldOfTheServersFiles(_ kind: ChirpServerKind) throws {
+        try withChirpServer(kind) { server in
             server.write("/hello.txt", "hello chirp world\n")
             server.makeDirectory("/sub")
             server.symlink("hello.txt", at: "/link")
@@ -24,8 +24,8 @@ import Glibc
         }
     }
 
-    @Test func openReadWritePreadPwriteClose() throws {
-        try withChirpServer { server in
+    @Test(arguments: ChirpServerKind.allCases) func openReadWritePreadPwriteClose(_ kind: ChirpServerKind) throws {
+        try withChirpServer(kind) { server in
             let chirp = server.service()
             let handle = try chirp.open("/rw.txt", flags: O_RDWR | O_CREAT | O_TRUNC, mode: 0o640)
             #expect(try chirp.write(handle, "hello ") == 6)
@@ -37,7 +37,7 @@ import Glibc
             #expect(try chirp.pread(handle, count: 10, at: 1000).isEmpty)
             let status = try chirp.fstat(handle)
             // chirp_server runs with umask 077: 0640 becomes 0600.
-            #expect(status.size == 11 && status.mode & 0o777 == 0o600)
+            #expect(status.size == 11 && status.mode & 0o777 == server.createdMode(0o640))
             expectSameStatus(status, localStatus(server.local("/rw.txt")), "fstat")
             try chirp.close(handle)
             #expect(thrownErrno { try chirp.close(handle) } == EBADF)
@@ -59,8 +59,8 @@ import Glibc
     }
 
     /// Larger than one protocol transfer (16 MiB), so pread and pwrite loop.
-    @Test func largeRandomFileRoundTripsWithChecksums() throws {
-        try withChirpServer { server in
+    @Test(arguments: ChirpServerKind.allCases) func largeRandomFileRoundTripsWithChecksums(_ kind: ChirpServerKind) throws {
+        try withChirpServer(kind) { server in
             let chirp = server.service()
             let bytes = [UInt8].random(count: 20 << 20)
             let handle = try chirp.open("/big", flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
@@ -88,8 +88,8 @@ import Glibc
         }
     }
 
-    @Test func readdirListsNamesWithTheirLstat() throws {
-        try withChirpServer { server in
+    @Test(arguments: ChirpServerKind.allCases) func readdirListsNamesWithTheirLstat(_ kind: ChirpServerKind) throws {
+        try withChirpServer(kind) { server in
             server.write("/a", "a")
             server.write("/b c", "b c")
             server.makeDirectory("/d")
@@ -106,12 +106,12 @@ import Glibc
         }
     }
 
-    @Test func mkdirAndRmdir() throws {
-        try withChirpServer { server in
+    @Test(arguments: ChirpServerKind.allCases) func mkdirAndRmdir(_ kind: ChirpServerKind) throws {
+        try withChirpServer(kind) { server in
             let chirp = server.service()
             try chirp.mkdir("/new", mode: 0o750)
             #expect(localStatus(server.local("/new")).isDirectory)
-            #expect(localStatus(server.local("/new")).mode & 0o777 == 0o700)  // umask 077 on the server
+            #expect(localStatus(server.local("/new")).mode & 0o777 == server.createdMode(0o750))
             #expect(thrownErrno { try chirp.mkdir("/new", mode: 0o755) } == EEXIST)
             try chirp.mkdir("/new/inner", mode: 0o755)
             #expect(thrownErrno { try chirp.rmdir("/new") } == ENOTEMPTY)
@@ -122,8 +122,8 @@ import Glibc
         }
     }
 
-    @Test func renameLinkUnlink() throws {
-        try withChirpServer { server in
+    @Test(arguments: ChirpServerKind.allCases) func renameLinkUnlink(_ kind: ChirpServerKind) throws {
+        try withChirpServer(kind) { server in
             server.write("/a", "data")
             let chirp = server.service()
             try chirp.rename("/a", to: "/b")
@@ -141,8 +141,8 @@ import Glibc
         }
     }
 
-    @Test func symlinkAndReadlink() throws {
-        try withChirpServer { server in
+    @Test(arguments: ChirpServerKind.allCases) func symlinkAndReadlink(_ kind: ChirpServerKind) throws {
+        try withChirpServer(kind) { server in
             server.write("/hello.txt", "hi")
             let chirp = server.service()
             try chirp.symlink(target: "hello.txt", at: "/l")
@@ -157,8 +157,8 @@ import Glibc
         }
     }
 
-    @Test func truncateChmodUtimesChownAccess() throws {
-        try withChirpServer { server in
+    @Test(arguments: ChirpServerKind.allCases) func truncateChmodUtimesChownAccess(_ kind: ChirpServerKind) throws {
+        try withChirpServer(kind) { server in
             server.write("/f", "0123456789")
             let chirp = server.service()
             try chirp.truncate("/f", length: 3)
@@ -180,8 +180,8 @@ import Glibc
         }
     }
 
-    @Test func statfsDescribesTheServersFilesystem() throws {
-        try withChirpServer { server in
+    @Test(arguments: ChirpServerKind.allCases) func statfsDescribesTheServersFilesystem(_ kind: ChirpServerKind) throws {
+        try withChirpServer(kind) { server in
             let remote = try server.service().statfs("/")
             let local = try LocalFileService().statfs(server.root)
             #expect(remote.type == local.type && remote.blockSize == local.blockSize && remote.blocks == local.blocks)
@@ -192,8 +192,8 @@ import Glibc
     }
 
     /// The reference command-line client reads what this client wrote.
-    @Test func referenceClientReadsWhatWasWritten() throws {
-        try withChirpServer { server in
+    @Test(arguments: ChirpServerKind.allCases) func referenceClientReadsWhatWasWritten(_ kind: ChirpServerKind) throws {
+        try withChirpServer(kind) { server in
             let chirp = server.service()
             let handle = try chirp.open("/x y.txt", flags: O_WRONLY | O_CREAT, mode: 0o644)
             try chirp.write(handle, "written by Parrot\n")

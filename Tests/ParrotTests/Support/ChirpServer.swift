@@ -7,7 +7,7 @@ import Glibc
 /// Debian's chirp_server (coop-computing-tools) on 127.0.0.1, exporting a
 /// fresh directory, for one test. It never advertises beyond loopback, and
 /// `stop()` ends it and every process of its group (it makes its own group).
-final class ChirpServer: @unchecked Sendable {
+final class ChirpServer: ChirpTestServer, @unchecked Sendable {
     let directory: String
     let root: String
     private(set) var port: UInt16 = 0
@@ -57,35 +57,8 @@ final class ChirpServer: @unchecked Sendable {
         }
     }
 
-    /// A service for this server, with short retries so that failures show quickly.
-    func service(_ configure: (inout ChirpOptions) -> Void = { _ in }) -> ChirpFileService {
-        var options = ChirpOptions()
-        options.retryTimeout = 5
-        options.initialBackoff = 0.05
-        options.stallTimeout = 20
-        configure(&options)
-        return ChirpFileService(host: "127.0.0.1", port: port, options: options)
-    }
-
-    /// The server's file behind a Chirp path.
-    func local(_ path: String) -> String { root + path }
-
-    func write(_ path: String, _ contents: String) { write(path, Array(contents.utf8)) }
-
-    func write(_ path: String, _ bytes: [UInt8]) {
-        precondition(FileManager.default.createFile(atPath: local(path), contents: Data(bytes)), "cannot write \(path)")
-        own(local(path))
-    }
-
-    func makeDirectory(_ path: String) {
-        try! FileManager.default.createDirectory(atPath: local(path), withIntermediateDirectories: true)
-        own(local(path))
-    }
-
-    func symlink(_ target: String, at path: String) {
-        Glibc.symlink(target, local(path))
-        own(local(path))
-    }
+    /// chirp_server runs with umask 077.
+    func createdMode(_ mode: mode_t) -> mode_t { mode & 0o700 }
 
     /// Files the tests make for the server belong to the uid it runs as.
     func own(_ path: String) {
@@ -204,7 +177,7 @@ final class ChirpServer: @unchecked Sendable {
     /// posix_spawn with an empty signal mask and default dispositions (the
     /// test runner's threads block signals, and exec would keep that mask),
     /// output to `log`, input from /dev/null.
-    private static func spawn(_ argv: [String], log: String) throws -> pid_t {
+    static func spawn(_ argv: [String], log: String) throws -> pid_t {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
