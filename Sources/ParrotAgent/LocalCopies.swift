@@ -14,8 +14,11 @@ final class LocalCopies {
     final class Copy {
         let path: String
         let file: OpenFile
-        /// The remote file's permissions when fetched.
+        /// The copy's permissions as the agent set them (the remote's, readable
+        /// and writable by the agent): a change is the program's chmod.
         var mode: UInt32 = 0o644
+        /// The remote file's own permissions, for the write-back.
+        var remoteMode: UInt32 = 0o644
         /// Seen written (IN_MODIFY): the data goes back.
         var modified = false
         /// Seen chmod'ed or touched (IN_ATTRIB): mode and times go back
@@ -73,7 +76,11 @@ final class LocalCopies {
         }
         let copy = Copy(path: path, file: file, watch: watch)
         copy.opens = 1
-        if let status = try? file.service.stat(file.location.path) { copy.mode = status.mode & 0o7777 }
+        if let status = try? file.service.stat(file.location.path) {
+            copy.remoteMode = status.mode & 0o7777
+            copy.mode = copy.remoteMode | 0o600
+        }
+        chmod(path, mode_t(copy.mode))
         byWatch[watch] = copy
         byFile[ObjectIdentifier(file)] = copy
         return copy
@@ -137,12 +144,13 @@ final class LocalCopies {
         let service = copy.file.service, path = copy.file.location.path
         var local = stat()
         guard lstat(copy.path, &local) == 0 else { throw ServiceError.posix("stat", copy.path) }
+        let chmodded = local.st_mode & 0o7777 != copy.mode
         if copy.modified {
-            _ = try service.putFile(copy.path, to: path, mode: local.st_mode & 0o7777)
+            _ = try service.putFile(copy.path, to: path, mode: chmodded ? local.st_mode & 0o7777 : copy.remoteMode)
             if log.enabled(.namespace) { log.write("wrote \(copy.file.location) back from \(copy.path)") }
         }
         if copy.attributesChanged {
-            if local.st_mode & 0o7777 != copy.mode { try service.chmod(path, mode: local.st_mode & 0o7777) }
+            if chmodded { try service.chmod(path, mode: local.st_mode & 0o7777) }
             try service.utimes(path, access: Timestamp(local.st_atim), modification: Timestamp(local.st_mtim))
         }
     }

@@ -51,7 +51,7 @@ extension Agent {
                 (flags, mode) = (Int32(truncatingIfNeeded: how.load(UInt64.self, at: 0)),
                                  UInt32(truncatingIfNeeded: how.load(UInt64.self, at: 8)))
             }
-            let file = try openRemote(location, service: service, flags: flags, mode: mode & 0o7777)
+            let file = try openRemote(location, service: service, flags: flags, mode: mode & 0o7777 & ~umask(of: stop.tid))
             guard let fd = task.process.descriptors.insert(file, closeOnExec: flags & O_CLOEXEC != 0) else {
                 closeRemote(file)
                 throw ServiceError(errno: EMFILE)
@@ -81,7 +81,7 @@ extension Agent {
             try service.truncate(path, length: Int64(bitPattern: args[1]))
             return 0
         case "mkdir", "mkdirat":
-            try service.mkdir(path, mode: UInt32(truncatingIfNeeded: args[name == "mkdir" ? 1 : 2]) & 0o7777)
+            try service.mkdir(path, mode: UInt32(truncatingIfNeeded: args[name == "mkdir" ? 1 : 2]) & 0o7777 & ~umask(of: stop.tid))
             return 0
         case "rmdir":
             try service.rmdir(path)
@@ -133,7 +133,7 @@ extension Agent {
             guard mode & UInt32(S_IFMT) == UInt32(S_IFREG) || mode & UInt32(S_IFMT) == 0 else {
                 throw ServiceError(errno: EPERM)
             }
-            let handle = try service.open(path, flags: O_WRONLY | O_CREAT | O_EXCL, mode: mode & 0o7777)
+            let handle = try service.open(path, flags: O_WRONLY | O_CREAT | O_EXCL, mode: mode & 0o7777 & ~umask(of: stop.tid))
             try? service.close(handle)
             return 0
         case "chdir":
@@ -254,6 +254,21 @@ extension Agent {
             }
             return (times[0], times[1])
         }
+    }
+
+    /// The program's umask, which the kernel would apply to what it creates
+    /// (from /proc: umask(2) is not trapped); 022 if it cannot be read.
+    func umask(of tid: pid_t) -> UInt32 {
+        let fd = open("/proc/\(tid)/status", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return 0o022 }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let n = read(fd, &buffer, buffer.count)
+        guard n > 0 else { return 0o022 }
+        let text = String(decoding: buffer[0..<n], as: UTF8.self)
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Umask:") }),
+              let value = UInt32(line.dropFirst(6).trimmingPrefix(while: { $0 == " " || $0 == "\t" }), radix: 8) else { return 0o022 }
+        return value
     }
 
     /// Runs a tracee memory access; a bad pointer is the program's EFAULT.

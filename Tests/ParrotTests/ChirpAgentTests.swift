@@ -194,6 +194,21 @@ import Glibc
         }
     }
 
+    /// The bundled server applies modes exactly, so the program's umask must be
+    /// applied by the agent, as the kernel would (umask(2) is not trapped).
+    @Test func modesFollowTheProgramsUmaskOnTheBundledServer() throws {
+        try withChirpServer(.bundled) { server in
+            let local = Paths.temporaryDirectory("umask-local")
+            defer { Paths.remove(local) }
+            try FileManager.default.createDirectory(atPath: server.local("/work"), withIntermediateDirectories: true)
+            let script = "umask 027; mkdir d; touch f; printf x > g; chmod 751 g; umask 0; mkdir e; stat -c '%n %a %s' d e f g"
+            let native = Command.run(["/bin/sh", "-c", script], cwd: local)
+            let traced = Command.run([Paths.parrot, "run", "-w", "/chirp/127.0.0.1:\(server.port)/work", "--", "/bin/sh", "-c", script])
+            #expect(native.stdout == "d 750 4096\ne 777 4096\nf 640 0\ng 751 1\n", "\(native)")
+            #expect(traced.stdout == native.stdout, "\(traced)")
+        }
+    }
+
     @Test func startsInARemoteDirectory() throws {
         try withChirpServer { server in
             server.makeDirectory("/start")
