@@ -52,6 +52,13 @@ final class ChirpChannel {
         return poll(&poller, 1, 0) != 0
     }
 
+    /// When a reply last arrived.
+    private(set) var lastReply = Deadline.now
+
+    /// Recently answered: a server that closes idle connections has not done
+    /// so to this one (it would take a stall far longer than this).
+    var isFresh: Bool { !isBroken && start == end && Deadline.now.nanoseconds - lastReply.nanoseconds < 500_000_000 }
+
     func send(_ bytes: [UInt8]) throws(ServiceError) {
         var failure: ServiceError?
         bytes.withUnsafeBytes { raw in
@@ -61,14 +68,29 @@ final class ChirpChannel {
     }
 
     func send(_ bytes: UnsafeRawBufferPointer) throws(ServiceError) {
+        try send(bytes, then: nil)
+    }
+
+    /// Sends `head` and then `body` as one stream write (a request line and
+    /// its payload in one segment: the server wakes once, not twice).
+    func send(_ head: UnsafeRawBufferPointer, then body: UnsafeRawBufferPointer?) throws(ServiceError) {
         guard !isBroken else { throw fail(ECONNRESET, "closed") }
-        var done = 0
-        while done < bytes.count {
-            let count = Glibc.send(fd, bytes.baseAddress! + done, bytes.count - done, Int32(MSG_NOSIGNAL))
+        var parts = [head, body ?? UnsafeRawBufferPointer(start: nil, count: 0)]
+        while parts[0].count + parts[1].count > 0 {
+            var vectors = parts.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
+            let count = vectors.withUnsafeMutableBufferPointer { list -> Int in
+                var message = msghdr()
+                message.msg_iov = list.baseAddress
+                message.msg_iovlen = parts[0].count > 0 ? 2 : 1
+                if parts[0].count == 0 { message.msg_iov = list.baseAddress! + 1 }
+                return sendmsg(fd, &message, Int32(MSG_NOSIGNAL))
+            }
             if count >= 0 {
-                done += count
-            } else if errno == EAGAIN {
-                try wait(for: POLLOUT)
+                let fromHead = min(count, parts[0].count)
+                parts[0] = UnsafeRawBufferPointer(rebasing: parts[0][fromHead...])
+                parts[1] = UnsafeRawBufferPointer(rebasing: parts[1][(count - fromHead)...])
+            } else if errno == EAGAIN || errno == EWOULDBLOCK {
+                throw fail(ETIMEDOUT, "no progress for \(stallTimeout) s")
             } else if errno != EINTR {
                 throw failPosix("send")
             }
@@ -128,26 +150,37 @@ final class ChirpChannel {
     /// At least one byte; end of stream is a broken connection.
     private func receive(into destination: UnsafeMutableRawBufferPointer) throws(ServiceError) -> Int {
         guard !isBroken else { throw fail(ECONNRESET, "closed") }
+        // A blocking socket with SO_RCVTIMEO (see ChirpSocket): one call per
+        // reply, and EAGAIN means the server stalled.
         while true {
             let count = recv(fd, destination.baseAddress, destination.count, 0)
-            if count > 0 { return count }
+            if count > 0 {
+                lastReply = Deadline.now
+                return count
+            }
             if count == 0 { throw fail(ECONNRESET, "the server closed the connection") }
-            if errno == EAGAIN {
-                try wait(for: POLLIN)
+            if errno == EAGAIN || errno == EWOULDBLOCK {
+                throw fail(ETIMEDOUT, "no progress for \(stallTimeout) s")
             } else if errno != EINTR {
                 throw failPosix("recv")
             }
         }
     }
 
-    private func wait(for event: Int32) throws(ServiceError) {
-        let deadline = Deadline.after(seconds: stallTimeout)
-        var poller = pollfd(fd: fd, events: Int16(event), revents: 0)
+    /// Reads a line and hands its bytes (without the newline) to `body`,
+    /// without making a String: reply lines are mostly numbers.
+    func withLine<T>(_ body: (UnsafeRawBufferPointer) -> T) throws(ServiceError) -> T {
+        var scanned = 0
         while true {
-            let ready = poll(&poller, 1, deadline.pollMilliseconds)
-            if ready > 0 { return }
-            if ready == 0 { throw fail(ETIMEDOUT, "no progress for \(stallTimeout) s") }
-            if errno != EINTR { throw failPosix("poll") }
+            let pending = UnsafeRawBufferPointer(rebasing: storage[(start + scanned)..<end])
+            if let index = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                let newline = start + scanned + index
+                let result = body(UnsafeRawBufferPointer(rebasing: storage[start..<newline]))
+                start = newline + 1
+                return result
+            }
+            scanned = end - start
+            try fill()
         }
     }
 }

@@ -13,6 +13,7 @@ final class ChirpConnection {
 
     init(host: String, port: UInt16, options: ChirpOptions, generation: Int) throws(ServiceError) {
         let fd = try ChirpSocket.connect(host: host, port: port, deadline: .after(seconds: options.connectTimeout))
+        ChirpSocket.makeBlocking(fd, stallTimeout: options.stallTimeout)
         channel = ChirpChannel(fd: fd, stallTimeout: options.stallTimeout)
         subject = try ChirpAuthentication.negotiate(channel, methods: options.authMethods)
         self.generation = generation
@@ -22,31 +23,33 @@ final class ChirpConnection {
     /// returns the result; a negative result is thrown as its errno.
     @discardableResult
     func call(_ request: ChirpRequest, payload: UnsafeRawBufferPointer? = nil) throws(ServiceError) -> Int64 {
-        try channel.send(request.bytes)
-        if let payload { try channel.send(payload) }
+        let head = request.bytes
+        var failure: ServiceError?
+        head.withUnsafeBytes { raw in
+            do throws(ServiceError) { try channel.send(raw, then: payload) } catch { failure = error }
+        }
+        if let failure { throw failure }
         return try result(of: request)
     }
 
     /// Reads a result line (after a request, or after a putfile's data).
     func result(of request: ChirpRequest) throws(ServiceError) -> Int64 {
-        let line = try channel.readLine()
-        guard let value = try? ChirpReplyParsing.result(line) else {
-            throw channel.fail(EPROTO, "\(request): malformed result \(line.prefix(40))")
-        }
+        let value = try channel.withLine { ChirpReplyParsing.integers($0, count: 1)?.first }
+        guard let value else { throw channel.fail(EPROTO, "\(request): malformed result") }
         if value < 0 { throw ChirpErrorCode(result: value).error(request.line) }
         return value
     }
 
     func readStatus() throws(ServiceError) -> FileStatus {
-        let line = try channel.readLine()
-        guard let status = try? ChirpReplyParsing.status(line) else { throw channel.fail(EPROTO, "malformed stat line \(line.prefix(80))") }
-        return status
+        let values = try channel.withLine { ChirpReplyParsing.integers($0, count: 13) }
+        guard let values else { throw channel.fail(EPROTO, "malformed stat line") }
+        return ChirpReplyParsing.status(values)
     }
 
     func readFileSystemStatus() throws(ServiceError) -> FileSystemStatus {
-        let line = try channel.readLine()
-        guard let status = try? ChirpReplyParsing.fileSystemStatus(line) else { throw channel.fail(EPROTO, "malformed statfs line \(line.prefix(80))") }
-        return status
+        let values = try channel.withLine { ChirpReplyParsing.integers($0, count: 7) }
+        guard let values else { throw channel.fail(EPROTO, "malformed statfs line") }
+        return ChirpReplyParsing.fileSystemStatus(values)
     }
 
     /// A reply of `N` followed by N raw bytes.

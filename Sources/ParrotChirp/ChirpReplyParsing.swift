@@ -9,31 +9,64 @@ enum ChirpReplyParsing {
     }
 
     static func result(_ line: String) throws(Malformed) -> Int64 {
-        guard let value = Int64(line) else { throw Malformed(line: line) }
-        return value
+        try integers(line, count: 1)[0]
     }
 
     /// `dev ino mode nlink uid gid rdev size blksize blocks atime mtime ctime`
     static func status(_ line: String) throws(Malformed) -> FileStatus {
-        let v = try integers(line, count: 13)
-        return FileStatus(dev: UInt64(bitPattern: v[0]), ino: UInt64(bitPattern: v[1]),
-                          mode: UInt32(truncatingIfNeeded: v[2]), nlink: UInt64(bitPattern: v[3]),
-                          uid: UInt32(truncatingIfNeeded: v[4]), gid: UInt32(truncatingIfNeeded: v[5]),
-                          rdev: UInt64(bitPattern: v[6]), size: v[7],
-                          atime: Timestamp(seconds: v[10]), mtime: Timestamp(seconds: v[11]), ctime: Timestamp(seconds: v[12]),
-                          blksize: v[8], blocks: v[9])
+        status(try integers(line, count: 13))
     }
 
     /// `type bsize blocks bfree bavail files ffree` (the wire order, not the docs').
     static func fileSystemStatus(_ line: String) throws(Malformed) -> FileSystemStatus {
-        let v = try integers(line, count: 7)
-        return FileSystemStatus(type: v[0], blockSize: v[1], blocks: v[2], freeBlocks: v[3],
-                                availableBlocks: v[4], files: v[5], freeFiles: v[6])
+        fileSystemStatus(try integers(line, count: 7))
     }
 
     private static func integers(_ line: String, count: Int) throws(Malformed) -> [Int64] {
-        let values = line.split(separator: " ").compactMap { Int64($0) }
-        guard values.count == count, line.split(separator: " ").count == count else { throw Malformed(line: line) }
+        var line = line
+        guard let values = line.withUTF8({ integers(UnsafeRawBufferPointer($0), count: count) }) else { throw Malformed(line: line) }
         return values
+    }
+
+    /// Exactly `count` decimal integers separated by single spaces; nil otherwise.
+    static func integers(_ bytes: UnsafeRawBufferPointer, count: Int) -> [Int64]? {
+        var values: [Int64] = []
+        values.reserveCapacity(count)
+        var index = 0
+        while index < bytes.count || values.count < count {
+            guard index < bytes.count else { return nil }
+            if !values.isEmpty {
+                guard bytes[index] == UInt8(ascii: " ") else { return nil }
+                index += 1
+            }
+            var negative = false
+            if index < bytes.count && bytes[index] == UInt8(ascii: "-") { negative = true; index += 1 }
+            var value: Int64 = 0
+            let first = index
+            while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") {
+                let (times, overflow1) = value.multipliedReportingOverflow(by: 10)
+                let (sum, overflow2) = times.addingReportingOverflow(Int64(bytes[index] - UInt8(ascii: "0")))
+                guard !overflow1 && !overflow2 else { return nil }
+                value = sum
+                index += 1
+            }
+            guard index > first, values.count < count else { return nil }
+            values.append(negative ? -value : value)
+        }
+        return values
+    }
+
+    static func status(_ v: [Int64]) -> FileStatus {
+        FileStatus(dev: UInt64(bitPattern: v[0]), ino: UInt64(bitPattern: v[1]),
+                   mode: UInt32(truncatingIfNeeded: v[2]), nlink: UInt64(bitPattern: v[3]),
+                   uid: UInt32(truncatingIfNeeded: v[4]), gid: UInt32(truncatingIfNeeded: v[5]),
+                   rdev: UInt64(bitPattern: v[6]), size: v[7],
+                   atime: Timestamp(seconds: v[10]), mtime: Timestamp(seconds: v[11]), ctime: Timestamp(seconds: v[12]),
+                   blksize: v[8], blocks: v[9])
+    }
+
+    static func fileSystemStatus(_ v: [Int64]) -> FileSystemStatus {
+        FileSystemStatus(type: v[0], blockSize: v[1], blocks: v[2], freeBlocks: v[3],
+                         availableBlocks: v[4], files: v[5], freeFiles: v[6])
     }
 }

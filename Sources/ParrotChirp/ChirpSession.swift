@@ -54,7 +54,7 @@ final class ChirpSession: Sendable {
             while true {
                 var started = false
                 do throws(ServiceError) {
-                    let connection = try connect(&state)
+                    let connection = try connect(&state, checkAlive: !idempotent)
                     started = true
                     return try body(connection, &state)
                 } catch {
@@ -82,8 +82,14 @@ final class ChirpSession: Sendable {
         }
     }
 
-    private func connect(_ state: inout ChirpSessionState) throws(ServiceError) -> ChirpConnection {
-        if let connection = state.connection, !connection.channel.isStale { return connection }
+    /// The live connection, or a new one. A request that must not be repeated
+    /// first checks that the server has not closed an idle connection (one
+    /// poll); others find out from the failure and are retried.
+    private func connect(_ state: inout ChirpSessionState, checkAlive: Bool) throws(ServiceError) -> ChirpConnection {
+        if let connection = state.connection, !connection.channel.isBroken,
+           checkAlive ? (connection.channel.isFresh || !connection.channel.isStale) : true {
+            return connection
+        }
         state.connection = nil
         state.generation += 1
         let connection = try ChirpConnection(host: host, port: port, options: options, generation: state.generation)

@@ -61,4 +61,13 @@ enum ChirpSocket {
         }
         return fd
     }
+
+    /// Connected: blocking from now on, each send and receive bounded by
+    /// `stallTimeout` (one system call per reply instead of recv, poll, recv).
+    static func makeBlocking(_ fd: Int32, stallTimeout: Double) {
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        var limit = timeval(tv_sec: Int(stallTimeout), tv_usec: Int((stallTimeout - stallTimeout.rounded(.down)) * 1e6))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+    }
 }
