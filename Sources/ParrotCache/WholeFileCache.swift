@@ -89,8 +89,10 @@ public final class WholeFileCache {
     /// a descriptor opened through the cache will say (cp, tar and friends
     /// compare the two to notice a file replaced while they copy it).
     public func identity(key: String) -> (dev: UInt64, ino: UInt64)? {
-        guard (try? prepareDirectory()) != nil else { return nil }
         let data = directory + "/" + Self.hash(key) + ".data"
+        var existing = stat()
+        if lstat(data, &existing) == 0 { return (UInt64(existing.st_dev), UInt64(existing.st_ino)) }
+        guard (try? prepareDirectory()) != nil else { return nil }
         let fd = open(data, O_RDONLY | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -139,12 +141,16 @@ public final class WholeFileCache {
         }
     }
 
+    private var directoryMade = false
+
     private func prepareDirectory() throws(ServiceError) {
+        if directoryMade { return }
         var made = ""
         for part in directory.split(separator: "/") {
             made += "/" + part
             if mkdir(made, 0o700) != 0 && errno != EEXIST { throw ServiceError.posix("mkdir", made) }
         }
+        directoryMade = true
     }
 
     private struct Meta { let key: String; let size: Int64; let mtime: Timestamp }

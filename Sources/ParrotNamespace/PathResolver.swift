@@ -136,8 +136,9 @@ public struct PathResolver {
                 let rest = pending.reversed().joined(separator: "/")
                 let whole = PathName.normalize(rest.isEmpty ? host : host + "/" + rest)
                 if let remote = RemoteLocation(normalized: whole, services: services) {
-                    let virtualWhole = PathName.normalize(rest.isEmpty ? virtual : virtual + "/" + rest)
-                    return .resolved(Resolution(hostPath: whole, virtualPath: redirected ? virtualWhole : remote.virtualPath,
+                    let virtualWhole = redirected ? PathName.normalize(rest.isEmpty ? virtual : virtual + "/" + rest)
+                                                  : remote.virtualPath
+                    return .resolved(Resolution(hostPath: whole, virtualPath: virtualWhole,
                                                 entry: entry, translated: true, remote: remote))
                 }
                 clear()
