@@ -1,3 +1,4 @@
+import ParrotCache
 import ParrotFilter
 import ParrotNamespace
 import ParrotServices
@@ -50,8 +51,19 @@ public final class Agent: TraceEventHandler {
         return made
     }
 
+    private(set) var writeBack: CacheWriteBack?
+
+    /// Cached copies opened for writing (made on first need).
+    func cacheWriteBack(_ cache: WholeFileCache) -> CacheWriteBack {
+        if let writeBack { return writeBack }
+        let made = CacheWriteBack(cache: cache, log: log)
+        writeBack = made
+        return made
+    }
+
     /// After the last task: local copies still open when processes died are written back.
     public func finishRun() {
+        writeBack?.settleAll()
         copies?.settleAll()
         removeExecutableCopies()
     }
@@ -127,6 +139,7 @@ public final class Agent: TraceEventHandler {
         recorder?.count(stop.number)
         // A copy the program closed goes back before anything else happens.
         if let copies, !copies.isEmpty { copies.settle() }
+        if let writeBack, !writeBack.isEmpty { writeBack.settle() }
         let handler = stop.number < handlers.count ? handlers[stop.number] : nil
         guard log.enabled(.syscall) else {
             if !remoteCwdInUse, let arguments = quickPathArguments[stop.number],

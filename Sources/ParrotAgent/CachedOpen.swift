@@ -27,13 +27,20 @@ extension Agent {
         let flags = Int32(truncatingIfNeeded: name == "openat2" ? try openHowFlags(stop, 2)
                                                                    : stop.args[name == "open" ? 1 : 2])
         let pathOnly: Int32 = 0o10000000
-        guard flags & 3 == O_RDONLY, flags & (O_TRUNC | O_DIRECTORY | pathOnly) == 0,
-              flags & (O_CREAT | O_EXCL) != O_CREAT | O_EXCL else { return nil }
+        guard flags & (O_DIRECTORY | pathOnly) == 0 else { return nil }
+        if flags & 3 != O_RDONLY || flags & (O_TRUNC | O_CREAT) != 0 {
+            // openat2's flags live in the program's memory: not rewritten, streamed.
+            guard name != "openat2" else { return nil }
+            return try openForWritingThroughCache(name, flags: flags, stop, tracee: tracee, argument, location)
+        }
         let entry: WholeFileCache.Entry
         do throws(ServiceError) {
             let service = try services.driver(for: location)
             let key = Self.cacheKey(location)
-            if cache.isTrusted(key) {
+            if let writeBack, writeBack.isTracked(key) {
+                // Being written here: the copy is newer than the server's file.
+                entry = WholeFileCache.Entry(key: key, dataPath: cache.dataPath(for: key), size: 0)
+            } else if cache.isTrusted(key) {
                 entry = try cache.entry(key: key, service: service, path: location.path, status: nil)
             } else {
                 let status = try argument.followed ? service.stat(location.path) : service.lstat(location.path)
@@ -47,6 +54,54 @@ extension Agent {
         }
         cachedNames[entry.dataPath] = location.virtualPath
         if log.enabled(.namespace) { log.write("[\(stop.tid)] \(location) opened from the cache (\(entry.dataPath))") }
+        let copy = ResolvedArgument(spec: argument.spec, original: argument.original, originalDirfd: argument.originalDirfd,
+                                    followed: argument.followed,
+                                    resolution: Resolution(hostPath: entry.dataPath, virtualPath: location.virtualPath,
+                                                           entry: nil, translated: true))
+        try rewrite(stop, tracee: tracee, [copy])
+        return .proceed
+    }
+
+    /// An open that writes (or creates, or truncates) a remote regular file
+    /// opens its cached copy; the copy goes back when its last descriptor is
+    /// closed (CacheWriteBack). The file is created at the server first, and
+    /// the server is asked whether it may be written, so that the open fails
+    /// as it would on the server (EEXIST, EACCES, ENOENT).
+    func openForWritingThroughCache(_ name: String, flags: Int32, _ stop: SyscallStop, tracee: Tracee,
+                                    _ argument: ResolvedArgument, _ location: RemoteLocation) throws -> Resume? {
+        guard let cache = options.cache else { return nil }
+        let writeBack = cacheWriteBack(cache)
+        let key = Self.cacheKey(location)
+        let entry: WholeFileCache.Entry
+        var remoteMode: UInt32 = 0o644
+        do throws(ServiceError) {
+            let service = try services.driver(for: location)
+            var status: FileStatus
+            do throws(ServiceError) {
+                status = try argument.followed ? service.stat(location.path) : service.lstat(location.path)
+                if flags & (O_CREAT | O_EXCL) == O_CREAT | O_EXCL { throw ServiceError(errno: EEXIST) }
+                guard status.isRegularFile else { return nil }  // directories, links: as the server says
+                if flags & 3 != O_RDONLY || flags & O_TRUNC != 0 { try service.access(location.path, mode: W_OK) }
+            } catch where error.errno == ENOENT && flags & O_CREAT != 0 {
+                let mode = UInt32(truncatingIfNeeded: stop.args[name == "open" ? 2 : 3]) & 0o7777 & ~umask(of: stop.tid)
+                let handle = try service.open(location.path, flags: O_WRONLY | O_CREAT | (flags & O_EXCL), mode: mode)
+                try? service.close(handle)
+                status = try service.stat(location.path)
+            }
+            remoteMode = status.mode & 0o7777
+            entry = try cache.entryForWriting(key: key, service: service, path: location.path, status: status,
+                                              truncating: flags & O_TRUNC != 0 && flags & 3 != O_RDONLY,
+                                              keepCurrent: writeBack.isTracked(key))
+            try writeBack.expectOpen(of: entry, location: location, service: service, remoteMode: remoteMode)
+        } catch {
+            if log.enabled(.namespace) { log.write("[\(stop.tid)] \(name) \(location): \(error)") }
+            try stop.fail(error.errno)
+            return .proceed
+        }
+        cachedNames[entry.dataPath] = location.virtualPath
+        if log.enabled(.namespace) { log.write("[\(stop.tid)] \(location) opened for writing in the cache (\(entry.dataPath))") }
+        // The copy exists: the kernel must neither create nor refuse it.
+        try stop.setArgument(name == "open" ? 1 : 2, UInt64(UInt32(bitPattern: flags & ~(O_CREAT | O_EXCL))))
         let copy = ResolvedArgument(spec: argument.spec, original: argument.original, originalDirfd: argument.originalDirfd,
                                     followed: argument.followed,
                                     resolution: Resolution(hostPath: entry.dataPath, virtualPath: location.virtualPath,

@@ -30,6 +30,12 @@ public final class WholeFileCache {
         public let key: String
         public let dataPath: String
         public let size: Int64
+
+        public init(key: String, dataPath: String, size: Int64) {
+            self.key = key
+            self.dataPath = dataPath
+            self.size = size
+        }
     }
 
     public init(directory: String, sizeLimit: Int64, trustSession: Bool) {
@@ -84,6 +90,49 @@ public final class WholeFileCache {
         }
     }
 
+    /// The entry's copy for a program that will write it: made empty when the
+    /// open truncates (nothing to fetch), else fetched as for reading. Its
+    /// meta is dropped until the written copy is back at the server (then
+    /// `committed`), so no other reader takes it for the server's file.
+    public func entryForWriting(key: String, service: FileService, path: String, status: FileStatus,
+                                truncating: Bool, keepCurrent: Bool) throws(ServiceError) -> Entry {
+        try prepareDirectory()
+        let base = directory + "/" + Self.hash(key)
+        if keepCurrent || truncating {
+            // Already held open for writing here (its data is newer than the
+            // server's), or about to be emptied: never fetched over.
+            let lock = try Lock(base + ".lock")
+            defer { lock.release() }
+            let fd = open(base + ".data", O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw ServiceError.posix("open", base + ".data") }
+            close(fd)
+            unlink(base + ".meta")
+            return Entry(key: key, dataPath: base + ".data", size: truncating ? 0 : status.size)
+        }
+        let entry = try self.entry(key: key, service: service, path: path, status: status)
+        unlink(base + ".meta")
+        return entry
+    }
+
+    /// The copy went back to the server, which now has `status`: valid again.
+    public func committed(key: String, status: FileStatus) {
+        let base = directory + "/" + Self.hash(key)
+        var times = [timespec(tv_sec: Int(status.atime.seconds), tv_nsec: Int(status.atime.nanoseconds)),
+                     timespec(tv_sec: Int(status.mtime.seconds), tv_nsec: Int(status.mtime.nanoseconds))]
+        utimensat(AT_FDCWD, base + ".data", &times, 0)
+        try? writeMeta(base, key: key, size: status.size, mtime: status.mtime)
+        checkedThisRun.insert(key)
+    }
+
+    /// Keeps a copy that could not go back under another name, out of the
+    /// cache's way; returns that name.
+    public func setAside(key: String) -> String? {
+        let base = directory + "/" + Self.hash(key)
+        let kept = base + ".unsent.\(getpid()).\(Deadline.now.nanoseconds)"
+        unlink(base + ".meta")
+        return rename(base + ".data", kept) == 0 ? kept : nil
+    }
+
     /// The device and inode the entry's copy has, made (empty) if need be:
     /// stat of a remote file reports these, so that they match what fstat of
     /// a descriptor opened through the cache will say (cp, tar and friends
@@ -99,6 +148,11 @@ public final class WholeFileCache {
         var status = stat()
         guard fstat(fd, &status) == 0 else { return nil }
         return (UInt64(status.st_dev), UInt64(status.st_ino))
+    }
+
+    /// Where the copy of `key` lives.
+    public func dataPath(for key: String) -> String {
+        directory + "/" + Self.hash(key) + ".data"
     }
 
     /// In session mode: the entry was checked in this run and is trusted.

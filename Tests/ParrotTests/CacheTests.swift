@@ -118,4 +118,47 @@ import Testing
             #expect((ops["getfile"] ?? 0) <= 3, "\(ops)")  // tool.sh once, true once, table once
         }
     }
+
+    @Test func writesGoBackAtTheLastCloseAndAFailedWriteBackKeepsTheData() throws {
+        try withChirpServer(privatePort: true) { server in
+            let cache = Paths.temporaryDirectory("cache")
+            defer { Paths.remove(cache) }
+            server.write("/shared.txt", "old\n")
+            // Two descriptors of one open file and a second open: the data goes
+            // back once, after the last close.
+            let (result, ops) = try Self.run(server, """
+                python3 -c '
+                import os, sys
+                p = sys.argv[1]
+                a = os.open(p, os.O_WRONLY | os.O_TRUNC); b = os.dup(a); c = os.open(p, os.O_RDONLY)
+                os.write(a, b"new "); os.close(a); os.write(b, b"data\\n"); os.close(b)
+                print(os.read(c, 100)); os.close(c)' $C/shared.txt; cat $C/shared.txt
+                """, cache: cache)
+            #expect(result.stdout == "b'new data\\n'\nnew data\n", "\(result)")
+            #expect(ops["putfile"] == 1, "\(ops)")
+            #expect(localContents(server.local("/shared.txt")) == "new data\n")
+
+            // The server dies before the file is closed: the close cannot send it back.
+            let marker = cache + "/written"
+            let killer = Thread {
+                let deadline = Date().addingTimeInterval(30)
+                while !FileManager.default.fileExists(atPath: marker) && Date() < deadline { usleep(10_000) }
+                server.crash()
+            }
+            killer.start()
+            let c = "/chirp/127.0.0.1:\(server.port)"
+            let lost = Command.run([Paths.parrot, "run", "-t", cache, "-T", "1", "--", "python3", "-c", """
+                import os, sys, time
+                fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                os.write(fd, b"precious\\n"); open(sys.argv[2], "w").close(); time.sleep(1); os.close(fd)
+                """, c + "/precious.txt", marker], timeout: 60)
+            #expect(lost.stderr.contains("cannot write \(c)/precious.txt back"), "\(lost)")
+            let kept = (try? FileManager.default.contentsOfDirectory(atPath: cache + "/parrot-copies/cache")) ?? []
+            let unsent = kept.filter { $0.contains(".unsent.") }
+            #expect(unsent.count == 1, "\(kept)")
+            if let name = unsent.first {
+                #expect(localContents(cache + "/parrot-copies/cache/" + name) == "precious\n")
+            }
+        }
+    }
 }

@@ -1,0 +1,147 @@
+import ParrotCache
+import ParrotNamespace
+import ParrotServices
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Cached copies the program opened for writing. The kernel tells, through
+/// inotify, every open (IN_OPEN) and every last close of an open file
+/// (IN_CLOSE_*) of a copy, and whether it was written (IN_MODIFY) or had its
+/// mode or times set (IN_ATTRIB). When no descriptor of a written copy is
+/// left, it goes back to the server. Events are read before every stop the
+/// agent handles, and the kernel queues a close's event before close()
+/// returns (or before an exiting writer's parent can see it exit): whoever
+/// looks at the file through the agent next sees the written data.
+final class CacheWriteBack {
+    final class Tracked {
+        let key: String
+        let dataPath: String
+        let location: RemoteLocation
+        let service: FileService
+        /// The remote's permission bits, and what the copy had when tracked.
+        let remoteMode: UInt32
+        var baselineMode: UInt32 = 0
+        /// Opens rewritten to the copy whose IN_OPEN has not arrived yet.
+        var expected = 0
+        /// Open files of the copy (any process) not yet closed.
+        var opens = 0
+        var modified = false
+        var attributesChanged = false
+        var watch: Int32 = -1
+
+        init(key: String, dataPath: String, location: RemoteLocation, service: FileService, remoteMode: UInt32) {
+            self.key = key
+            self.dataPath = dataPath
+            self.location = location
+            self.service = service
+            self.remoteMode = remoteMode
+        }
+    }
+
+    let cache: WholeFileCache
+    let log: DebugLog
+    private var inotify: Int32 = -1
+    private var byWatch: [Int32: Tracked] = [:]
+    private var byKey: [String: Tracked] = [:]
+
+    init(cache: WholeFileCache, log: DebugLog) {
+        self.cache = cache
+        self.log = log
+    }
+
+    var isEmpty: Bool { byWatch.isEmpty }
+
+    func isTracked(_ key: String) -> Bool { byKey[key] != nil }
+
+    /// Watches `entry`'s copy (once) and counts one more open about to happen.
+    func expectOpen(of entry: WholeFileCache.Entry, location: RemoteLocation, service: FileService,
+                    remoteMode: UInt32) throws(ServiceError) {
+        if let tracked = byKey[entry.key] {
+            tracked.expected += 1
+            return
+        }
+        if inotify < 0 {
+            inotify = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+            guard inotify >= 0 else { throw ServiceError.posix("inotify_init1") }
+        }
+        let tracked = Tracked(key: entry.key, dataPath: entry.dataPath, location: location, service: service,
+                              remoteMode: remoteMode)
+        // Readable and writable by the agent, otherwise the remote's bits.
+        tracked.baselineMode = remoteMode | 0o600
+        chmod(entry.dataPath, mode_t(tracked.baselineMode))
+        let mask = IN_OPEN | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_MODIFY | IN_ATTRIB
+        tracked.watch = inotify_add_watch(inotify, entry.dataPath, UInt32(mask))
+        guard tracked.watch >= 0 else { throw ServiceError.posix("inotify_add_watch", entry.dataPath) }
+        tracked.expected = 1
+        byWatch[tracked.watch] = tracked
+        byKey[entry.key] = tracked
+    }
+
+    /// Handles the events queued so far.
+    func settle() {
+        guard inotify >= 0, !byWatch.isEmpty else { return }
+        let size = 8192
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 8)
+        defer { buffer.deallocate() }
+        var touched: [Tracked] = []
+        while true {
+            let n = read(inotify, buffer.baseAddress, size)
+            if n <= 0 { break }
+            var offset = 0
+            while offset + 16 <= n {
+                let watch = buffer.load(fromByteOffset: offset, as: Int32.self)
+                let mask = buffer.load(fromByteOffset: offset + 4, as: UInt32.self)
+                offset += 16 + Int(buffer.load(fromByteOffset: offset + 12, as: UInt32.self))
+                guard let tracked = byWatch[watch] else { continue }
+                if mask & UInt32(IN_OPEN) != 0 {
+                    tracked.opens += 1
+                    if tracked.expected > 0 { tracked.expected -= 1 }
+                }
+                if mask & UInt32(IN_MODIFY) != 0 { tracked.modified = true }
+                if mask & UInt32(IN_ATTRIB) != 0 { tracked.attributesChanged = true }
+                if mask & UInt32(IN_CLOSE_WRITE | IN_CLOSE_NOWRITE) != 0 { tracked.opens -= 1 }
+                touched.append(tracked)
+            }
+        }
+        for tracked in touched where tracked.opens <= 0 && tracked.expected == 0 && byKey[tracked.key] === tracked {
+            finish(tracked)
+        }
+    }
+
+    /// At the end: every program is gone, so everything written goes back.
+    func settleAll() {
+        settle()
+        for tracked in Array(byKey.values) { finish(tracked) }
+    }
+
+    private func finish(_ tracked: Tracked) {
+        byWatch.removeValue(forKey: tracked.watch)
+        byKey.removeValue(forKey: tracked.key)
+        inotify_rm_watch(inotify, tracked.watch)
+        do throws(ServiceError) {
+            try giveBack(tracked)
+        } catch {
+            // Never drop written data silently: keep it where the user can find it.
+            let kept = cache.setAside(key: tracked.key) ?? tracked.dataPath
+            log.write("cannot write \(tracked.location) back (\(error)); its data is kept in \(kept)")
+        }
+    }
+
+    private func giveBack(_ tracked: Tracked) throws(ServiceError) {
+        let path = tracked.location.path, service = tracked.service
+        var local = stat()
+        guard lstat(tracked.dataPath, &local) == 0 else { throw ServiceError.posix("stat", tracked.dataPath) }
+        let chmodded = local.st_mode & 0o7777 != tracked.baselineMode
+        if tracked.modified {
+            _ = try service.putFile(tracked.dataPath, to: path, mode: chmodded ? local.st_mode & 0o7777 : tracked.remoteMode)
+            if log.enabled(.namespace) { log.write("wrote \(tracked.location) back from the cache") }
+        }
+        if tracked.attributesChanged {
+            if chmodded { try service.chmod(path, mode: local.st_mode & 0o7777) }
+            try service.utimes(path, access: Timestamp(local.st_atim), modification: Timestamp(local.st_mtim))
+        }
+        // The copy is the server's file again: later opens may use it.
+        if let status = try? service.stat(path) { cache.committed(key: tracked.key, status: status) }
+    }
+}
