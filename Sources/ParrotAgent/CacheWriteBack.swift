@@ -81,28 +81,17 @@ final class CacheWriteBack {
     /// Handles the events queued so far.
     func settle() {
         guard inotify >= 0, !byWatch.isEmpty else { return }
-        let size = 8192
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 8)
-        defer { buffer.deallocate() }
         var touched: [Tracked] = []
-        while true {
-            let n = read(inotify, buffer.baseAddress, size)
-            if n <= 0 { break }
-            var offset = 0
-            while offset + 16 <= n {
-                let watch = buffer.load(fromByteOffset: offset, as: Int32.self)
-                let mask = buffer.load(fromByteOffset: offset + 4, as: UInt32.self)
-                offset += 16 + Int(buffer.load(fromByteOffset: offset + 12, as: UInt32.self))
-                guard let tracked = byWatch[watch] else { continue }
-                if mask & UInt32(IN_OPEN) != 0 {
-                    tracked.opens += 1
-                    if tracked.expected > 0 { tracked.expected -= 1 }
-                }
-                if mask & UInt32(IN_MODIFY) != 0 { tracked.modified = true }
-                if mask & UInt32(IN_ATTRIB) != 0 { tracked.attributesChanged = true }
-                if mask & UInt32(IN_CLOSE_WRITE | IN_CLOSE_NOWRITE) != 0 { tracked.opens -= 1 }
-                touched.append(tracked)
+        InotifyEvents.drain(inotify) { watch, mask in
+            guard let tracked = byWatch[watch] else { return }
+            if mask & UInt32(IN_OPEN) != 0 {
+                tracked.opens += 1
+                if tracked.expected > 0 { tracked.expected -= 1 }
             }
+            if mask & UInt32(IN_MODIFY) != 0 { tracked.modified = true }
+            if mask & UInt32(IN_ATTRIB) != 0 { tracked.attributesChanged = true }
+            if mask & UInt32(IN_CLOSE_WRITE | IN_CLOSE_NOWRITE) != 0 { tracked.opens -= 1 }
+            touched.append(tracked)
         }
         for tracked in touched where tracked.opens <= 0 && tracked.expected == 0 && byKey[tracked.key] === tracked {
             finish(tracked)

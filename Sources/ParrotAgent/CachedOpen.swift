@@ -48,12 +48,22 @@ extension Agent {
                 entry = try cache.entry(key: key, service: service, path: location.path, status: status)
             }
         } catch {
-            if log.enabled(.namespace) { log.write("[\(stop.tid)] \(name) \(location): \(error)") }
-            try stop.fail(error.errno)
-            return .proceed
+            return try refuseOpen(name, location, error, stop)
         }
+        return try openCopy(entry, of: location, argument, stop, tracee: tracee, what: "opened from the cache")
+    }
+
+    private func refuseOpen(_ name: String, _ location: RemoteLocation, _ error: ServiceError, _ stop: SyscallStop) throws -> Resume {
+        if log.enabled(.namespace) { log.write("[\(stop.tid)] \(name) \(location): \(error)") }
+        try stop.fail(error.errno)
+        return .proceed
+    }
+
+    /// Points the open's path at the cached copy (remembered for /proc/self/fd).
+    private func openCopy(_ entry: WholeFileCache.Entry, of location: RemoteLocation, _ argument: ResolvedArgument,
+                          _ stop: SyscallStop, tracee: Tracee, what: String) throws -> Resume {
         cachedNames[entry.dataPath] = location.virtualPath
-        if log.enabled(.namespace) { log.write("[\(stop.tid)] \(location) opened from the cache (\(entry.dataPath))") }
+        if log.enabled(.namespace) { log.write("[\(stop.tid)] \(location) \(what) (\(entry.dataPath))") }
         let copy = ResolvedArgument(spec: argument.spec, original: argument.original, originalDirfd: argument.originalDirfd,
                                     followed: argument.followed,
                                     resolution: Resolution(hostPath: entry.dataPath, virtualPath: location.virtualPath,
@@ -94,20 +104,11 @@ extension Agent {
                                               keepCurrent: writeBack.isTracked(key))
             try writeBack.expectOpen(of: entry, location: location, service: service, remoteMode: remoteMode)
         } catch {
-            if log.enabled(.namespace) { log.write("[\(stop.tid)] \(name) \(location): \(error)") }
-            try stop.fail(error.errno)
-            return .proceed
+            return try refuseOpen(name, location, error, stop)
         }
-        cachedNames[entry.dataPath] = location.virtualPath
-        if log.enabled(.namespace) { log.write("[\(stop.tid)] \(location) opened for writing in the cache (\(entry.dataPath))") }
         // The copy exists: the kernel must neither create nor refuse it.
         try stop.setArgument(name == "open" ? 1 : 2, UInt64(UInt32(bitPattern: flags & ~(O_CREAT | O_EXCL))))
-        let copy = ResolvedArgument(spec: argument.spec, original: argument.original, originalDirfd: argument.originalDirfd,
-                                    followed: argument.followed,
-                                    resolution: Resolution(hostPath: entry.dataPath, virtualPath: location.virtualPath,
-                                                           entry: nil, translated: true))
-        try rewrite(stop, tracee: tracee, [copy])
-        return .proceed
+        return try openCopy(entry, of: location, argument, stop, tracee: tracee, what: "opened for writing in the cache")
     }
 
     /// Calls after which a cached copy may no longer be the remote file.

@@ -95,25 +95,13 @@ final class LocalCopies {
     /// Handles the close events queued so far.
     func settle() {
         guard inotify >= 0, !byWatch.isEmpty else { return }
-        let size = 4096
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 8)
-        defer { buffer.deallocate() }
-        while true {
-            let n = read(inotify, buffer.baseAddress, size)
-            if n <= 0 { return }
-            var offset = 0
-            while offset + 16 <= n {
-                let watch = buffer.load(fromByteOffset: offset, as: Int32.self)
-                let mask = buffer.load(fromByteOffset: offset + 4, as: UInt32.self)
-                let length = Int(buffer.load(fromByteOffset: offset + 12, as: UInt32.self))
-                offset += 16 + length
-                guard let copy = byWatch[watch] else { continue }
-                if mask & UInt32(IN_MODIFY) != 0 { copy.modified = true }
-                if mask & UInt32(IN_ATTRIB) != 0 { copy.attributesChanged = true }
-                guard mask & UInt32(IN_CLOSE_WRITE | IN_CLOSE_NOWRITE) != 0 else { continue }
-                copy.opens -= 1
-                if copy.opens <= 0 { finish(copy, writeBack: true) }
-            }
+        InotifyEvents.drain(inotify) { watch, mask in
+            guard let copy = byWatch[watch] else { return }
+            if mask & UInt32(IN_MODIFY) != 0 { copy.modified = true }
+            if mask & UInt32(IN_ATTRIB) != 0 { copy.attributesChanged = true }
+            guard mask & UInt32(IN_CLOSE_WRITE | IN_CLOSE_NOWRITE) != 0 else { return }
+            copy.opens -= 1
+            if copy.opens <= 0 { finish(copy, writeBack: true) }
         }
     }
 
