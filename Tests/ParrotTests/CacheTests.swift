@@ -161,4 +161,30 @@ import Testing
             }
         }
     }
+
+    @Test func librariesAndDatabasesOnTheServer() throws {
+        try withChirpServer { server in
+            let cache = Paths.temporaryDirectory("cache")
+            defer { Paths.remove(cache) }
+            let work = Paths.temporaryDirectory("libs")
+            defer { Paths.remove(work) }
+            Paths.write("int answer(void) { return 42; }\n", to: work + "/answer.c")
+            Paths.write("#include <stdio.h>\nint answer(void);\nint main(void) { printf(\"%d\\n\", answer()); return 0; }\n",
+                        to: work + "/main.c")
+            let build = Command.shell("""
+                cc -shared -fPIC -o libanswer.so answer.c && cc -o main main.c -L. -lanswer && \
+                python3 -c 'import sqlite3; c = sqlite3.connect("data.db"); c.execute("create table t(x)"); c.executemany("insert into t values (?)", [(i,) for i in range(500)]); c.commit()'
+                """, cwd: work)
+            #expect(build.status == 0, "\(build)")
+            // The library and the database live only on the server.
+            // A path list splits at colons, so the server's lib directory is
+            // mounted at a plain name for LD_LIBRARY_PATH.
+            let (result, _) = try Self.run(server, """
+                mkdir $C/lib && cp \(work)/libanswer.so \(work)/data.db $C/lib/ && rm \(work)/libanswer.so && \
+                LD_LIBRARY_PATH=/remote-lib \(work)/main && \
+                python3 -c 'import sqlite3, sys; c = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True); print(c.execute("select count(*), sum(x) from t").fetchone())' $C/lib/data.db
+                """, cache: cache, options: ["-M", "/remote-lib=/chirp/127.0.0.1:\(server.port)/lib"])
+            #expect(result.status == 0 && result.stdout == "42\n(500, 124750)\n", "\(result)")
+        }
+    }
 }
