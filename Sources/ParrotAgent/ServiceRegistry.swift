@@ -12,6 +12,7 @@ final class ServiceRegistry {
     let recorder: JobRecorder?
     private var drivers: [String: FileService] = [:]
     private var failures: [String: ServiceError] = [:]
+    private var last: (service: String, authority: String, driver: FileService)?
 
     init(_ factories: [String: ServiceFactory], recorder: JobRecorder? = nil) {
         self.factories = factories
@@ -22,8 +23,13 @@ final class ServiceRegistry {
 
     func driver(for location: RemoteLocation) throws(ServiceError) -> FileService {
         if location.isServiceRoot { return ServiceRoot.shared }
+        // Most calls go to the server the previous one went to.
+        if let last, last.service == location.service, last.authority == location.authority { return last.driver }
         let key = location.service + "/" + location.authority
-        if let driver = drivers[key] { return driver }
+        if let driver = drivers[key] {
+            last = (location.service, location.authority, driver)
+            return driver
+        }
         // A malformed authority fails the same way every time: say it once.
         if let failure = failures[key] { throw failure }
         guard let factory = factories[location.service] else {
@@ -33,6 +39,7 @@ final class ServiceRegistry {
             var driver = try factory(location.authority)
             if let recorder { driver = MeteredService(driver, server: key, recorder: recorder) }
             drivers[key] = driver
+            last = (location.service, location.authority, driver)
             return driver
         } catch {
             failures[key] = error

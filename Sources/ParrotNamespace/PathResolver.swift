@@ -68,6 +68,24 @@ public struct PathResolver {
         return services.contains { Self.mentions(path.utf8, $0.utf8) }
     }
 
+    /// `/SERVICE/AUTHORITY[/PATH]` with no empty, `.` or `..` component and no
+    /// trailing slash: the location, read straight off the bytes.
+    static func plainServicePath(_ path: String, services: Set<String>) -> RemoteLocation? {
+        let bytes = path.utf8
+        guard bytes.first == UInt8(ascii: "/"), bytes.last != UInt8(ascii: "/") else { return nil }
+        var previous: UInt8 = 0
+        for byte in bytes {
+            // "//", "/." (covers "/./", "/../" and a final "/." or "/..").
+            if previous == UInt8(ascii: "/") && (byte == UInt8(ascii: "/") || byte == UInt8(ascii: ".")) { return nil }
+            previous = byte
+        }
+        let parts = path.utf8.dropFirst().split(separator: UInt8(ascii: "/"), maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count >= 2, services.contains(String(decoding: parts[0], as: UTF8.self)) else { return nil }
+        let rest = parts.count == 3 ? "/" + String(decoding: parts[2], as: UTF8.self) : "/"
+        return RemoteLocation(service: String(decoding: parts[0], as: UTF8.self),
+                              authority: String(decoding: parts[1], as: UTF8.self), path: rest)
+    }
+
     private static func mentions(_ path: String.UTF8View, _ name: String.UTF8View) -> Bool {
         guard let first = name.first else { return false }
         var index = path.startIndex
@@ -84,6 +102,11 @@ public struct PathResolver {
     public func resolve(_ path: String, followFinal: Bool) -> ResolveOutcome {
         guard needsWalk(path) else {
             return .resolved(Resolution(hostPath: path, virtualPath: path, entry: nil, translated: false))
+        }
+        if table.isTrivial, let remote = Self.plainServicePath(path, services: services) {
+            // Already normalized and naming a service: nothing to walk.
+            return .resolved(Resolution(hostPath: path, virtualPath: remote.virtualPath, entry: nil,
+                                        translated: true, remote: remote))
         }
         var done: [Substring] = []
         // The resolved path so far ("/a/b"), and where each component starts in it,
