@@ -43,7 +43,14 @@ public final class ChirpFileService: FileService {
     }
 
     public func access(_ path: String, mode: Int32) throws(ServiceError) {
-        try simple(.access(path, mode: mode))
+        do throws(ServiceError) {
+            try simple(.access(path, mode: mode))
+        } catch where error.errno == EACCES {
+            // Servers check the ACL before the name: a missing file is ENOENT
+            // locally, which programs rely on (git probing for hooks).
+            do throws(ServiceError) { _ = try lstat(path) } catch where error.errno == ENOENT { throw error }
+            throw error
+        }
     }
 
     public func mkdir(_ path: String, mode: UInt32) throws(ServiceError) {
