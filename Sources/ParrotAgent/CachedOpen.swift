@@ -11,7 +11,21 @@ import Glibc
 /// reads, mmaps and execs never stop again. One stat checks the copy; a
 /// stale or missing one is fetched whole first.
 extension Agent {
-    static let openCalls: Set<String> = ["open", "openat", "openat2"]
+    static let openCalls: Set<String> = ["open", "openat", "openat2", "creat"]
+
+    /// The open(2) flags of an open call (creat's are implied).
+    func openFlags(_ name: String, _ stop: SyscallStop) throws -> Int32 {
+        switch name {
+        case "creat": return O_WRONLY | O_CREAT | O_TRUNC
+        case "openat2": return Int32(truncatingIfNeeded: try openHowFlags(stop, 2))
+        default: return Int32(truncatingIfNeeded: stop.args[name == "open" ? 1 : 2])
+        }
+    }
+
+    /// The mode argument of an open call that creates.
+    func openMode(_ name: String, _ stop: SyscallStop) -> UInt32 {
+        UInt32(truncatingIfNeeded: stop.args[name == "openat" ? 3 : name == "creat" ? 1 : 2]) & 0o7777
+    }
 
     /// The cache's name for a remote file.
     static func cacheKey(_ location: RemoteLocation) -> String {
@@ -24,8 +38,7 @@ extension Agent {
                           _ list: [ResolvedArgument]) throws -> Resume? {
         guard let cache = options.cache, Self.openCalls.contains(name), list.count == 1, let argument = list.first,
               argument.descriptor == nil, let location = argument.resolution.remote, !location.isServiceRoot else { return nil }
-        let flags = Int32(truncatingIfNeeded: name == "openat2" ? try openHowFlags(stop, 2)
-                                                                   : stop.args[name == "open" ? 1 : 2])
+        let flags = try openFlags(name, stop)
         let pathOnly: Int32 = 0o10000000
         guard flags & (O_DIRECTORY | pathOnly) == 0 else { return nil }
         if flags & 3 != O_RDONLY || flags & (O_TRUNC | O_CREAT) != 0 {
@@ -93,7 +106,7 @@ extension Agent {
                 guard status.isRegularFile else { return nil }  // directories, links: as the server says
                 if flags & 3 != O_RDONLY || flags & O_TRUNC != 0 { try service.access(location.path, mode: W_OK) }
             } catch where error.errno == ENOENT && flags & O_CREAT != 0 {
-                let mode = UInt32(truncatingIfNeeded: stop.args[name == "open" ? 2 : 3]) & 0o7777 & ~umask(of: stop.tid)
+                let mode = openMode(name, stop) & ~umask(of: stop.tid)
                 let handle = try service.open(location.path, flags: O_WRONLY | O_CREAT | (flags & O_EXCL), mode: mode)
                 try? service.close(handle)
                 status = try service.stat(location.path)
@@ -107,7 +120,9 @@ extension Agent {
             return try refuseOpen(name, location, error, stop)
         }
         // The copy exists: the kernel must neither create nor refuse it.
-        try stop.setArgument(name == "open" ? 1 : 2, UInt64(UInt32(bitPattern: flags & ~(O_CREAT | O_EXCL))))
+        if name != "creat" {  // creat never refuses an existing file
+            try stop.setArgument(name == "open" ? 1 : 2, UInt64(UInt32(bitPattern: flags & ~(O_CREAT | O_EXCL))))
+        }
         return try openCopy(entry, of: location, argument, stop, tracee: tracee, what: "opened for writing in the cache")
     }
 
@@ -123,8 +138,7 @@ extension Agent {
     func invalidateCached(_ name: String, _ list: [ResolvedArgument], _ stop: SyscallStop) {
         guard let cache = options.cache, Self.remoteChanging.contains(name) else { return }
         if Self.openCalls.contains(name) {
-            let flags = Int32(truncatingIfNeeded: name == "openat2" ? ((try? openHowFlags(stop, 2)) ?? 0)
-                                                                     : stop.args[name == "open" ? 1 : 2])
+            let flags = (try? openFlags(name, stop)) ?? 0
             if flags & 3 == O_RDONLY && flags & O_TRUNC == 0 { return }
         }
         for argument in list {

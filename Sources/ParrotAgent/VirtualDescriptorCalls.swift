@@ -231,10 +231,16 @@ extension Agent {
             if let last = task.process.descriptors.remove(stop.int32(0)) { closeRemote(last) }
             return 0
         }
-        installDescriptorCall("dup") { [unowned self] stop, task throws(ServiceError) in
-            let file = try openFile(task, stop.int32(0))
-            guard let fd = task.process.descriptors.insert(file, closeOnExec: false) else { throw ServiceError(errno: EMFILE) }
-            return Int64(fd)
+        install("dup") { [unowned self] stop, tracee, task in
+            guard let file = task.process.descriptors[stop.int32(0)]?.file else { try stop.fail(EBADF); return .proceed }
+            // dup returns the lowest free number: after close(1), dup(fd) is
+            // how some programs (tar's xdup2) put a file on stdout.
+            if let free = lowestFreeStandardDescriptor(stop.tid) {
+                return try materialize(file, at: free, closeOnExec: false, stop, tracee: tracee)
+            }
+            guard let fd = task.process.descriptors.insert(file, closeOnExec: false) else { try stop.fail(EMFILE); return .proceed }
+            try stop.emulate(returning: Int64(fd))
+            return .proceed
         }
         install("dup2") { [unowned self] stop, tracee, task in
             try duplicate(stop, tracee: tracee, task: task, flags: 0, isDup2: true)
@@ -272,6 +278,12 @@ extension Agent {
             default: throw ServiceError(errno: ENOTTY)  // not a terminal, no device controls
             }
         }
+    }
+
+    /// 0, 1 or 2 when one of them is closed in `tid`'s process (the kernel's
+    /// dup would hand that out before any virtual number).
+    func lowestFreeStandardDescriptor(_ tid: pid_t) -> Int32? {
+        (0...2).first { fd in access("/proc/\(tid)/fd/\(fd)", F_OK) != 0 && errno == ENOENT }.map(Int32.init)
     }
 
     private func control(_ task: TaskState, _ fd: Int32, command: Int32, argument: UInt64,
