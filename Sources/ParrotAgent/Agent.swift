@@ -73,7 +73,8 @@ public final class Agent: TraceEventHandler {
         self.options = options
         self.log = options.log
         self.hostCache = HostFileCache()
-        self.services = ServiceRegistry(options.services, recorder: options.recorder)
+        self.services = ServiceRegistry(options.services, recorder: options.recorder,
+                                        attributeLifetime: options.attributeLifetime)
         self.serviceNames = options.services.keys.map { Array($0.utf8) }
         self.resolver = PathResolver(table: options.mounts, services: services.names, fs: hostCache)
         let startsRemote = RemoteLocation(normalized: PathName.normalize(options.workingDirectory),

@@ -28,6 +28,9 @@ public struct AgentOptions {
     /// Read-only opens of remote files go to local copies kept here; nil
     /// (--no-cache) streams every read through a virtual descriptor.
     public var cache: WholeFileCache?
+    /// Seconds the answers of servers to stat are kept (--attr-timeout; with -S
+    /// for the whole run); 0 asks every time.
+    public var attributeLifetime: Double = 1
     /// Set for job reports (--stats-file, -W, --name-list).
     public var recorder: JobRecorder?
     /// Where local copies of remote files live (-t); made on first use.

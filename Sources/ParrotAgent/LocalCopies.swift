@@ -69,6 +69,10 @@ final class LocalCopies {
             unlink(path)
             throw error
         }
+        // The remote's mode first: the agent's own chmod must not look like the program's.
+        var remoteMode: UInt32 = 0o644
+        if let status = try? file.service.stat(file.location.path) { remoteMode = status.mode & 0o7777 }
+        chmod(path, mode_t(remoteMode | 0o600))
         let watch = inotify_add_watch(inotify, path, UInt32(IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_MODIFY | IN_ATTRIB))
         guard watch >= 0 else {
             unlink(path)
@@ -76,11 +80,8 @@ final class LocalCopies {
         }
         let copy = Copy(path: path, file: file, watch: watch)
         copy.opens = 1
-        if let status = try? file.service.stat(file.location.path) {
-            copy.remoteMode = status.mode & 0o7777
-            copy.mode = copy.remoteMode | 0o600
-        }
-        chmod(path, mode_t(copy.mode))
+        copy.remoteMode = remoteMode
+        copy.mode = remoteMode | 0o600
         byWatch[watch] = copy
         byFile[ObjectIdentifier(file)] = copy
         return copy

@@ -14,9 +14,13 @@ final class ServiceRegistry {
     private var failures: [String: ServiceError] = [:]
     private var last: (service: String, authority: String, driver: FileService)?
 
-    init(_ factories: [String: ServiceFactory], recorder: JobRecorder? = nil) {
+    /// How long answers to stat are kept (AttributeCache); 0 keeps none.
+    let attributeLifetime: Double
+
+    init(_ factories: [String: ServiceFactory], recorder: JobRecorder? = nil, attributeLifetime: Double = 0) {
         self.factories = factories
         self.recorder = recorder
+        self.attributeLifetime = attributeLifetime
     }
 
     var names: Set<String> { Set(factories.keys) }
@@ -38,6 +42,7 @@ final class ServiceRegistry {
         do throws(ServiceError) {
             var driver = try factory(location.authority)
             if let recorder { driver = MeteredService(driver, server: key, recorder: recorder) }
+            if attributeLifetime > 0 { driver = AttributeCache(driver, lifetime: attributeLifetime) }
             drivers[key] = driver
             last = (location.service, location.authority, driver)
             return driver

@@ -82,7 +82,7 @@ public final class WholeFileCache {
             utimensat(AT_FDCWD, data, &times, 0)
             try writeMeta(base, key: key, size: size, mtime: status.mtime)
             checkedThisRun.insert(key)
-            evict(sparing: base)
+            evict(sparing: base, added: size)
             return Entry(key: key, dataPath: data, size: size)
         } catch {
             truncate(data, 0)
@@ -167,10 +167,19 @@ public final class WholeFileCache {
         checkedThisRun.remove(key)
     }
 
+    /// What the cache holds, as last counted plus what was fetched since
+    /// (nil until counted once): the directory is read again only when this
+    /// passes the limit, not on every miss.
+    private var estimatedBytes: Int64?
+
     /// Removes least recently used entries (by the meta file's time, touched
     /// on every hit) until the cache fits its limit; entries another agent is
     /// busy with are skipped.
-    func evict(sparing kept: String) {
+    func evict(sparing kept: String, added: Int64 = 0) {
+        if let estimate = estimatedBytes {
+            estimatedBytes = estimate + added
+            if estimate + added <= sizeLimit { return }
+        }
         guard let dir = opendir(directory) else { return }
         var entries: [(base: String, used: Int, size: Int64)] = []
         var total: Int64 = 0
@@ -185,6 +194,7 @@ public final class WholeFileCache {
             entries.append((base, used, Int64(data.st_blocks) * 512))
         }
         closedir(dir)
+        estimatedBytes = total
         guard total > sizeLimit else { return }
         for entry in entries.sorted(by: { $0.used < $1.used }) where total > sizeLimit && entry.base != kept {
             guard let lock = try? Lock(entry.base + ".lock", wait: false) else { continue }
@@ -193,6 +203,7 @@ public final class WholeFileCache {
             lock.release()
             total -= entry.size
         }
+        estimatedBytes = total
     }
 
     private var directoryMade = false

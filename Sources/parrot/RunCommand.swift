@@ -60,6 +60,10 @@ struct RunCommand: ParsableCommand {
           help: "Check each cached remote file with its server once per run only.")
     var sessionCache = false
 
+    @Option(name: .customLong("attr-timeout"),
+            help: "Seconds to keep a server's answer to stat, found or not (0: ask every time; with -S: the whole run).")
+    var attributeTimeout: Double = 1
+
     @Option(name: .customLong("cache-size"), help: "Evict least recently used cached files beyond this size (K, M, G suffixes).")
     var cacheSize: String = "2G"
 
@@ -161,6 +165,8 @@ struct RunCommand: ParsableCommand {
         agentOptions.services = services
         agentOptions.blockSize = blockBytes
         agentOptions.temporaryDirectory = copies
+        guard attributeTimeout >= 0 else { throw ValidationError("--attr-timeout must be 0 or more seconds") }
+        agentOptions.attributeLifetime = sessionCache && attributeTimeout > 0 ? .infinity : attributeTimeout
         if !noCache {
             guard let limit = Self.byteCount(cacheSize), limit > 0 else {
                 throw ValidationError("--cache-size \(cacheSize): a size such as 500M or 2G")

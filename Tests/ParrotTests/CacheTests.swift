@@ -26,8 +26,15 @@ import Testing
             let (first, ops1) = try Self.run(server, "cat $C/data.txt", cache: cache)
             #expect(first.stdout == "first version\n" && ops1["getfile"] == 1, "\(first) \(ops1)")
             let (second, ops2) = try Self.run(server, "cat $C/data.txt; cat $C/data.txt", cache: cache)
-            #expect(second.stdout == "first version\nfirst version\n" && ops2["getfile"] == nil && ops2["stat"] == 2,
+            // One stat: the second open within a second takes the kept answer (--attr-timeout).
+            #expect(second.stdout == "first version\nfirst version\n" && ops2["getfile"] == nil && ops2["stat"] == 1,
                     "\(second) \(ops2)")
+            let (third0, ops3a) = try Self.run(server, "cat $C/data.txt; cat $C/data.txt", cache: cache, options: ["--attr-timeout", "0"])
+            #expect(third0.status == 0 && ops3a["stat"] == 2, "\(ops3a)")
+            // A copy made only to be read (stdin from a streamed file) sends nothing back.
+            let (streamed, ops3b) = try Self.run(server, "md5sum < $C/data.txt", cache: cache, options: ["--no-cache"])
+            #expect(streamed.status == 0 && ops3b["putfile"] == nil && ops3b["chmod"] == nil && ops3b["utimes"] == nil,
+                    "\(streamed) \(ops3b)")
             // Changed behind the agent's back (another size): fetched again.
             server.write("/data.txt", "second, longer version\n")
             let (third, ops3) = try Self.run(server, "cat $C/data.txt", cache: cache)
