@@ -82,8 +82,7 @@ final class TLSSession {
                     code = EPROTO
                 }
             }
-            SSL_free(ssl)
-            throw ServiceError(errno: code, message: "https \(host): \(reason)")
+            throw ServiceError(errno: code, message: "https \(host): \(reason)")  // deinit frees ssl
         }
     }
 
