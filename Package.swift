@@ -33,6 +33,8 @@ let package = Package(
         .target(name: "ParrotCache", dependencies: ["ParrotServices"]),
         // The Chirp protocol driver.
         .target(name: "ParrotChirp", dependencies: ["ParrotServices"]),
+        // The HTTP and HTTPS driver (read-only; TLS from the system OpenSSL).
+        .target(name: "ParrotHTTP", dependencies: ["ParrotServices", "COpenSSL"]),
         // The sandbox: Landlock rules from the mount list, the start-up report.
         .target(name: "ParrotSandbox", dependencies: ["CParrotShim", "ParrotNamespace"]),
         // openat2, which Swift cannot call (variadic syscall), and file digests
@@ -51,12 +53,12 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "parrot", dependencies: [
-            "ParrotAgent", "ParrotChirp", "ParrotServices", "ParrotSandbox", "ParrotCache", "ParrotChirpServer",
+            "ParrotAgent", "ParrotChirp", "ParrotHTTP", "ParrotServices", "ParrotSandbox", "ParrotCache", "ParrotChirpServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ParrotTests", dependencies: [
-            "ParrotFilter", "ParrotNamespace", "ParrotAgent", "ParrotServices", "ParrotChirp",
+            "ParrotFilter", "ParrotNamespace", "ParrotAgent", "ParrotServices", "ParrotChirp", "ParrotHTTP",
             "ParrotSandbox", "ParrotChirpServer",
         ]),
     ]

@@ -4,6 +4,7 @@ import ParrotAgent
 import ParrotCache
 import ParrotChirp
 import ParrotFilter
+import ParrotHTTP
 import ParrotNamespace
 import ParrotServices
 import ParrotSandbox
@@ -51,6 +52,12 @@ struct RunCommand: ParsableCommand {
     @Option(name: [.customShort("a"), .customLong("auth")],
             help: "Chirp authentication methods to try, in order: unix, hostname, address (default all three).")
     var authMethods: [String] = []
+
+    @Option(name: .customLong("ca-file"), help: "PEM file of certificate authorities that HTTPS servers are checked against (default: the system's).")
+    var caFile: String?
+
+    @Option(name: [.customShort("p"), .customLong("proxy")], help: "HTTP proxy host:port for /http and /https (default: HTTP_PROXY).")
+    var proxy: String?
 
     @Flag(name: .customLong("no-cache"),
           help: "Stream every remote read through a virtual descriptor instead of reading whole-file cached copies.")
@@ -147,7 +154,18 @@ struct RunCommand: ParsableCommand {
         let hostCwd = Self.currentDirectory()
         let virtualCwd = workDir.map { $0.hasPrefix("/") ? $0 : PathName.join(hostCwd, $0) } ?? hostCwd
         var hostStartDir: String? = nil
-        let services = ServiceDrivers.factories(chirp: chirp)
+        var http = HTTPOptions()
+        http.retryTimeout = timeout
+        http.proxy = proxy
+        http.readEnvironment(Dictionary(Self.environment().map { entry in
+            (String(entry.prefix { $0 != "=" }), String(entry.drop { $0 != "=" }.dropFirst()))
+        }, uniquingKeysWith: { first, _ in first }))
+        if let caFile {
+            guard access(caFile, R_OK) == 0 else { throw ValidationError("--ca-file \(caFile): \(ErrnoName.name(of: errno))") }
+            http.caFile = caFile
+        }
+        http.warn = { Self.complain("parrot: \($0)") }
+        let services = ServiceDrivers.factories(chirp: chirp, http: http)
         if workDir != nil {
             switch PathResolver(table: table, services: Set(services.keys)).resolve(virtualCwd, followFinal: true) {
             case .failed(let errno):
