@@ -12,8 +12,8 @@ final class ChirpConnection {
     let generation: Int
 
     init(host: String, port: UInt16, options: ChirpOptions, generation: Int) throws(ServiceError) {
-        let fd = try ChirpSocket.connect(host: host, port: port, deadline: .after(seconds: options.connectTimeout))
-        ChirpSocket.makeBlocking(fd, stallTimeout: options.stallTimeout)
+        let fd = try TCPSocket.connect(host: host, port: port, deadline: .after(seconds: options.connectTimeout),
+                                       stallTimeout: options.stallTimeout, label: "chirp")
         channel = ChirpChannel(fd: fd, stallTimeout: options.stallTimeout)
         subject = try ChirpAuthentication.negotiate(channel, methods: options.authMethods)
         self.generation = generation

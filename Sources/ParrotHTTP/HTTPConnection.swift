@@ -19,10 +19,8 @@ final class HTTPConnection {
     /// Connects to `host:port`, bounded by `connectTimeout`; reads and writes
     /// then time out after `stallTimeout` without progress.
     init(host: String, port: UInt16, connectTimeout: Double, stallTimeout: Double) throws(ServiceError) {
-        fd = try HTTPConnection.connect(host: host, port: port, timeout: connectTimeout)
-        var limit = timeval(tv_sec: Int(stallTimeout), tv_usec: Int((stallTimeout - stallTimeout.rounded(.down)) * 1e6))
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        fd = try TCPSocket.connect(host: host, port: port, deadline: .after(seconds: connectTimeout),
+                                   stallTimeout: stallTimeout, label: "http")
     }
 
     deinit {
@@ -35,39 +33,6 @@ final class HTTPConnection {
     /// Starts TLS on the connection (after a proxy's CONNECT, if any).
     func startTLS(context: TLSContext, host: String) throws(ServiceError) {
         tls = try TLSSession(context: context, fd: fd, host: host)
-    }
-
-    private static func connect(host: String, port: UInt16, timeout: Double) throws(ServiceError) -> Int32 {
-        var hints = addrinfo()
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        hints.ai_flags = AI_NUMERICSERV
-        var list: UnsafeMutablePointer<addrinfo>?
-        let status = getaddrinfo(host, String(port), &hints, &list)
-        guard status == 0, let first = list else {
-            // A host that does not exist is a name that does not exist.
-            let code = status == EAI_AGAIN ? EAGAIN : status == EAI_SYSTEM ? errno : ENOENT
-            throw ServiceError(errno: code, message: "\(host): \(String(cString: gai_strerror(status)))")
-        }
-        defer { freeaddrinfo(list) }
-        var failure = ServiceError(errno: EHOSTUNREACH, message: "\(host):\(port): no address")
-        var cursor: UnsafeMutablePointer<addrinfo>? = first
-        while let info = cursor?.pointee {
-            cursor = info.ai_next
-            let fd = socket(info.ai_family, info.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), info.ai_protocol)
-            guard fd >= 0 else { throw .posix("socket") }
-            // connect(2) gives up after SO_SNDTIMEO (EINPROGRESS).
-            var limit = timeval(tv_sec: Int(timeout), tv_usec: 0)
-            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-            var on: Int32 = 1
-            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
-            var result: Int32
-            repeat { result = Glibc.connect(fd, info.ai_addr, info.ai_addrlen) } while result != 0 && errno == EINTR
-            if result == 0 { return fd }
-            let code = errno == EINPROGRESS ? ETIMEDOUT : errno
-            Glibc.close(fd)
-            failure = ServiceError(errno: code, message: "\(host):\(port): connect: \(String(cString: strerror(code)))")
-        }
-        throw failure
     }
 
     func send(_ text: String) throws(ServiceError) {

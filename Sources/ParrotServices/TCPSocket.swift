@@ -1,14 +1,21 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import ParrotServices
 
-/// Opening the TCP connection to a server: every address of the host, each
-/// attempt bounded by the deadline.
-enum ChirpSocket {
-    /// A connected, non-blocking socket with Nagle off (a request line and its
-    /// payload must not wait for each other's acknowledgement).
-    static func connect(host: String, port: UInt16, deadline: Deadline) throws(ServiceError) -> Int32 {
+/// Opening the TCP connection to a server, for every driver: each address of
+/// the host in turn, each attempt bounded by the deadline.
+public enum TCPSocket {
+    /// A connected socket with Nagle off (a request and its payload must not
+    /// wait for each other's acknowledgement), blocking, every send and
+    /// receive bounded by `stallTimeout`. `label` names the service in errors.
+    public static func connect(host: String, port: UInt16, deadline: Deadline, stallTimeout: Double,
+                               label: String) throws(ServiceError) -> Int32 {
+        let fd = try connect(host: host, port: port, deadline: deadline, label: label)
+        makeBlocking(fd, stallTimeout: stallTimeout)
+        return fd
+    }
+
+    private static func connect(host: String, port: UInt16, deadline: Deadline, label: String) throws(ServiceError) -> Int32 {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         hints.ai_flags = AI_NUMERICSERV
@@ -17,17 +24,17 @@ enum ChirpSocket {
         guard status == 0, let first = list else {
             // An unknown server is a name that does not exist, like a missing directory.
             let code = status == EAI_AGAIN ? EAGAIN : status == EAI_SYSTEM ? errno : ENOENT
-            throw ServiceError(errno: code, message: "chirp \(host):\(port): \(String(cString: gai_strerror(status)))")
+            throw ServiceError(errno: code, message: "\(label) \(host):\(port): \(String(cString: gai_strerror(status)))")
         }
         defer { freeaddrinfo(list) }
-        var failure = ServiceError(errno: EHOSTUNREACH, message: "chirp \(host):\(port): no address")
+        var failure = ServiceError(errno: EHOSTUNREACH, message: "\(label) \(host):\(port): no address")
         var cursor: UnsafeMutablePointer<addrinfo>? = first
         while let info = cursor?.pointee {
             cursor = info.ai_next
             do throws(ServiceError) {
                 return try attempt(info, deadline: deadline)
             } catch {
-                failure = ServiceError(errno: error.errno, message: "chirp \(host):\(port): connect: \(error)")
+                failure = ServiceError(errno: error.errno, message: "\(label) \(host):\(port): connect: \(error)")
             }
         }
         throw failure
@@ -64,7 +71,7 @@ enum ChirpSocket {
 
     /// Connected: blocking from now on, each send and receive bounded by
     /// `stallTimeout` (one system call per reply instead of recv, poll, recv).
-    static func makeBlocking(_ fd: Int32, stallTimeout: Double) {
+    private static func makeBlocking(_ fd: Int32, stallTimeout: Double) {
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         var limit = timeval(tv_sec: Int(stallTimeout), tv_usec: Int((stallTimeout - stallTimeout.rounded(.down)) * 1e6))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
