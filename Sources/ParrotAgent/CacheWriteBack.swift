@@ -19,15 +19,11 @@ final class CacheWriteBack {
         let dataPath: String
         let location: RemoteLocation
         let service: FileService
-        /// The remote's permission bits, and what the copy had when tracked.
-        let remoteMode: UInt32
-        var baselineMode: UInt32 = 0
+        var changes: CopyChanges
         /// Opens rewritten to the copy whose IN_OPEN has not arrived yet.
         var expected = 0
         /// Open files of the copy (any process) not yet closed.
         var opens = 0
-        var modified = false
-        var attributesChanged = false
         var watch: Int32 = -1
 
         init(key: String, dataPath: String, location: RemoteLocation, service: FileService, remoteMode: UInt32) {
@@ -35,7 +31,7 @@ final class CacheWriteBack {
             self.dataPath = dataPath
             self.location = location
             self.service = service
-            self.remoteMode = remoteMode
+            changes = CopyChanges(remoteMode: remoteMode)
         }
     }
 
@@ -67,9 +63,7 @@ final class CacheWriteBack {
         }
         let tracked = Tracked(key: entry.key, dataPath: entry.dataPath, location: location, service: service,
                               remoteMode: remoteMode)
-        // Readable and writable by the agent, otherwise the remote's bits.
-        tracked.baselineMode = remoteMode | 0o600
-        chmod(entry.dataPath, mode_t(tracked.baselineMode))
+        chmod(entry.dataPath, mode_t(tracked.changes.baselineMode))
         let mask = IN_OPEN | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_MODIFY | IN_ATTRIB
         tracked.watch = inotify_add_watch(inotify, entry.dataPath, UInt32(mask))
         guard tracked.watch >= 0 else { throw ServiceError.posix("inotify_add_watch", entry.dataPath) }
@@ -88,8 +82,7 @@ final class CacheWriteBack {
                 tracked.opens += 1
                 if tracked.expected > 0 { tracked.expected -= 1 }
             }
-            if mask & UInt32(IN_MODIFY) != 0 { tracked.modified = true }
-            if mask & UInt32(IN_ATTRIB) != 0 { tracked.attributesChanged = true }
+            tracked.changes.note(mask)
             if mask & UInt32(IN_CLOSE_WRITE | IN_CLOSE_NOWRITE) != 0 { tracked.opens -= 1 }
             touched.append(tracked)
         }
@@ -119,16 +112,8 @@ final class CacheWriteBack {
 
     private func giveBack(_ tracked: Tracked) throws(ServiceError) {
         let path = tracked.location.path, service = tracked.service
-        var local = stat()
-        guard lstat(tracked.dataPath, &local) == 0 else { throw ServiceError.posix("stat", tracked.dataPath) }
-        let chmodded = local.st_mode & 0o7777 != tracked.baselineMode
-        if tracked.modified {
-            _ = try service.putFile(tracked.dataPath, to: path, mode: chmodded ? local.st_mode & 0o7777 : tracked.remoteMode)
-            if log.enabled(.namespace) { log.write("wrote \(tracked.location) back from the cache") }
-        }
-        if tracked.attributesChanged {
-            if chmodded { try service.chmod(path, mode: local.st_mode & 0o7777) }
-            try service.utimes(path, access: Timestamp(local.st_atim), modification: Timestamp(local.st_mtim))
+        if try tracked.changes.giveBack(from: tracked.dataPath, to: path, on: service), log.enabled(.namespace) {
+            log.write("wrote \(tracked.location) back from the cache")
         }
         // The copy is the server's file again: later opens may use it.
         if let status = try? service.stat(path) { cache.committed(key: tracked.key, status: status) }

@@ -14,23 +14,15 @@ final class LocalCopies {
     final class Copy {
         let path: String
         let file: OpenFile
-        /// The copy's permissions as the agent set them (the remote's, readable
-        /// and writable by the agent): a change is the program's chmod.
-        var mode: UInt32 = 0o644
-        /// The remote file's own permissions, for the write-back.
-        var remoteMode: UInt32 = 0o644
-        /// Seen written (IN_MODIFY): the data goes back.
-        var modified = false
-        /// Seen chmod'ed or touched (IN_ATTRIB): mode and times go back
-        /// (`touch` opens a file onto stdin and sets its times there).
-        var attributesChanged = false
+        var changes: CopyChanges
         /// Program opens of the copy not yet seen closed.
         var opens = 0
         let watch: Int32
-        init(path: String, file: OpenFile, watch: Int32) {
+        init(path: String, file: OpenFile, watch: Int32, remoteMode: UInt32) {
             self.path = path
             self.file = file
             self.watch = watch
+            changes = CopyChanges(remoteMode: remoteMode)
         }
     }
 
@@ -72,16 +64,14 @@ final class LocalCopies {
         // The remote's mode first: the agent's own chmod must not look like the program's.
         var remoteMode: UInt32 = 0o644
         if let status = try? file.service.stat(file.location.path) { remoteMode = status.mode & 0o7777 }
-        chmod(path, mode_t(remoteMode | 0o600))
+        chmod(path, mode_t(CopyChanges(remoteMode: remoteMode).baselineMode))
         let watch = inotify_add_watch(inotify, path, UInt32(IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_MODIFY | IN_ATTRIB))
         guard watch >= 0 else {
             unlink(path)
             throw ServiceError.posix("inotify_add_watch", path)
         }
-        let copy = Copy(path: path, file: file, watch: watch)
+        let copy = Copy(path: path, file: file, watch: watch, remoteMode: remoteMode)
         copy.opens = 1
-        copy.remoteMode = remoteMode
-        copy.mode = remoteMode | 0o600
         byWatch[watch] = copy
         byFile[ObjectIdentifier(file)] = copy
         return copy
@@ -98,8 +88,7 @@ final class LocalCopies {
         guard inotify >= 0, !byWatch.isEmpty else { return }
         InotifyEvents.drain(inotify) { watch, mask in
             guard let copy = byWatch[watch] else { return }
-            if mask & UInt32(IN_MODIFY) != 0 { copy.modified = true }
-            if mask & UInt32(IN_ATTRIB) != 0 { copy.attributesChanged = true }
+            copy.changes.note(mask)
             guard mask & UInt32(IN_CLOSE_WRITE | IN_CLOSE_NOWRITE) != 0 else { return }
             copy.opens -= 1
             if copy.opens <= 0 { finish(copy, writeBack: true) }
@@ -116,9 +105,10 @@ final class LocalCopies {
         byWatch.removeValue(forKey: copy.watch)
         byFile.removeValue(forKey: ObjectIdentifier(copy.file))
         inotify_rm_watch(inotify, copy.watch)
-        if writeBack && (copy.modified || copy.attributesChanged) {
+        if writeBack && copy.changes.isChanged {
             do throws(ServiceError) {
-                try giveBack(copy)
+                let wrote = try copy.changes.giveBack(from: copy.path, to: copy.file.location.path, on: copy.file.service)
+                if wrote && log.enabled(.namespace) { log.write("wrote \(copy.file.location) back from \(copy.path)") }
             } catch {
                 // Never drop data silently: say where it is.
                 log.write("cannot write \(copy.file.location) back (\(error)); its data is kept in \(copy.path)")
@@ -126,22 +116,6 @@ final class LocalCopies {
             }
         }
         unlink(copy.path)
-    }
-
-    /// The data if it was written, then mode and times if they were set.
-    private func giveBack(_ copy: Copy) throws(ServiceError) {
-        let service = copy.file.service, path = copy.file.location.path
-        var local = stat()
-        guard lstat(copy.path, &local) == 0 else { throw ServiceError.posix("stat", copy.path) }
-        let chmodded = local.st_mode & 0o7777 != copy.mode
-        if copy.modified {
-            _ = try service.putFile(copy.path, to: path, mode: chmodded ? local.st_mode & 0o7777 : copy.remoteMode)
-            if log.enabled(.namespace) { log.write("wrote \(copy.file.location) back from \(copy.path)") }
-        }
-        if copy.attributesChanged {
-            if chmodded { try service.chmod(path, mode: local.st_mode & 0o7777) }
-            try service.utimes(path, access: Timestamp(local.st_atim), modification: Timestamp(local.st_mtim))
-        }
     }
 
     private func fetch(_ file: OpenFile, to path: String) throws(ServiceError) {
