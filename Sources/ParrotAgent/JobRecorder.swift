@@ -96,16 +96,9 @@ public final class JobRecorder: @unchecked Sendable {
     }
 
     static func commandLine(_ pid: pid_t) -> [String] {
-        let fd = open("/proc/\(pid)/cmdline", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return [] }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while bytes.count < 1 << 20 {
-            let n = read(fd, &buffer, buffer.count)
-            if n <= 0 { break }
-            bytes += buffer[0..<n]
-        }
+        guard let file = try? LocalDescriptor.open("/proc/\(pid)/cmdline", flags: O_RDONLY, mode: 0) else { return [] }
+        defer { file.close() }
+        let bytes = (try? file.readAll()) ?? []
         return bytes.split(separator: 0, omittingEmptySubsequences: false).dropLast().map { String(decoding: $0, as: UTF8.self) }
     }
 }

@@ -24,6 +24,18 @@ public struct LocalDescriptor: Sendable {
         }
     }
 
+    /// Everything from the current offset to the end.
+    public func readAll() throws(ServiceError) -> [UInt8] {
+        var result: [UInt8] = []
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
+        defer { chunk.deallocate() }
+        while true {
+            let count = try read(into: chunk)
+            if count == 0 { return result }
+            result += chunk[..<count]
+        }
+    }
+
     public func writeAll(_ buffer: UnsafeRawBufferPointer) throws(ServiceError) {
         var done = 0
         while done < buffer.count {
@@ -34,6 +46,14 @@ public struct LocalDescriptor: Sendable {
             }
             done += count
         }
+    }
+
+    public func writeAll(_ bytes: [UInt8]) throws(ServiceError) {
+        var failure: ServiceError?
+        bytes.withUnsafeBytes { raw in
+            do throws(ServiceError) { try writeAll(raw) } catch { failure = error }
+        }
+        if let failure { throw failure }
     }
 
     public func status() throws(ServiceError) -> FileStatus {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ParrotFilter
 import ParrotNamespace
+import ParrotServices
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -203,30 +204,24 @@ struct PackageBuilder {
     }
 
     static func readFile(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ValidationError("\(path): \(ErrnoName.name(of: errno))") }
-        defer { close(fd) }
-        var result: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = read(fd, &buffer, buffer.count)
-            if n < 0 { throw ValidationError("\(path): \(ErrnoName.name(of: errno))") }
-            if n == 0 { return result }
-            result += buffer[0..<n]
+        do throws(ServiceError) {
+            let file = try LocalDescriptor.open(path, flags: O_RDONLY, mode: 0)
+            defer { file.close() }
+            return try file.readAll()
+        } catch {
+            throw ValidationError("\(path): \(ErrnoName.name(of: error.errno))")
         }
     }
 
     static func writeFile(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw ValidationError("\(path): \(ErrnoName.name(of: errno))") }
-        defer { close(fd) }
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { throw ValidationError("\(path): \(ErrnoName.name(of: errno))") }
-            offset += n
+        do throws(ServiceError) {
+            let file = try LocalDescriptor.open(path, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
+            defer { file.close() }
+            try file.writeAll(bytes)
+            fchmod(file.fd, mode)
+        } catch {
+            throw ValidationError("\(path): \(ErrnoName.name(of: error.errno))")
         }
-        fchmod(fd, mode)
     }
 }
 

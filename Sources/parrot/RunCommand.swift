@@ -209,8 +209,8 @@ struct RunCommand: ParsableCommand {
         }
         let filter = try FilterCompiler.compile(policy)
         var environment = Self.environment()
-        defer { reportFiles.forEach { close($0.1) } }
-        func reportFile(_ name: String?) -> Int32? { reportFiles.first { $0.0 == name }?.1 }
+        defer { reportFiles.forEach { $0.1.close() } }
+        func reportFile(_ name: String?) -> LocalDescriptor? { reportFiles.first { $0.0 == name }?.1 }
         if let fd = reportFile(envList) { try Self.write(JobReport.environmentList(environment), to: fd, name: envList!) }
         if workDir != nil { environment = environment.filter { !$0.hasPrefix("PWD=") } + ["PWD=\(virtualCwd)"] }
         var spec = SpawnSpec(file: program[0], arguments: program, environment: environment,
@@ -256,18 +256,19 @@ struct RunCommand: ParsableCommand {
         throw ValidationError("cannot run the agent again: \(ErrnoName.name(of: errno))")
     }
 
-    static func createFile(_ path: String, option: String) throws -> Int32 {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw ValidationError("\(option) \(path): \(ErrnoName.name(of: errno))") }
-        return fd
+    static func createFile(_ path: String, option: String) throws -> LocalDescriptor {
+        do throws(ServiceError) {
+            return try LocalDescriptor.open(path, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+        } catch {
+            throw ValidationError("\(option) \(path): \(ErrnoName.name(of: error.errno))")
+        }
     }
 
-    static func write(_ text: String, to fd: Int32, name: String) throws {
-        var bytes = Array(text.utf8)[...]
-        while !bytes.isEmpty {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            guard n > 0 else { throw ValidationError("\(name): \(ErrnoName.name(of: errno))") }
-            bytes = bytes.dropFirst(n)
+    static func write(_ text: String, to file: LocalDescriptor, name: String) throws {
+        do throws(ServiceError) {
+            try file.writeAll(Array(text.utf8))
+        } catch {
+            throw ValidationError("\(name): \(ErrnoName.name(of: error.errno))")
         }
     }
 
@@ -318,16 +319,7 @@ struct RunCommand: ParsableCommand {
     }
 
     static func readFile(_ path: String) -> String? {
-        guard let file = fopen(path, "r") else { return nil }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = fread(&buffer, 1, buffer.count, file)
-            if n == 0 { break }
-            bytes.append(contentsOf: buffer[0..<n])
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        (try? PackageBuilder.readFile(path)).map { String(decoding: $0, as: UTF8.self) }
     }
 
     static func openLog(_ path: String) throws -> Int32 {
