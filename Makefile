@@ -26,7 +26,8 @@ demo: release
 
 # The Parrot paper's Figure 2.1 on this machine (ratios to native), then
 # Figures 5.2 and 5.1 for Chirp on loopback (latency and write throughput
-# against the raw protocol) and the 100-client load check, then Figure 5.3
+# against the raw protocol) and the 100-client load check, Figure 5.2's rows
+# for HTTP (nginx) and FTP (vsftpd) next to curl, then Figure 5.3
 # (the Andrew-like benchmark: copy, list, scan, make, delete of a generated C
 # tree; native, agent, proot, agent over Chirp). Plots need matplotlib,
 # installed here with pip when missing (without it: tables only).
@@ -35,6 +36,7 @@ bench: release
 	@python3 -c 'import matplotlib' 2>/dev/null || python3 -m pip install --quiet matplotlib \
 		|| echo "bench: matplotlib could not be installed: tables only, no plots"
 	python3 Benchmarks/chirp_bench.py --parrot $(RELEASE)
+	python3 Benchmarks/remote_bench.py --parrot $(RELEASE)
 	python3 Benchmarks/andrew.py --parrot $(RELEASE)
 
 # Re-embed filters/syscalls.policy into the binary after editing it.

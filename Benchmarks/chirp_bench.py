@@ -268,7 +268,8 @@ def latency_configs(args, bins, server, localdir, n):
     # Streaming: each call is one request, the paper's measurement. With the
     # whole-file cache (the default) reads come from a local copy instead.
     configs.append(("parrot", "parrot",
-                    pinned(pin, [str(args.parrot), "run", "--no-cache", "--", wl, "latency", server.url("lat-parrot"), str(n)]),
+                    pinned(pin, [str(args.parrot), "run", "--no-cache", "--attr-timeout", "0", "--", wl, "latency",
+                                 server.url("lat-parrot"), str(n)]),
                     None))
     configs.append(("parrot_cached", "parrot, cache",
                     pinned(pin, [str(args.parrot), "run", "--", wl, "latency", server.url("lat-parrot"), str(n)]),
@@ -347,7 +348,7 @@ def latency_report(configs, med, failures, n, server, args):
                    "`read8`, `write8` loops through its chirp_reli layer.")
     out.append("- *parrot, cache*: the same with the whole-file cache (the default): the open checks the "
                "cached copy with one stat, and reads and writes of the copy stay local.")
-    out.append("- *parrot*: `parrot run --no-cache -- chirp_workload latency /chirp/127.0.0.1:PORT/DIR`; every "
+    out.append("- *parrot*: `parrot run --no-cache --attr-timeout 0 -- chirp_workload latency /chirp/127.0.0.1:PORT/DIR`; every "
                "call is one stop and one request (open+close: two).")
     if "cctools" in med:
         out.append("- *cctools parrot_run*: the same workload, linked statically, under cctools Parrot "

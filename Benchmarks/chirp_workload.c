@@ -10,6 +10,12 @@
 //       open PATH (create, truncate), write(2) BYTES in BLOCK-byte calls,
 //       close: the streaming path, every write one request on a virtual
 //       descriptor (unlike dd, whose output is reopened onto fd 1).
+//   chirp_workload rlatency FILE ITERATIONS
+//       the read-only part of `latency` on an existing FILE (stat,
+//       open+close, an 8 KiB pread), for read-only services such as HTTP.
+//   chirp_workload readall FILE BLOCK
+//       open FILE, read(2) it to the end in BLOCK-byte calls, close; prints
+//       the bandwidth including the open (which fetches a cached copy).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -82,6 +88,29 @@ static void latency(const char *dir, long n) {
     close(wfd);
 }
 
+static void read_latency(const char *file, long n) {
+    snprintf(path_small, sizeof path_small, "%s", file);
+    if ((rfd = open(path_small, O_RDONLY)) < 0) die("open", path_small);
+    run("stat", op_stat, n);
+    run("open_close", op_open_close, n);
+    run("read_8k", op_read, n);
+    close(rfd);
+}
+
+static void read_all(const char *path, size_t block) {
+    char *b = malloc(block);
+    if (!b) die("malloc", NULL);
+    double t = now();
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) die("open", path);
+    long long total = 0;
+    for (ssize_t r; (r = read(fd, b, block)) != 0; total += r)
+        if (r < 0) die("read", path);
+    if (close(fd) < 0) die("close", path);
+    printf("readall %.1f MB/s\n", total / (now() - t) / 1e6);
+    printf("bytes %lld B\n", total);
+}
+
 static void stream(const char *path, size_t block, long long bytes) {
     char *b = malloc(block);
     if (!b) die("malloc", NULL);
@@ -104,8 +133,12 @@ int main(int argc, char **argv) {
         latency(argv[2], atol(argv[3]));
     } else if (argc == 5 && !strcmp(argv[1], "stream")) {
         stream(argv[2], (size_t)atoll(argv[3]), atoll(argv[4]));
+    } else if (argc == 4 && !strcmp(argv[1], "rlatency")) {
+        read_latency(argv[2], atol(argv[3]));
+    } else if (argc == 4 && !strcmp(argv[1], "readall")) {
+        read_all(argv[2], (size_t)atoll(argv[3]));
     } else {
-        fprintf(stderr, "usage: chirp_workload latency DIR N | stream PATH BLOCK BYTES\n");
+        fprintf(stderr, "usage: chirp_workload latency DIR N | stream PATH BLOCK BYTES | rlatency FILE N | readall FILE BLOCK\n");
         return 2;
     }
     return 0;
