@@ -10,7 +10,8 @@ struct CommandResult: CustomStringConvertible {
     var description: String { "status \(status)\(timedOut ? " (timed out)" : "")\nstdout:\n\(stdout)\nstderr:\n\(stderr)" }
 }
 
-private let cleanSignalsThenExec = """
+/// python3 -c this PROGRAM ARGS...: PROGRAM with an empty signal mask and default dispositions.
+let cleanSignalsThenExec = """
     import os, signal, sys
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
     for s in (signal.SIGPIPE, signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGXFSZ):

@@ -1,0 +1,99 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// nginx on 127.0.0.1 as an HTTP proxy in front of one origin server: it
+/// takes requests in absolute form (`GET http://HOST:PORT/path`) for any host
+/// and passes them to the origin, logging each request line. The agent can
+/// then name a host that exists only behind the proxy (a documentation
+/// address that nothing routes), so a request that bypassed the proxy fails.
+final class ProxyTestServer: @unchecked Sendable {
+    let directory: String
+    let port: UInt16
+    private let process = Process()
+
+    var accessLog: String { (try? String(contentsOfFile: directory + "/access.log", encoding: .utf8)) ?? "" }
+
+    init(origin: UInt16) throws {
+        directory = Paths.temporaryDirectory("proxy")
+        port = try ProxyTestServer.freePort()
+        let user = geteuid() == 0 ? "user root;\n" : ""
+        let temp = directory + "/tmp"
+        Paths.write("""
+            \(user)daemon off;
+            master_process off;
+            pid \(directory)/nginx.pid;
+            error_log \(directory)/error.log;
+            events { worker_connections 64; }
+            http {
+                log_format requests '$request';
+                access_log \(directory)/access.log requests;
+                client_body_temp_path \(temp);
+                proxy_temp_path \(temp);
+                fastcgi_temp_path \(temp);
+                uwsgi_temp_path \(temp);
+                scgi_temp_path \(temp);
+                server {
+                    listen 127.0.0.1:\(port);
+                    location / {
+                        proxy_pass http://127.0.0.1:\(origin);
+                        proxy_http_version 1.1;
+                        proxy_set_header Connection "";
+                    }
+                }
+            }
+            """, to: directory + "/nginx.conf")
+        // One process (no workers to outlive it), with the signals a shell would give it.
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = ["-c", cleanSignalsThenExec, "/usr/sbin/nginx", "-c", directory + "/nginx.conf",
+                             "-e", directory + "/error.log"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline && process.isRunning {
+            if ProxyTestServer.accepts(port) { return }
+            usleep(20_000)
+        }
+        let log = (try? String(contentsOfFile: directory + "/error.log", encoding: .utf8)) ?? ""
+        finish()
+        throw HTTPTestServerError("nginx did not start: \(log)")
+    }
+
+    func finish() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        Paths.remove(directory)
+    }
+
+    /// A port nothing listens on now (the kernel's choice for a bind to 0).
+    static func freePort() throws -> UInt16 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: 0,
+                                  sin_addr: in_addr(s_addr: inet_addr("127.0.0.1")), sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        guard bound else { throw HTTPTestServerError("no free port: errno \(errno)") }
+        return UInt16(bigEndian: address.sin_port)
+    }
+
+    static func accepts(_ port: UInt16) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: port.bigEndian,
+                                  sin_addr: in_addr(s_addr: inet_addr("127.0.0.1")), sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+    }
+}
