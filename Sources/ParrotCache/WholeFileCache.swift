@@ -5,12 +5,14 @@ import Glibc
 
 /// Whole remote files kept on local disk, so that programs read (and map, and
 /// run) them through real descriptors at local speed. An entry is valid while
-/// the remote file has the size and modification time it had when fetched
-/// (in session mode, -S, an entry fetched or checked once is trusted after).
+/// the remote file has the size, modification time and version (an HTTP
+/// ETag) it had when fetched (in session mode, -S, an entry fetched or
+/// checked once is trusted after).
 ///
 /// Layout of the directory, shared by concurrent agents:
 ///   KEY-HASH.data   the file, with the remote's mode and times
-///   KEY-HASH.meta   "parrot-cache 1", the key, then "SIZE MTIME-SEC MTIME-NSEC"
+///   KEY-HASH.meta   "parrot-cache 1", the key, "SIZE MTIME-SEC MTIME-NSEC",
+///                   then the version when the server gave one
 ///   KEY-HASH.lock   flock'ed while an agent checks, fetches or evicts the entry
 /// A fetch rewrites the entry's file in place (its inode is the identity that
 /// stat reports for the remote file) under the lock, and the meta file is
@@ -62,7 +64,7 @@ public final class WholeFileCache {
         let status: FileStatus
         if let known { status = known } else { status = try service.stat(path) }
         if let meta = readMeta(base), meta.key == key, meta.size == status.size, meta.mtime == status.mtime,
-           access(base + ".data", R_OK) == 0 {
+           meta.version == status.version, access(base + ".data", R_OK) == 0 {
             hits += 1
             checkedThisRun.insert(key)
             touch(base + ".meta")
@@ -80,7 +82,7 @@ public final class WholeFileCache {
             var times = [timespec(tv_sec: Int(status.atime.seconds), tv_nsec: Int(status.atime.nanoseconds)),
                          timespec(tv_sec: Int(status.mtime.seconds), tv_nsec: Int(status.mtime.nanoseconds))]
             utimensat(AT_FDCWD, data, &times, 0)
-            try writeMeta(base, key: key, size: size, mtime: status.mtime)
+            try writeMeta(base, key: key, size: size, mtime: status.mtime, version: status.version)
             checkedThisRun.insert(key)
             evict(sparing: base, added: size)
             return Entry(key: key, dataPath: data, size: size)
@@ -120,7 +122,7 @@ public final class WholeFileCache {
         var times = [timespec(tv_sec: Int(status.atime.seconds), tv_nsec: Int(status.atime.nanoseconds)),
                      timespec(tv_sec: Int(status.mtime.seconds), tv_nsec: Int(status.mtime.nanoseconds))]
         utimensat(AT_FDCWD, base + ".data", &times, 0)
-        try? writeMeta(base, key: key, size: status.size, mtime: status.mtime)
+        try? writeMeta(base, key: key, size: status.size, mtime: status.mtime, version: status.version)
         checkedThisRun.insert(key)
     }
 
@@ -218,7 +220,7 @@ public final class WholeFileCache {
         directoryMade = true
     }
 
-    private struct Meta { let key: String; let size: Int64; let mtime: Timestamp }
+    private struct Meta { let key: String; let size: Int64; let mtime: Timestamp; let version: String? }
 
     private func readMeta(_ base: String) -> Meta? {
         let fd = open(base + ".meta", O_RDONLY | O_CLOEXEC)
@@ -231,11 +233,14 @@ public final class WholeFileCache {
         guard lines.count >= 3, lines[0] == "parrot-cache 1" else { return nil }
         let numbers = lines[2].split(separator: " ").compactMap { Int64($0) }
         guard numbers.count == 3 else { return nil }
-        return Meta(key: String(lines[1]), size: numbers[0], mtime: Timestamp(seconds: numbers[1], nanoseconds: numbers[2]))
+        let version = lines.count > 3 && !lines[3].isEmpty ? String(lines[3]) : nil
+        return Meta(key: String(lines[1]), size: numbers[0], mtime: Timestamp(seconds: numbers[1], nanoseconds: numbers[2]),
+                    version: version)
     }
 
-    private func writeMeta(_ base: String, key: String, size: Int64, mtime: Timestamp) throws(ServiceError) {
-        let text = "parrot-cache 1\n\(key)\n\(size) \(mtime.seconds) \(mtime.nanoseconds)\n"
+    private func writeMeta(_ base: String, key: String, size: Int64, mtime: Timestamp, version: String?) throws(ServiceError) {
+        // A version is one header value: it has no line breaks.
+        let text = "parrot-cache 1\n\(key)\n\(size) \(mtime.seconds) \(mtime.nanoseconds)\n\(version ?? "")\n"
         let temporary = base + ".meta.\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw ServiceError.posix("open", temporary) }

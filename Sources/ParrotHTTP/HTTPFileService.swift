@@ -103,9 +103,12 @@ public final class HTTPFileService: FileService {
         let isDirectory = final.target.prefix { $0 != "?" }.hasSuffix("/")
         let mtime = Timestamp(seconds: head.header("Last-Modified").flatMap(HTTPResponseHead.parseDate) ?? 0)
         let size = isDirectory ? 0 : size
-        return FileStatus(dev: device, ino: Self.hash(final.description), mode: isDirectory ? S_IFDIR | 0o555 : S_IFREG | 0o444,
-                          nlink: isDirectory ? 2 : 1, uid: getuid(), gid: getgid(), rdev: 0, size: size,
-                          atime: mtime, mtime: mtime, ctime: mtime, blksize: 1 << 16, blocks: (size + 511) / 512)
+        var found = FileStatus(dev: device, ino: Self.hash(final.description), mode: isDirectory ? S_IFDIR | 0o555 : S_IFREG | 0o444,
+                               nlink: isDirectory ? 2 : 1, uid: getuid(), gid: getgid(), rdev: 0, size: size,
+                               atime: mtime, mtime: mtime, ctime: mtime, blksize: 1 << 16, blocks: (size + 511) / 512)
+        // Weak tags (W/) promise equivalence, not the same bytes: no use for ranges or the cache.
+        found.version = head.header("ETag").flatMap { $0.hasPrefix("W/") ? nil : $0 }
+        return found
     }
 
     public func lstat(_ path: String) throws(ServiceError) -> FileStatus {
@@ -159,13 +162,12 @@ public final class HTTPFileService: FileService {
 
     public func openWithStatus(_ path: String, flags: Int32, mode: UInt32) throws(ServiceError) -> (ServiceHandle, FileStatus?) {
         let writes = flags & 3 != O_RDONLY || flags & O_TRUNC != 0
-        let (found, final, etag): (FileStatus, HTTPLocation, String?)
+        let (found, final): (FileStatus, HTTPLocation)
         do throws(ServiceError) {
-            (found, final, etag) = try client.perform("HEAD", location(path)) { (head, _, final) throws(ServiceError) in
-                if head.status == 405 || head.status == 501 { return (try statByRange(final), final, nil) }
+            (found, final) = try client.perform("HEAD", location(path)) { (head, _, final) throws(ServiceError) in
+                if head.status == 405 || head.status == 501 { return (try statByRange(final), final) }
                 guard (200..<300).contains(head.status) else { throw Self.failure(head, final) }
-                let etag = head.header("ETag").flatMap { $0.hasPrefix("W/") ? nil : $0 }
-                return (status(head, final, size: head.header("Content-Length").flatMap { Int64($0) } ?? 0), final, etag)
+                return (status(head, final, size: head.header("Content-Length").flatMap { Int64($0) } ?? 0), final)
             }
         } catch where error.errno == ENOENT && flags & O_CREAT != 0 {
             throw ServiceError(errno: EROFS, message: "\(location(path)): read-only")
@@ -174,7 +176,7 @@ public final class HTTPFileService: FileService {
         if writes { throw ServiceError(errno: found.isDirectory ? EISDIR : EROFS, message: "\(final): read-only") }
         let handle = openFiles.withLock { files in
             files.next += 1
-            files.files[files.next] = HTTPOpenFile(location: final, status: found, etag: etag)
+            files.files[files.next] = HTTPOpenFile(location: final, status: found, etag: found.version)
             return files.next
         }
         return (ServiceHandle(rawValue: handle), found)

@@ -28,6 +28,10 @@ public struct FileStatus: Equatable, Sendable {
     public var ctime: Timestamp
     public var blksize: Int64
     public var blocks: Int64
+    /// What names this content of the file at the server beyond size and
+    /// mtime, when the protocol has it (HTTP's strong ETag); nil otherwise.
+    /// The cache takes a copy as valid only while it is unchanged.
+    public var version: String? = nil
 
     public init(dev: UInt64, ino: UInt64, mode: UInt32, nlink: UInt64, uid: UInt32, gid: UInt32,
                 rdev: UInt64, size: Int64, atime: Timestamp, mtime: Timestamp, ctime: Timestamp,

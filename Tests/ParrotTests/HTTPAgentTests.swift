@@ -112,6 +112,29 @@ import Glibc
         }
     }
 
+    /// A file replaced within the same second by one of the same size has
+    /// the same Last-Modified and Content-Length: only its ETag tells the
+    /// cached copy is stale.
+    @Test func cacheRevalidatesByETag() throws {
+        try withHTTPServer(.ranges) { server in
+            let cache = Paths.temporaryDirectory("http-etag-cache")
+            defer { Paths.remove(cache) }
+            let file = server.local("/v.txt")
+            server.write("/v.txt", "first\n")
+            var times = [timespec(tv_sec: 1_700_000_000, tv_nsec: 100), timespec(tv_sec: 1_700_000_000, tv_nsec: 100)]
+            utimensat(AT_FDCWD, file, &times, 0)
+            let first = Self.agent(server, "cat $H/v.txt", options: ["-t", cache])
+            #expect(first.stdout == "first\n", "\(first)")
+            server.write("/v.txt", "again\n")
+            times = [timespec(tv_sec: 1_700_000_000, tv_nsec: 900), timespec(tv_sec: 1_700_000_000, tv_nsec: 900)]
+            utimensat(AT_FDCWD, file, &times, 0)
+            let second = Self.agent(server, "cat $H/v.txt", options: ["-t", cache])
+            #expect(second.status == 0 && second.stdout == "again\n", "a stale copy: \(second)")
+            let kept = FileManager.default.enumerator(atPath: cache)?.allObjects.compactMap { $0 as? String } ?? []
+            #expect(kept.contains { $0.hasSuffix(".meta") }, "nothing was cached in \(cache): \(kept)")
+        }
+    }
+
     /// What a program sees for each answer a server can give.
     @Test(arguments: [HTTPTestServer.Kind.plain, .ranges])
     func answersMapToErrnos(kind: HTTPTestServer.Kind) throws {

@@ -163,7 +163,15 @@ final class HTTPTestServer: @unchecked Sendable {
                 return True
             m = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
             if not m:
-                return False
+                # The whole file, with its validators (HEAD too).
+                self.send_response(200)
+                for name, value in common + [("Content-Length", str(st.st_size))]:
+                    self.send_header(name, value)
+                self.end_headers()
+                if body:
+                    with open(local, "rb") as f:
+                        self.wfile.write(f.read())
+                return True
             start = int(m.group(1))
             end = min(int(m.group(2)) if m.group(2) else st.st_size - 1, st.st_size - 1)
             if start >= st.st_size:
