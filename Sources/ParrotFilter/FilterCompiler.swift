@@ -7,8 +7,9 @@ import Glibc
 /// A compiled seccomp-BPF program: raw `struct sock_filter` instructions.
 public struct CompiledFilter: Sendable {
     public let bytes: [UInt8]
-    /// Human-readable form (libseccomp's pseudo filter code).
-    public let listing: String
+    /// Human-readable form (libseccomp's pseudo filter code), when asked for:
+    /// exporting it costs as much as the program itself, at every start.
+    public let listing: String?
     public var instructionCount: Int { bytes.count / 8 }
 }
 
@@ -25,7 +26,7 @@ public enum FilterCompiler {
 
     /// - Parameter allowAll: every trap becomes allow (the benchmark's floor for
     ///   untrapped calls: same program shape, no tracer needed).
-    public static func compile(_ policy: Policy, allowAll: Bool = false) throws -> CompiledFilter {
+    public static func compile(_ policy: Policy, allowAll: Bool = false, withListing: Bool = false) throws -> CompiledFilter {
         guard let ctx = seccomp_init(actTrace(.unclassified)) else {
             throw FilterCompileError(description: "seccomp_init failed")
         }
@@ -44,7 +45,7 @@ public enum FilterCompiler {
             }
         }
         return CompiledFilter(bytes: try export(ctx, seccomp_export_bpf),
-                              listing: String(decoding: try export(ctx, seccomp_export_pfc), as: UTF8.self))
+                              listing: withListing ? String(decoding: try export(ctx, seccomp_export_pfc), as: UTF8.self) : nil)
     }
 
     /// The (action, conditions) pairs that together cover every call of a syscall.

@@ -60,13 +60,16 @@ public struct Policy: Sendable {
         var byName: [String: SyscallRule] = [:]
         var aliases: [String: String] = [:]
         var foreign: Set<String> = []
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Split as bytes: Character-wise String splitting made this a tenth of every start.
+        let bytes = Array(text.utf8)
+        for (index, rawLine) in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
             let lineNumber = index + 1
             func fail(_ message: String) -> PolicyError {
                 PolicyError(file: file, line: lineNumber, message: message)
             }
-            let content = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-            let words = content.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            let content = rawLine.prefix { $0 != UInt8(ascii: "#") }
+            let words = content.split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") })
+                .map { String(decoding: $0, as: UTF8.self) }
             guard let first = words.first else { continue }
             switch first {
             case "alias":

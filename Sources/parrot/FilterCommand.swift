@@ -21,7 +21,7 @@ struct FilterCommand: ParsableCommand {
     var command: [String] = []
 
     func run() throws {
-        let filter = try FilterCompiler.compile(.builtin, allowAll: allowAll)
+        let filter = try FilterCompiler.compile(.builtin, allowAll: allowAll, withListing: !summary)
         let program = command.first == "--" ? Array(command.dropFirst()) : command
         if !program.isEmpty {
             let argv: [UnsafeMutablePointer<CChar>?] = program.map { strdup($0) } + [nil]
@@ -30,7 +30,7 @@ struct FilterCommand: ParsableCommand {
             }
             throw ValidationError("cannot run \(program[0]): \(ErrnoName.name(of: -rc))")
         }
-        if !summary { print(filter.listing, terminator: "") }
+        if let listing = filter.listing { print(listing, terminator: "") }
         let policy = Policy.builtin
         let trapping = policy.rules.filter { $0.action.mayTrap }.count
         print("# \(filter.instructionCount) BPF instructions (\(filter.bytes.count) bytes); "
