@@ -20,6 +20,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -70,7 +71,7 @@ def parse_args():
     p.add_argument("--jobs", type=int, default=1, help="make -jN (default 1: plain make)")
     p.add_argument("--only", action="append", metavar="CONFIG",
                    help="run only these configurations (native always runs): parrot, proot, chirp_cache, "
-                        "chirp_nocache (repeatable)")
+                        "chirp_nocache, ftp (repeatable)")
     p.add_argument("--output-dir", type=Path, help="default results/ (none with --quick)")
     p.add_argument("--pin", type=int, metavar="CPU",
                    help="CPU for everything, server included (default: the last allowed)")
@@ -92,7 +93,45 @@ def parse_args():
 
 # ------------------------------------------------------------ configurations
 
-def configurations(args, server, proot):
+class FTPServer:
+    """pyftpdlib (Debian's python3-pyftpdlib) on 127.0.0.1 serving a fresh root,
+    one user with every right; its password reaches the agent in the environment."""
+
+    USER, PASSWORD = "bench", "bench"
+
+    def __init__(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="ftp-server-", dir=WORK))
+        self.root = self.dir / "root"
+        self.root.mkdir()
+        port_file = self.dir / "port"
+        self.log = open(self.dir / "log", "w")
+        self.proc = subprocess.Popen(["/usr/bin/python3", str(HERE / "ftp_server.py"), str(self.root), str(port_file),
+                                      self.USER, self.PASSWORD], stdout=self.log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            if port_file.exists():
+                self.port = int(port_file.read_text())
+                self.version = "pyftpdlib " + subprocess.run(
+                    ["/usr/bin/python3", "-c", "import pyftpdlib; print(pyftpdlib.__ver__)"],
+                    capture_output=True, text=True).stdout.strip()
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("pyftpdlib did not start (Debian package python3-pyftpdlib): "
+                           + (self.dir / "log").read_text()[-800:])
+
+    def url(self, path):
+        return f"/ftp/{self.USER}@127.0.0.1:{self.port}/{path.lstrip('/')}"
+
+    def stop(self):
+        kill_group(self.proc.pid)
+        self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def configurations(args, server, proot, ftp):
     """[(key, label, argv prefix or None, target directory, note)]."""
     parrot = str(args.parrot)
     local = str(WORK / "target")
@@ -106,7 +145,8 @@ def configurations(args, server, proot):
         ("chirp_cache", "parrot + Chirp, cache", [parrot, "run", "-t", cache, "--"], remote, None),
         ("chirp_nocache", "parrot + Chirp, --no-cache", [parrot, "run", "-t", cache, "--no-cache", "--"],
          remote, None),
-        ("ftp", "parrot + FTP, cache", None, None, "not available (no FTP driver yet)"),
+        ("ftp", "parrot + FTP, cache", [parrot, "run", "-t", cache, "--"] if ftp else None,
+         ftp.url("andrew") if ftp else None, "not available: pyftpdlib did not start (see stderr)"),
     ]
     if args.only:
         configs = [c for c in configs if c[0] == "native" or c[0] in args.only or c[2] is None]
@@ -290,7 +330,9 @@ def build_report(args, configs, med, failures, tree_info, bw, notes, env_note, p
                "is `/chirp/127.0.0.1:PORT/andrew` on `parrot chirp-server` (this build's) on loopback; with the "
                "cache (the default) read-only opens fetch the whole file into `-t DIR/parrot-copies/cache` once, "
                "`--no-cache` sends every read to the server; writes stream to the server in both. Each round "
-               "starts with an empty `-t` directory. *FTP*: not available (no FTP driver yet).")
+               "starts with an empty `-t` directory. *parrot + FTP, cache*: the target is "
+               "`/ftp/bench@127.0.0.1:PORT/andrew` on pyftpdlib (`ftp_server.py`, Debian's python3-pyftpdlib) "
+               "on loopback, the password in PARROT_FTP_PASSWORD, the whole-file cache on.")
     out.append(f"- Quoted for comparison (the issue, measured here before this agent, median of 3 on a generated "
                f"300-file tree): native {QUOTED['native']} s in all (make {QUOTED['native_make']} s); PRoot "
                f"{QUOTED['proot']} s (1.45×); cctools Parrot local {QUOTED['cctools_local']} s (3.3×); cctools "
@@ -451,11 +493,19 @@ def main():
             proot_note = ", built without its seccomp accelerator: it stops at entry and exit of every call"
     server = Server("bundled", args)
     (server.root / "andrew").mkdir()
+    ftp = None
+    if not args.only or "ftp" in args.only:
+        try:
+            ftp = FTPServer()
+            (ftp.root / "andrew").mkdir()
+            env["PARROT_FTP_PASSWORD"] = FTPServer.PASSWORD
+        except (RuntimeError, OSError, ValueError) as e:
+            log(f"andrew.py: no FTP configuration: {e}")
     notes = []
     times, failures, failure_text, refs, raw = {}, {}, {}, {}, []
     bw, startup = None, {}
     try:
-        configs = configurations(args, server, proot)
+        configs = configurations(args, server, proot, ftp)
         runnable = [c for c in configs if c[2] is not None]
         for rnd in range(args.rounds):
             shift = rnd % len(runnable)
@@ -500,7 +550,7 @@ def main():
                 times.setdefault(key, []).append(round_times)
                 # Whatever happened, leave no tree behind for the next configuration.
                 leftover = (server.root / "andrew" / "tree") if target.startswith("/chirp/") \
-                    else Path(target) / "tree"
+                    else (ftp.root / "andrew" / "tree") if target.startswith("/ftp/") else Path(target) / "tree"
                 if leftover.exists():
                     if (key, "delete") not in failures:
                         failures[(key, "delete")] = 1
@@ -516,6 +566,8 @@ def main():
         if chirp_bench.current_group is not None:
             kill_group(chirp_bench.current_group)
         server.stop()
+        if ftp:
+            ftp.stop()
 
     med = {}
     for key, rounds in times.items():
@@ -537,7 +589,8 @@ def main():
         else "nothing pinned"
     env_note = (f"- Machine: {machine_notes(nproc)}; {pin_text}; {load_before} before and {load_note()} after "
                 f"({minutes:.1f} min in all). Agent `{where}`, "
-                f"`{tool_version([str(args.parrot), '--version']) or '?'}`; {server.version}.")
+                f"`{tool_version([str(args.parrot), '--version']) or '?'}`; {server.version}"
+                + (f"; {ftp.version}." if ftp else "."))
     spread = [f"{labels[k]} {min(t):.1f}–{max(t):.1f} s" for k, t in
               ((k, [sum(r[s] for s in STAGES) for r in rounds if all(s in r for s in STAGES)])
                for k, rounds in times.items()) if len(t) > 1]
