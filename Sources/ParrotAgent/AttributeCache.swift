@@ -3,16 +3,24 @@ import ParrotServices
 import Glibc
 #endif
 
-/// Keeps a server's answers to stat and lstat, found or not, for a short
-/// while, as NFS clients keep attributes: a compiler looks for the same
-/// missing headers in every -I directory for each file it compiles. Anything
-/// this agent changes at the server clears what is kept; changes by other
-/// clients show after `lifetime` at most (with -S: never within the run).
+/// Keeps a server's answers to stat, lstat and readlink, found or not, for a
+/// short while, as NFS clients keep attributes: a compiler looks for the same
+/// missing headers in every -I directory for each file it compiles, and
+/// realpath asks readlink of every component. A change this agent makes at the
+/// server forgets what it can affect: the names changed, their parents (whose
+/// times and link counts move) and, for a directory renamed or removed,
+/// everything under it; writes through an open handle forget its file.
+/// Changes by other clients, or seen only through a symbolic link that leads
+/// to a changed name, show after `lifetime` at most (with -S: never within
+/// the run).
 final class AttributeCache: FileService, @unchecked Sendable {
     let inner: FileService
     /// Seconds an answer is kept; infinity in session mode.
     let lifetime: Double
     private var answers: [Key: (until: UInt64, answer: Result<FileStatus, ServiceError>)] = [:]
+    private var links: [String: (until: UInt64, answer: Result<String, ServiceError>)] = [:]
+    /// Handles open for writing, and the path each writes.
+    private var writers: [ServiceHandle: String] = [:]
     /// Drivers may be called from several threads.
     private let lock = Mutex()
 
@@ -26,17 +34,20 @@ final class AttributeCache: FileService, @unchecked Sendable {
         self.lifetime = lifetime
     }
 
+    private var expiry: UInt64 {
+        lifetime.isInfinite ? UInt64.max : Deadline.now.nanoseconds + UInt64(lifetime * 1e9)
+    }
+
     private func remembered(_ path: String, follow: Bool) throws(ServiceError) -> FileStatus {
         let key = Key(path: path, follow: follow)
-        let now = Deadline.now.nanoseconds
-        if let kept = lock.withLock({ answers[key] }), kept.until > now { return try kept.answer.get() }
+        if let kept = lock.withLock({ answers[key] }), kept.until > Deadline.now.nanoseconds { return try kept.answer.get() }
         let answer: Result<FileStatus, ServiceError>
         do throws(ServiceError) {
             answer = .success(try follow ? inner.stat(path) : inner.lstat(path))
         } catch where [ENOENT, ENOTDIR].contains(error.errno) {
             answer = .failure(error)
         }
-        let until = lifetime.isInfinite ? UInt64.max : now + UInt64(lifetime * 1e9)
+        let until = expiry
         lock.withLock {
             if answers.count > 65536 { answers.removeAll() }
             answers[key] = (until, answer)
@@ -44,10 +55,36 @@ final class AttributeCache: FileService, @unchecked Sendable {
         return try answer.get()
     }
 
-    /// The server changed through this agent: nothing kept can be trusted.
-    private func changed<T>(_ body: () throws(ServiceError) -> T) throws(ServiceError) -> T {
-        defer { lock.withLock { answers.removeAll(keepingCapacity: true) } }
+    /// The server changed at `paths` through this agent: what was kept about
+    /// them and their parents is stale, and with `subtrees` all below them.
+    private func changed<T>(_ paths: [String], subtrees: Bool = false,
+                            _ body: () throws(ServiceError) -> T) throws(ServiceError) -> T {
+        defer { forget(paths, subtrees: subtrees) }
         return try body()
+    }
+
+    private func forget(_ paths: [String], subtrees: Bool) {
+        let names = Set(paths.flatMap { path in [Self.trimmed(path), Self.parent(of: path)] })
+        let prefixes = subtrees ? paths.map { Self.trimmed($0) == "/" ? "/" : Self.trimmed($0) + "/" } : []
+        func stale(_ path: String) -> Bool {
+            names.contains(path) || prefixes.contains { path.hasPrefix($0) }
+        }
+        lock.withLock {
+            answers = answers.filter { !stale($0.key.path) }
+            links = links.filter { !stale($0.key) }
+        }
+    }
+
+    static func trimmed(_ path: String) -> String {
+        var path = Substring(path)
+        while path.count > 1 && path.hasSuffix("/") { path = path.dropLast() }
+        return String(path)
+    }
+
+    static func parent(of path: String) -> String {
+        let path = trimmed(path)
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
     func stat(_ path: String) throws(ServiceError) -> FileStatus { try remembered(path, follow: true) }
@@ -60,14 +97,43 @@ final class AttributeCache: FileService, @unchecked Sendable {
         try inner.access(path, mode: mode)
     }
 
+    func readlink(_ path: String) throws(ServiceError) -> String {
+        let now = Deadline.now.nanoseconds
+        let (link, status) = lock.withLock { (links[path], answers[Key(path: path, follow: false)]) }
+        if let link, link.until > now { return try link.answer.get() }
+        // What lstat said answers for a name that is missing or no link.
+        if let status, status.until > now {
+            switch status.answer {
+            case .failure(let error): throw error
+            case .success(let found) where !found.isSymbolicLink:
+                throw ServiceError(errno: EINVAL, message: "\(path): not a symbolic link")
+            default: break
+            }
+        }
+        let answer: Result<String, ServiceError>
+        do throws(ServiceError) {
+            answer = .success(try inner.readlink(path))
+        } catch where [ENOENT, ENOTDIR, EINVAL].contains(error.errno) {
+            answer = .failure(error)
+        }
+        let until = expiry
+        lock.withLock {
+            if links.count > 65536 { links.removeAll() }
+            links[path] = (until, answer)
+        }
+        return try answer.get()
+    }
+
     func open(_ path: String, flags: Int32, mode: UInt32) throws(ServiceError) -> ServiceHandle {
         try openWithStatus(path, flags: flags, mode: mode).0
     }
     func openWithStatus(_ path: String, flags: Int32, mode: UInt32) throws(ServiceError) -> (ServiceHandle, FileStatus?) {
-        if flags & (O_CREAT | O_TRUNC) != 0 || flags & 3 != O_RDONLY {
-            return try changed { () throws(ServiceError) in try inner.openWithStatus(path, flags: flags, mode: mode) }
+        guard flags & (O_CREAT | O_TRUNC) != 0 || flags & 3 != O_RDONLY else {
+            return try inner.openWithStatus(path, flags: flags, mode: mode)
         }
-        return try inner.openWithStatus(path, flags: flags, mode: mode)
+        let opened = try changed([path]) { () throws(ServiceError) in try inner.openWithStatus(path, flags: flags, mode: mode) }
+        lock.withLock { writers[opened.0] = path }
+        return opened
     }
     func read(_ handle: ServiceHandle, into buffer: UnsafeMutableRawBufferPointer) throws(ServiceError) -> Int {
         try inner.read(handle, into: buffer)
@@ -75,48 +141,61 @@ final class AttributeCache: FileService, @unchecked Sendable {
     func pread(_ handle: ServiceHandle, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(ServiceError) -> Int {
         try inner.pread(handle, into: buffer, at: offset)
     }
+    /// The path a handle writes (every kept answer when it is not known).
+    private func written(_ handle: ServiceHandle) -> [String] {
+        lock.withLock { writers[handle].map { [$0] } ?? ["/"] }
+    }
     func write(_ handle: ServiceHandle, from buffer: UnsafeRawBufferPointer) throws(ServiceError) -> Int {
-        try changed { () throws(ServiceError) in try inner.write(handle, from: buffer) }
+        let path = written(handle)
+        return try changed(path, subtrees: path == ["/"]) { () throws(ServiceError) in try inner.write(handle, from: buffer) }
     }
     func pwrite(_ handle: ServiceHandle, from buffer: UnsafeRawBufferPointer, at offset: Int64) throws(ServiceError) -> Int {
-        try changed { () throws(ServiceError) in try inner.pwrite(handle, from: buffer, at: offset) }
+        let path = written(handle)
+        return try changed(path, subtrees: path == ["/"]) { () throws(ServiceError) in
+            try inner.pwrite(handle, from: buffer, at: offset)
+        }
     }
     func fstat(_ handle: ServiceHandle) throws(ServiceError) -> FileStatus { try inner.fstat(handle) }
-    func close(_ handle: ServiceHandle) throws(ServiceError) { try inner.close(handle) }
+    func close(_ handle: ServiceHandle) throws(ServiceError) {
+        // A server may set the time of a written file when it is closed.
+        if let path = lock.withLock({ writers.removeValue(forKey: handle) }) { forget([path], subtrees: false) }
+        try inner.close(handle)
+    }
     func readdir(_ path: String) throws(ServiceError) -> [DirectoryEntry] { try inner.readdir(path) }
     func mkdir(_ path: String, mode: UInt32) throws(ServiceError) {
-        try changed { () throws(ServiceError) in try inner.mkdir(path, mode: mode) }
+        try changed([path]) { () throws(ServiceError) in try inner.mkdir(path, mode: mode) }
     }
-    func rmdir(_ path: String) throws(ServiceError) { try changed { () throws(ServiceError) in try inner.rmdir(path) } }
-    func unlink(_ path: String) throws(ServiceError) { try changed { () throws(ServiceError) in try inner.unlink(path) } }
+    func rmdir(_ path: String) throws(ServiceError) {
+        try changed([path], subtrees: true) { () throws(ServiceError) in try inner.rmdir(path) }
+    }
+    func unlink(_ path: String) throws(ServiceError) { try changed([path]) { () throws(ServiceError) in try inner.unlink(path) } }
     func rename(_ from: String, to: String) throws(ServiceError) {
-        try changed { () throws(ServiceError) in try inner.rename(from, to: to) }
+        try changed([from, to], subtrees: true) { () throws(ServiceError) in try inner.rename(from, to: to) }
     }
     func link(_ existing: String, to newPath: String) throws(ServiceError) {
-        try changed { () throws(ServiceError) in try inner.link(existing, to: newPath) }
+        try changed([existing, newPath]) { () throws(ServiceError) in try inner.link(existing, to: newPath) }
     }
     func symlink(target: String, at path: String) throws(ServiceError) {
-        try changed { () throws(ServiceError) in try inner.symlink(target: target, at: path) }
+        try changed([path]) { () throws(ServiceError) in try inner.symlink(target: target, at: path) }
     }
-    func readlink(_ path: String) throws(ServiceError) -> String { try inner.readlink(path) }
     func truncate(_ path: String, length: Int64) throws(ServiceError) {
-        try changed { () throws(ServiceError) in try inner.truncate(path, length: length) }
+        try changed([path]) { () throws(ServiceError) in try inner.truncate(path, length: length) }
     }
     func chmod(_ path: String, mode: UInt32) throws(ServiceError) {
-        try changed { () throws(ServiceError) in try inner.chmod(path, mode: mode) }
+        try changed([path]) { () throws(ServiceError) in try inner.chmod(path, mode: mode) }
     }
     func chown(_ path: String, uid: UInt32, gid: UInt32) throws(ServiceError) {
-        try changed { () throws(ServiceError) in try inner.chown(path, uid: uid, gid: gid) }
+        try changed([path]) { () throws(ServiceError) in try inner.chown(path, uid: uid, gid: gid) }
     }
     func utimes(_ path: String, access: Timestamp, modification: Timestamp) throws(ServiceError) {
-        try changed { () throws(ServiceError) in try inner.utimes(path, access: access, modification: modification) }
+        try changed([path]) { () throws(ServiceError) in try inner.utimes(path, access: access, modification: modification) }
     }
     func statfs(_ path: String) throws(ServiceError) -> FileSystemStatus { try inner.statfs(path) }
     func getFile(_ path: String, to localPath: String) throws(ServiceError) -> Int64 {
         try inner.getFile(path, to: localPath)
     }
     func putFile(_ localPath: String, to path: String, mode: UInt32) throws(ServiceError) -> Int64 {
-        try changed { () throws(ServiceError) in try inner.putFile(localPath, to: path, mode: mode) }
+        try changed([path]) { () throws(ServiceError) in try inner.putFile(localPath, to: path, mode: mode) }
     }
     func checksum(_ path: String, algorithm: ChecksumAlgorithm) throws(ServiceError) -> [UInt8] {
         try inner.checksum(path, algorithm: algorithm)
