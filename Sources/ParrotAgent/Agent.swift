@@ -42,6 +42,8 @@ public final class Agent: TraceEventHandler {
     var cachedNames: [String: String] = [:]
     /// Local copies of remote programs run so far.
     var executableCopies: [String] = []
+    /// Filters stacked onto processes, by their ProcessState.
+    var filtersByProcess: [ObjectIdentifier: StackedFilters] = [:]
 
     /// Local copies of remote files (made on first need).
     func localCopies() -> LocalCopies {
@@ -135,6 +137,7 @@ public final class Agent: TraceEventHandler {
 
     public func handleSyscall(_ stop: SyscallStop, tracee: Tracee) throws -> Resume {
         if stop.trapData != TrapReason.classified.rawValue {
+            if stop.trapData == TrapReason.watchedClose.rawValue { return handleWatchedClose(stop, tracee: tracee) }
             return try refuseUnclassified(stop)
         }
         recorder?.count(stop.number)
@@ -161,7 +164,7 @@ public final class Agent: TraceEventHandler {
         return .proceedToExit
     }
 
-    public func handleSyscallExit(_ stop: SyscallStop, result: Int64, tracee: Tracee) throws {
+    public func handleSyscallExit(_ stop: SyscallStop, result: Int64, tracee: Tracee) throws -> Injection? {
         let memo = ThreadMemo.of(tracee)
         if let line = memo.pendingLog {
             log.write("[\(tracee.tid)] \(line) = \(describeResult(result))")
@@ -169,7 +172,7 @@ public final class Agent: TraceEventHandler {
         }
         let action = memo.onExit
         memo.onExit = nil
-        action?(result)
+        return action?(result)
     }
 
     public func taskCreated(_ child: pid_t, parent: pid_t, kind: CreationKind) {
@@ -182,6 +185,7 @@ public final class Agent: TraceEventHandler {
         case .fork, .vfork:
             state = TaskState(process: parentTask?.process.copy() ?? ProcessState(),
                               fs: parentTask?.fs.copy() ?? initialFs.copy())
+            inheritStackedFilters(from: parentTask?.process, to: state.process)
         }
         state.process.threads += 1
         tasks[child] = state
@@ -210,7 +214,10 @@ public final class Agent: TraceEventHandler {
         if let process = tasks.removeValue(forKey: tid)?.process {
             process.threads -= 1
             // The last thread takes the process's descriptors with it.
-            if process.threads <= 0 { process.descriptors.removeAll().forEach(closeRemote) }
+            if process.threads <= 0 {
+                process.descriptors.removeAll().forEach(closeRemote)
+                forgetStackedFilters(of: process)
+            }
         }
         pendingExecutable.removeValue(forKey: tid)
         if log.enabled(.process) { log.write("[\(tid)] exited") }
