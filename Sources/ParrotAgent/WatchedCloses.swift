@@ -10,9 +10,10 @@ import Glibc
 /// write-back, as a local filesystem reports a failed flush: the open's exit
 /// stop learns the descriptor's number and stacks a filter trapping its close
 /// in that process (StackedFilters); at that close's exit stop the kernel has
-/// queued IN_CLOSE_WRITE if it was the last one (close() drops the last
-/// reference synchronously since Linux 6.15), so the write-back runs there
-/// and its failure becomes close()'s result. Other last closes (dup2 onto
+/// queued IN_CLOSE_WRITE if it was the last one (current kernels, 6.18 here,
+/// drop the last reference inside close(); where that waits for the return
+/// to user space the close says nothing and the inotify path writes back just
+/// after), so the write-back runs there and its failure becomes close()'s result. Other last closes (dup2 onto
 /// the number, exec, exit, a number past the cap) keep the inotify path.
 extension Agent {
     /// Resumes an open rewritten to a copy being written so that its result
