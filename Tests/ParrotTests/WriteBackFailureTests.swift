@@ -125,9 +125,9 @@ import Glibc
                 import errno, os, sys, time
                 acl, lock, d = sys.argv[1], sys.argv[2], sys.argv[3]
                 def close(fd, who):
-                    try: os.close(fd); print(who, "0")
-                    except OSError as e: print(who, errno.errorcode[e.errno])
-                    sys.stdout.flush()
+                    try: os.close(fd); said = "0"
+                    except OSError as e: said = errno.errorcode[e.errno]
+                    os.write(1, f"{who} {said}\\n".encode())  # one write: two processes print
                 a, b = os.open(d + "/a", os.O_WRONLY | os.O_CREAT), os.open(d + "/b", os.O_WRONLY | os.O_CREAT)
                 for fd in (a, b): os.write(fd, b"data\\n")
                 with open(acl, "w") as f: f.write(lock)
