@@ -137,7 +137,7 @@ public final class Agent: TraceEventHandler {
 
     public func handleSyscall(_ stop: SyscallStop, tracee: Tracee) throws -> Resume {
         if stop.trapData != TrapReason.classified.rawValue {
-            if stop.trapData == TrapReason.watchedClose.rawValue { return handleWatchedClose(stop, tracee: tracee) }
+            if stop.trapData == TrapReason.watchedClose.rawValue { return try handleWatchedDescriptor(stop, tracee: tracee) }
             if stop.trapData == TrapReason.watchedSend.rawValue { return try handleWatchedSend(stop, tracee: tracee) }
             return try refuseUnclassified(stop)
         }

@@ -13,11 +13,16 @@ import Glibc
 /// queued IN_CLOSE_WRITE if it was the last one (current kernels, 6.18 here,
 /// drop the last reference inside close(); where that waits for the return
 /// to user space the close says nothing and the inotify path writes back just
-/// after), so the write-back runs there and its failure becomes close()'s result. Other last closes (dup2 onto
-/// the number, exec, exit, a number past the cap) keep the inotify path.
+/// after), so the write-back runs there and its failure becomes close()'s
+/// result. The filter also traps dup2 and dup3 from the number, so that the
+/// number a copy is moved to is watched too (a shell's `cmd > /chirp/f` puts
+/// it on 1, which coreutils close at exit, reporting a failure). Other last
+/// closes (dup2 onto the number, exec, exit, a number past the cap) keep the
+/// inotify path.
 extension Agent {
-    /// Resumes an open rewritten to a copy being written so that its result
-    /// comes back to `watchClose` (nil when this process cannot watch more).
+    /// Resumes an open rewritten to a copy being written (or a dup2 or dup3
+    /// of one) so that the descriptor it returns comes back to `watchClose`
+    /// (nil when this process cannot watch more).
     func watchingClose(_ stop: SyscallStop, tracee: Tracee) -> Resume? {
         let process = task(tracee.tid).process
         guard stackedFilters(of: process).canWatchMoreCloses else { return nil }
@@ -33,7 +38,7 @@ extension Agent {
         guard fd >= 0, !filters.watchedCloses.contains(fd), filters.canWatchMoreCloses else { return nil }
         // Counted at once: a second thread's open of the same number must not stack another.
         filters.watchedCloses.insert(fd)
-        let filter = StackedFilter.trapClose(of: fd, number: policy.byName["close"]!.number)
+        let filter = StackedFilter.trapClose(of: fd, numbers: ["close", "dup2", "dup3"].map { policy.byName[$0]!.number })
         return try stackingInjection(filter, sp: stop.stackPointer, memory: stop.memory, result: Int64(fd)) {
             [unowned self] installed in
             guard !installed else { return }
@@ -43,13 +48,19 @@ extension Agent {
         }
     }
 
-    /// A trapped close of a watched number: when it names a copy being
-    /// written, its exit stop settles the copy (closeOutcome).
-    func handleWatchedClose(_ stop: SyscallStop, tracee: Tracee) -> Resume {
+    /// A trapped close, dup2 or dup3 of a watched number. A close that names
+    /// a copy being written settles it at its exit stop (closeOutcome).
+    func handleWatchedDescriptor(_ stop: SyscallStop, tracee: Tracee) throws -> Resume {
         let fd = stop.int32(0)
+        let isClose = stop.number == policy.byName["close"]!.number
+        // dup2 onto a virtual number is the base policy's trap too (the newest filter's reason wins).
+        if !isClose && DescriptorTable.isVirtual(stop.int32(1)) {
+            return try handlers[stop.number]?(stop, tracee, task(stop.tid)) ?? .proceed
+        }
         guard let writeBack, !writeBack.isEmpty,
               let target = Self.linkTarget("/proc/\(stop.tid)/fd/\(fd)"),
               let key = writeBack.key(ofCopy: target) else { return .proceed }  // the number means another file now
+        guard isClose else { return watchingClose(stop, tracee: tracee) ?? .proceed }
         writeBack.awaitClose(of: key)
         ThreadMemo.of(tracee).onExit = { [unowned self] result in
             guard let failure = writeBack.closeOutcome(of: key), result == 0 else { return nil }

@@ -9,9 +9,10 @@ public enum StackedFilter {
     /// limit of 32768 per process (MAX_INSNS_PER_PATH).
     public static let overhead = 4
 
-    /// Traps close(fd) with TrapReason.watchedClose.
-    public static func trapClose(of fd: Int32, number: Int) -> CompiledFilter {
-        build([number], firstArgument: UInt32(bitPattern: fd), reason: .watchedClose)
+    /// Traps close(fd) (and the other `numbers` with fd first: dup2, dup3)
+    /// with TrapReason.watchedClose.
+    public static func trapClose(of fd: Int32, numbers: [Int]) -> CompiledFilter {
+        build(numbers, firstArgument: UInt32(bitPattern: fd), reason: .watchedClose)
     }
 
     /// Traps every call with one of `numbers` (sendmsg, sendmmsg) with TrapReason.watchedSend.

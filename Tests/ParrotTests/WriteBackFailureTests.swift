@@ -109,6 +109,19 @@ import Glibc
             #expect(result.stdout == "ENOSPC\nsmall closed\n", "\(result)")
             #expect(Self.unsent(cache) == [big])
             #expect(localContents(server.local("/small/ok")) == "small\n")
+            // Shells: the command's own close of stdout (coreutils check it)
+            // reports, when the shell does not hold the file itself (bash
+            // redirects in the child, dash in pipelines); a builtin's
+            // redirection ends in the shell's dup2, which reports nothing.
+            let shell = Command.run([Paths.parrot, "run", "-t", cache, "--", "bash", "-c", """
+                head -c 100000 /dev/zero > \(c)/small/bash; echo "bash $?"
+                head -c 100000 /dev/zero | cat > \(c)/small/pipe; echo "pipeline $?"
+                printf '%100000s' x > \(c)/small/builtin; echo "builtin $?"
+                """], timeout: 90)
+            #expect(shell.stdout == "bash 1\npipeline 1\nbuiltin 0\n", "\(shell)")
+            #expect(shell.stderr.contains("head: write error: No space left on device")
+                    && shell.stderr.contains("cat: write error: No space left on device"), "\(shell)")
+            #expect(Self.unsent(cache).count == 4, "\(shell)")
         }
     }
 
