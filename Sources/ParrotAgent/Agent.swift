@@ -137,9 +137,17 @@ public final class Agent: TraceEventHandler {
 
     public func handleSyscall(_ stop: SyscallStop, tracee: Tracee) throws -> Resume {
         if stop.trapData != TrapReason.classified.rawValue {
-            if stop.trapData == TrapReason.watchedClose.rawValue { return try handleWatchedDescriptor(stop, tracee: tracee) }
-            if stop.trapData == TrapReason.watchedSend.rawValue { return try handleWatchedSend(stop, tracee: tracee) }
-            return try refuseUnclassified(stop)
+            let watched: Handler
+            switch stop.trapData {
+            case TrapReason.watchedClose.rawValue:
+                watched = { [unowned self] stop, tracee, _ in try handleWatchedDescriptor(stop, tracee: tracee) }
+            case TrapReason.watchedSend.rawValue:
+                watched = { [unowned self] stop, tracee, _ in try handleWatchedSend(stop, tracee: tracee) }
+            default:
+                return try refuseUnclassified(stop)
+            }
+            guard log.enabled(.syscall) else { return try watched(stop, tracee, task(tracee.tid)) }
+            return try logged(stop, tracee: tracee, watched, note: " [stacked filter]")
         }
         recorder?.count(stop.number)
         // A copy the program closed goes back before anything else happens.
@@ -154,14 +162,18 @@ public final class Agent: TraceEventHandler {
             // The common pass-through stop looks nothing up.
             return try handler?(stop, tracee, task(tracee.tid)) ?? .proceed
         }
-        // Debug mode pays a second stop to show each result.
+        return try logged(stop, tracee: tracee, handler)
+    }
+
+    /// Debug mode pays a second stop to show each result.
+    private func logged(_ stop: SyscallStop, tracee: Tracee, _ handler: Handler?, note: String = "") throws -> Resume {
         let resume = try handler?(stop, tracee, task(tracee.tid)) ?? .proceed
         if case .inject = resume {
             // Injected calls own the exit stops: say what happens instead.
-            log.write("[\(tracee.tid)] \(describe(stop)) = (injected calls)")
+            log.write("[\(tracee.tid)] \(describe(stop))\(note) = (injected calls)")
             return resume
         }
-        ThreadMemo.of(tracee).pendingLog = describe(stop)
+        ThreadMemo.of(tracee).pendingLog = describe(stop) + note
         return .proceedToExit
     }
 

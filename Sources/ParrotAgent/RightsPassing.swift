@@ -90,7 +90,10 @@ extension Agent {
                 for at in stride(from: offset + 16, through: offset + size - 4, by: 4) {
                     let fd = control.load(Int32.self, at: at)
                     guard DescriptorTable.isVirtual(fd) else { continue }
-                    guard let file = task.process.descriptors[fd]?.file else { throw ServiceError(errno: EBADF) }
+                    // A remote directory has no local copy to pass: as before, EBADF.
+                    guard let file = task.process.descriptors[fd]?.file, !file.isDirectory else {
+                        throw ServiceError(errno: EBADF)
+                    }
                     slots.append((at, file))
                 }
             }
