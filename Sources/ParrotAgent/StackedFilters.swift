@@ -20,7 +20,7 @@ final class StackedFilters {
     /// Every filter runs on every call the action cache cannot decide (read
     /// and write on any descriptor among them), so their number is capped;
     /// past it, closes go unwatched (the inotify path alone).
-    static let maxWatchedCloses = 16
+    static let maxWatchedCloses = 8
 
     var canWatchMoreCloses: Bool { !refused && watchedCloses.count < Self.maxWatchedCloses }
 

@@ -78,7 +78,7 @@ import Glibc
         let count = 20
         let paths = (0..<count).map { "\(c)/f\($0)" }
         let result = Self.write(paths, cache: cache, options: ["-T", "1"]) { server.crash() }
-        let watched = 16  // StackedFilters.maxWatchedCloses
+        let watched = 8  // StackedFilters.maxWatchedCloses
         let expected = Array(repeating: "EIO", count: watched) + Array(repeating: "0", count: count - watched)
         #expect(result.stdout == expected.joined(separator: " ") + "\n", "\(result)")
         #expect(Self.unsent(cache) == paths.map { $0 + "\n" }.sorted(), "\(result)")
