@@ -21,7 +21,7 @@ extension Agent {
             }
             result = -Int64(error.errno)
         }
-        if let resume = try watchingSends(name, stop, task: task, result: result) { return resume }
+        if let resume = watchingSends(name, stop, task: task, result: result) { return resume }
         try finishRemote(stop, result)
         return .proceed
     }

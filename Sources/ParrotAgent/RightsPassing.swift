@@ -21,19 +21,20 @@ extension Agent {
 
     /// At the seccomp stop of an open that made a virtual descriptor: the
     /// process's first one stacks the sendmsg filter before the open returns.
-    func watchingSends(_ name: String, _ stop: SyscallStop, task: TaskState, result: Int64) throws -> Resume? {
+    func watchingSends(_ name: String, _ stop: SyscallStop, task: TaskState, result: Int64) -> Resume? {
         guard Self.openCalls.contains(name), result >= Int64(DescriptorTable.base) else { return nil }
         let filters = stackedFilters(of: task.process)
         guard !filters.watchesSends, !filters.refused else { return nil }
-        filters.watchesSends = true
         let numbers = ["sendmsg", "sendmmsg"].map { policy.byName[$0]!.number }
-        let injection = try stackingInjection(StackedFilter.trapSend(numbers: numbers), sp: stop.stackPointer,
-                                              memory: stop.memory, result: result) { [unowned self] installed in
+        // No room below the stack: the open returns as usual, unwatched.
+        guard let injection = try? stackingInjection(StackedFilter.trapSend(numbers: numbers), sp: stop.stackPointer,
+                                                     memory: stop.memory, result: result, done: { [unowned self] installed in
             guard !installed else { return }
             filters.watchesSends = false
             filters.refused = true
             log.write("[\(stop.tid)] cannot stack a filter to watch sendmsg; virtual descriptors cannot be passed from there")
-        }
+        }) else { return nil }
+        filters.watchesSends = true
         return .inject(injection)
     }
 
@@ -130,7 +131,12 @@ extension Agent {
             vector.store(address, at: message.index * stride + 32)
         }
         let vectorAddress = scratch.place(vector, alignment: 8)
-        try scratch.commit(to: stop.memory)
+        do {
+            try scratch.commit(to: stop.memory)
+        } catch {
+            made.forEach(copies.abandon)  // no room below the stack: the kernel answers as before (EBADF)
+            return .proceed
+        }
         if log.enabled(.namespace) {
             log.write("[\(stop.tid)] passing \(made.count) virtual descriptor(s) as local copies: \(made.map(\.path))")
         }

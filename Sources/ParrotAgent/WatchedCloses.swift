@@ -36,16 +36,17 @@ extension Agent {
     private func watchClose(of fd: Int32, in process: ProcessState, _ stop: SyscallStop) throws -> Injection? {
         let filters = stackedFilters(of: process)
         guard fd >= 0, !filters.watchedCloses.contains(fd), filters.canWatchMoreCloses else { return nil }
-        // Counted at once: a second thread's open of the same number must not stack another.
-        filters.watchedCloses.insert(fd)
         let filter = StackedFilter.trapClose(of: fd, numbers: ["close", "dup2", "dup3"].map { policy.byName[$0]!.number })
-        return try stackingInjection(filter, sp: stop.stackPointer, memory: stop.memory, result: Int64(fd)) {
+        let injection = try stackingInjection(filter, sp: stop.stackPointer, memory: stop.memory, result: Int64(fd)) {
             [unowned self] installed in
             guard !installed else { return }
             filters.watchedCloses.remove(fd)
             filters.refused = true
             log.write("[\(stop.tid)] cannot stack a filter to watch close(\(fd)); write-back failures there are only logged")
         }
+        // Counted at once: a second thread's open of the same number must not stack another.
+        filters.watchedCloses.insert(fd)
+        return injection
     }
 
     /// A trapped close, dup2 or dup3 of a watched number. A close that names
