@@ -165,4 +165,40 @@ import Glibc
             #expect(Self.unsent(cache) == ["data\n", "data\n"], "\(result)")
         }
     }
+
+    /// Threads share the stacked filters (TSYNC puts each on every thread):
+    /// files opened in four threads and closed there all report.
+    @Test func closesInThreads() throws {
+        try withChirpServer(.bundled) { server in
+            let cache = Paths.temporaryDirectory("cache")
+            defer { Paths.remove(cache) }
+            server.makeDirectory("/locked")
+            server.write("/locked/.__acl", ChirpServer.defaultACL)
+            let script = """
+                import errno, os, sys, threading
+                d, acl, lock = sys.argv[1], sys.argv[2], sys.argv[3]
+                results = {}
+                barrier = threading.Barrier(4)
+                def work(i):
+                    fd = os.open(f"{d}/t{i}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                    os.write(fd, b"thread %d\\n" % i)
+                    barrier.wait()
+                    if i == 0:
+                        with open(acl, "w") as f: f.write(lock)
+                    barrier.wait()
+                    try: os.close(fd); results[i] = "0"
+                    except OSError as e: results[i] = errno.errorcode[e.errno]
+                threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+                for t in threads: t.start()
+                for t in threads: t.join()
+                print(" ".join(results[i] for i in range(4)))
+                """
+            let c = "/chirp/127.0.0.1:\(server.port)"
+            let result = Command.run([Paths.parrot, "run", "-t", cache, "--", "python3", "-c", script, c + "/locked",
+                                      server.local("/locked/.__acl"), "unix:* rl\naddress:127.0.0.1 rl\nhostname:* rl\n"],
+                                     timeout: 90)
+            #expect(result.stdout == "EACCES EACCES EACCES EACCES\n", "\(result)")
+            #expect(Self.unsent(cache) == (0..<4).map { "thread \($0)\n" }, "\(result)")
+        }
+    }
 }
