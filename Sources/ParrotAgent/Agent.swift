@@ -37,7 +37,7 @@ public final class Agent: TraceEventHandler {
     var quickPathArguments: [[PathArgument]?]
     /// Some task's current directory is remote: relative paths need the full walk.
     var remoteCwdInUse = false
-    private var copies: LocalCopies?
+    private(set) var copies: LocalCopies?
     /// The program's view of cached copies it opened, for /proc/self/fd.
     var cachedNames: [String: String] = [:]
     /// Local copies of remote programs run so far.

@@ -41,11 +41,8 @@ final class CacheWriteBack {
     private var byWatch: [Int32: Tracked] = [:]
     private var byKey: [String: Tracked] = [:]
     private var byPath: [String: Tracked] = [:]
-    /// Keys whose watched close (WatchedCloses) is under way, with how many.
-    private var awaited: [String: Int] = [:]
-    /// How the write-back of an awaited key went (nil: it went back), until
-    /// its close takes the answer: another stop may settle it first.
-    private var outcomes: [String: ServiceError?] = [:]
+    /// Watched closes under way, by key.
+    private var closes = AwaitedCloses()
 
     init(cache: WholeFileCache, log: DebugLog) {
         self.cache = cache
@@ -61,23 +58,20 @@ final class CacheWriteBack {
 
     /// A close of a descriptor on `key`'s copy is under way.
     func awaitClose(of key: String) {
-        awaited[key, default: 0] += 1
+        closes.expect(key)
     }
 
     /// After that close: settles what is queued and says whether the close
     /// was the last and its write-back failed.
     func closeOutcome(of key: String) -> ServiceError? {
         settle()
-        let waiting = (awaited[key] ?? 1) - 1
-        awaited[key] = waiting > 0 ? waiting : nil
-        return outcomes.removeValue(forKey: key) ?? nil
+        return closes.take(key)
     }
 
     /// Watches `entry`'s copy (once) and counts one more open about to happen.
     func expectOpen(of entry: WholeFileCache.Entry, location: RemoteLocation, service: FileService,
                     remoteMode: UInt32) throws(ServiceError) {
-        // A new round of opens: an answer no close took (its task died) is stale.
-        outcomes.removeValue(forKey: entry.key)
+        closes.forget(entry.key)
         if let tracked = byKey[entry.key] {
             tracked.expected += 1
             return
@@ -130,9 +124,9 @@ final class CacheWriteBack {
         inotify_rm_watch(inotify, tracked.watch)
         do throws(ServiceError) {
             try giveBack(tracked)
-            if awaited[tracked.key] != nil { outcomes[tracked.key] = .some(nil) }
+            closes.record(tracked.key, nil)
         } catch {
-            if awaited[tracked.key] != nil { outcomes[tracked.key] = error }
+            closes.record(tracked.key, error)
             // Never drop written data silently: keep it where the user can find it.
             let kept = cache.setAside(key: tracked.key) ?? tracked.dataPath
             log.write("cannot write \(tracked.location) back (\(error)); its data is kept in \(kept)")

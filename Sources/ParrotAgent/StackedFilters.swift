@@ -64,12 +64,7 @@ extension Agent {
     /// at once. NO_NEW_PRIVS, which the call needs, is set since spawn.
     func stackingInjection(_ filter: CompiledFilter, sp: UInt64, memory: TraceeMemory, result: Int64,
                            done: @escaping (Bool) -> Void) throws -> Injection {
-        var scratch = Scratch(below: sp, size: filter.bytes.count + 32)
-        let instructions = scratch.place(filter.bytes, alignment: 8)
-        var program = withUnsafeBytes(of: UInt64(filter.instructionCount).littleEndian) { Array($0) }
-        program += withUnsafeBytes(of: instructions.littleEndian) { Array($0) }
-        let programAddress = scratch.place(program, alignment: 8)
-        try scratch.commit(to: memory)
+        let programAddress = try place(filter, below: sp, memory)
         let number = UInt64(policy.byName["seccomp"]!.number)
         var attempts: [UInt64] = [Self.seccompFlagTsync | Self.seccompFlagSpecAllow, Self.seccompFlagTsync]
         return Injection { last in
@@ -82,5 +77,17 @@ extension Agent {
             done(last == 0)
             return .finish(result)
         }
+    }
+
+    /// Writes `filter` and its struct sock_fprog below `address` (past the
+    /// red zone); returns the sock_fprog's address.
+    func place(_ filter: CompiledFilter, below address: UInt64, _ memory: TraceeMemory) throws -> UInt64 {
+        var scratch = Scratch(below: address, size: filter.bytes.count + 32)
+        let instructions = scratch.place(filter.bytes, alignment: 8)
+        var program = withUnsafeBytes(of: UInt64(filter.instructionCount).littleEndian) { Array($0) }
+        program += withUnsafeBytes(of: instructions.littleEndian) { Array($0) }
+        let programAddress = scratch.place(program, alignment: 8)
+        try scratch.commit(to: memory)
+        return programAddress
     }
 }

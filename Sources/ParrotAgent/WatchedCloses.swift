@@ -36,17 +36,39 @@ extension Agent {
     private func watchClose(of fd: Int32, in process: ProcessState, _ stop: SyscallStop) throws -> Injection? {
         let filters = stackedFilters(of: process)
         guard fd >= 0, !filters.watchedCloses.contains(fd), filters.canWatchMoreCloses else { return nil }
-        let filter = StackedFilter.trapClose(of: fd, numbers: ["close", "dup2", "dup3"].map { policy.byName[$0]!.number })
-        let injection = try stackingInjection(filter, sp: stop.stackPointer, memory: stop.memory, result: Int64(fd)) {
-            [unowned self] installed in
-            guard !installed else { return }
-            filters.watchedCloses.remove(fd)
-            filters.refused = true
-            log.write("[\(stop.tid)] cannot stack a filter to watch close(\(fd)); write-back failures there are only logged")
+        let injection = try stackingInjection(closeFilter(fd), sp: stop.stackPointer, memory: stop.memory,
+                                              result: Int64(fd)) { [unowned self] installed in
+            closeWatchStacked(installed, fd, filters, stop)
         }
         // Counted at once: a second thread's open of the same number must not stack another.
         filters.watchedCloses.insert(fd)
         return injection
+    }
+
+    private func closeFilter(_ fd: Int32) -> CompiledFilter {
+        StackedFilter.trapClose(of: fd, numbers: ["close", "dup2", "dup3"].map { policy.byName[$0]!.number })
+    }
+
+    private func closeWatchStacked(_ installed: Bool, _ fd: Int32, _ filters: StackedFilters, _ stop: SyscallStop) {
+        guard !installed else {
+            filters.watchedCloses.insert(fd)
+            return
+        }
+        filters.watchedCloses.remove(fd)
+        filters.refused = true
+        log.write("[\(stop.tid)] cannot stack a filter to watch close(\(fd)); write-back failures there are only logged")
+    }
+
+    /// A virtual descriptor materialized at `fd` (`cmd > /chirp/f` with
+    /// --no-cache): the close filter for `fd`, placed well below what the
+    /// materialization writes under the stack (a path), and what to make of
+    /// the injected seccomp's result; nil when `fd` is watched or cannot be.
+    func closeWatch(at fd: Int32, _ stop: SyscallStop) -> (program: UInt64, stacked: (Int64) -> Void)? {
+        let filters = stackedFilters(of: task(stop.tid).process)
+        guard fd >= 0, !filters.watchedCloses.contains(fd), filters.canWatchMoreCloses,
+              let program = try? place(closeFilter(fd), below: stop.stackPointer - UInt64(PATH_MAX) - 256, stop.memory)
+        else { return nil }
+        return (program, { [unowned self] result in closeWatchStacked(result == 0, fd, filters, stop) })
     }
 
     /// A trapped close, dup2 or dup3 of a watched number. A close that names
@@ -58,19 +80,33 @@ extension Agent {
         if !isClose && DescriptorTable.isVirtual(stop.int32(1)) {
             return try handlers[stop.number]?(stop, tracee, task(stop.tid)) ?? .proceed
         }
-        guard let writeBack, !writeBack.isEmpty,
-              let target = Self.linkTarget("/proc/\(stop.tid)/fd/\(fd)"),
-              let key = writeBack.key(ofCopy: target) else { return .proceed }  // the number means another file now
+        guard let outcome = awaitingClose(of: fd, stop, counting: isClose) else { return .proceed }  // the number means another file now
         guard isClose else { return watchingClose(stop, tracee: tracee) ?? .proceed }
-        writeBack.awaitClose(of: key)
         ThreadMemo.of(tracee).onExit = { [unowned self] result in
-            guard let failure = writeBack.closeOutcome(of: key), result == 0 else { return nil }
+            guard let failure = outcome(), result == 0 else { return nil }
             let errno = Self.closeErrno(failure)
             if log.enabled(.namespace) { log.write("[\(stop.tid)] close(\(fd)) = -\(ErrnoName.name(of: errno)) (write-back failed)") }
             try? stop.setResult(-Int64(errno))
             return nil
         }
         return .proceedToExit
+    }
+
+    /// When `fd` is a copy being written (cached or materialized): counts a
+    /// close under way (`counting`) and returns how to learn, after it,
+    /// whether it failed to go back.
+    private func awaitingClose(of fd: Int32, _ stop: SyscallStop, counting: Bool) -> (() -> ServiceError?)? {
+        let busy = writeBack?.isEmpty == false || copies?.isEmpty == false
+        guard busy, let target = Self.linkTarget("/proc/\(stop.tid)/fd/\(fd)") else { return nil }
+        if let writeBack, let key = writeBack.key(ofCopy: target) {
+            if counting { writeBack.awaitClose(of: key) }
+            return { writeBack.closeOutcome(of: key) }
+        }
+        if let copies, copies.holds(target) {
+            if counting { copies.awaitClose(of: target) }
+            return { copies.closeOutcome(of: target) }
+        }
+        return nil
     }
 
     /// What close() says when the data could not go back: what a local (or

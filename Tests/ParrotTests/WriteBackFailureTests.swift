@@ -122,6 +122,13 @@ import Glibc
             #expect(shell.stderr.contains("head: write error: No space left on device")
                     && shell.stderr.contains("cat: write error: No space left on device"), "\(shell)")
             #expect(Self.unsent(cache).count == 4, "\(shell)")
+            // Streamed (--no-cache): the redirection materializes a local copy,
+            // whose close reports the same way; the data stays in that copy.
+            let streamed = Command.run([Paths.parrot, "run", "--no-cache", "-t", cache, "--", "bash", "-c",
+                                        "head -c 100000 /dev/zero | cat > \(c)/small/streamed; echo \"streamed $?\""],
+                                       timeout: 90)
+            #expect(streamed.stdout == "streamed 1\n" && streamed.stderr.contains("cat: write error: No space left on device")
+                    && streamed.stderr.contains("its data is kept in \(cache)/parrot-copies/copy."), "\(streamed)")
         }
     }
 
