@@ -140,4 +140,30 @@ import Testing
                     "\(result)")
         }
     }
+
+    /// With --net local the base filter traps sendmsg too, and the stacked
+    /// filter's reason wins: the network rule must still refuse a far
+    /// address, and descriptors still pass over a unix socket.
+    @Test func theNetworkRuleStillHoldsForAProcessThatPassesDescriptors() throws {
+        try withChirpServer(.bundled) { server in
+            let cache = Paths.temporaryDirectory("cache")
+            defer { Paths.remove(cache) }
+            server.write("/n.txt", "net\n")
+            let c = "/chirp/127.0.0.1:\(server.port)"
+            let script = """
+                import os, socket, sys
+                fd = os.open(sys.argv[1], os.O_RDONLY)
+                u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                try: u.sendmsg([b"x"], [], 0, ("192.0.2.1", 53)); print("far sent")
+                except OSError as e: print("far refused", e.errno)
+                a, b = socket.socketpair()
+                socket.send_fds(a, [b"f"], [fd])
+                _, fds, _, _ = socket.recv_fds(b, 10, 1)
+                print("passed", os.read(fds[0], 10))
+                """
+            let result = Command.run([Paths.parrot, "run", "--sandbox", "-M", "/=rwx", "--net", "local", "--no-cache",
+                                      "-t", cache, "--", "python3", "-c", script, c + "/n.txt"], timeout: 90)
+            #expect(result.status == 0 && result.stdout == "far refused 13\npassed b'net\\n'\n", "\(result)")
+        }
+    }
 }
