@@ -37,11 +37,13 @@ public final class Agent: TraceEventHandler {
     var quickPathArguments: [[PathArgument]?]
     /// Some task's current directory is remote: relative paths need the full walk.
     var remoteCwdInUse = false
-    private var copies: LocalCopies?
+    private(set) var copies: LocalCopies?
     /// The program's view of cached copies it opened, for /proc/self/fd.
     var cachedNames: [String: String] = [:]
     /// Local copies of remote programs run so far.
     var executableCopies: [String] = []
+    /// Filters stacked onto processes, by their ProcessState.
+    var filtersByProcess: [ObjectIdentifier: StackedFilters] = [:]
 
     /// Local copies of remote files (made on first need).
     func localCopies() -> LocalCopies {
@@ -135,7 +137,17 @@ public final class Agent: TraceEventHandler {
 
     public func handleSyscall(_ stop: SyscallStop, tracee: Tracee) throws -> Resume {
         if stop.trapData != TrapReason.classified.rawValue {
-            return try refuseUnclassified(stop)
+            let watched: Handler
+            switch stop.trapData {
+            case TrapReason.watchedClose.rawValue:
+                watched = { [unowned self] stop, tracee, _ in try handleWatchedDescriptor(stop, tracee: tracee) }
+            case TrapReason.watchedSend.rawValue:
+                watched = { [unowned self] stop, tracee, _ in try handleWatchedSend(stop, tracee: tracee) }
+            default:
+                return try refuseUnclassified(stop)
+            }
+            guard log.enabled(.syscall) else { return try watched(stop, tracee, task(tracee.tid)) }
+            return try logged(stop, tracee: tracee, watched, note: " [stacked filter]")
         }
         recorder?.count(stop.number)
         // A copy the program closed goes back before anything else happens.
@@ -150,18 +162,22 @@ public final class Agent: TraceEventHandler {
             // The common pass-through stop looks nothing up.
             return try handler?(stop, tracee, task(tracee.tid)) ?? .proceed
         }
-        // Debug mode pays a second stop to show each result.
+        return try logged(stop, tracee: tracee, handler)
+    }
+
+    /// Debug mode pays a second stop to show each result.
+    private func logged(_ stop: SyscallStop, tracee: Tracee, _ handler: Handler?, note: String = "") throws -> Resume {
         let resume = try handler?(stop, tracee, task(tracee.tid)) ?? .proceed
         if case .inject = resume {
             // Injected calls own the exit stops: say what happens instead.
-            log.write("[\(tracee.tid)] \(describe(stop)) = (injected calls)")
+            log.write("[\(tracee.tid)] \(describe(stop))\(note) = (injected calls)")
             return resume
         }
-        ThreadMemo.of(tracee).pendingLog = describe(stop)
+        ThreadMemo.of(tracee).pendingLog = describe(stop) + note
         return .proceedToExit
     }
 
-    public func handleSyscallExit(_ stop: SyscallStop, result: Int64, tracee: Tracee) throws {
+    public func handleSyscallExit(_ stop: SyscallStop, result: Int64, tracee: Tracee) throws -> Injection? {
         let memo = ThreadMemo.of(tracee)
         if let line = memo.pendingLog {
             log.write("[\(tracee.tid)] \(line) = \(describeResult(result))")
@@ -169,7 +185,7 @@ public final class Agent: TraceEventHandler {
         }
         let action = memo.onExit
         memo.onExit = nil
-        action?(result)
+        return action?(result)
     }
 
     public func taskCreated(_ child: pid_t, parent: pid_t, kind: CreationKind) {
@@ -182,6 +198,7 @@ public final class Agent: TraceEventHandler {
         case .fork, .vfork:
             state = TaskState(process: parentTask?.process.copy() ?? ProcessState(),
                               fs: parentTask?.fs.copy() ?? initialFs.copy())
+            inheritStackedFilters(from: parentTask?.process, to: state.process)
         }
         state.process.threads += 1
         tasks[child] = state
@@ -210,7 +227,10 @@ public final class Agent: TraceEventHandler {
         if let process = tasks.removeValue(forKey: tid)?.process {
             process.threads -= 1
             // The last thread takes the process's descriptors with it.
-            if process.threads <= 0 { process.descriptors.removeAll().forEach(closeRemote) }
+            if process.threads <= 0 {
+                process.descriptors.removeAll().forEach(closeRemote)
+                forgetStackedFilters(of: process)
+            }
         }
         pendingExecutable.removeValue(forKey: tid)
         if log.enabled(.process) { log.write("[\(tid)] exited") }

@@ -40,6 +40,9 @@ final class CacheWriteBack {
     private var inotify: Int32 = -1
     private var byWatch: [Int32: Tracked] = [:]
     private var byKey: [String: Tracked] = [:]
+    private var byPath: [String: Tracked] = [:]
+    /// Watched closes under way, by key.
+    private var closes = AwaitedCloses()
 
     init(cache: WholeFileCache, log: DebugLog) {
         self.cache = cache
@@ -50,9 +53,25 @@ final class CacheWriteBack {
 
     func isTracked(_ key: String) -> Bool { byKey[key] != nil }
 
+    /// The key of the copy at `path`, if it is being written.
+    func key(ofCopy path: String) -> String? { byPath[path]?.key }
+
+    /// A close of a descriptor on `key`'s copy is under way.
+    func awaitClose(of key: String) {
+        closes.expect(key)
+    }
+
+    /// After that close: settles what is queued and says whether the close
+    /// was the last and its write-back failed.
+    func closeOutcome(of key: String) -> ServiceError? {
+        settle()
+        return closes.take(key)
+    }
+
     /// Watches `entry`'s copy (once) and counts one more open about to happen.
     func expectOpen(of entry: WholeFileCache.Entry, location: RemoteLocation, service: FileService,
                     remoteMode: UInt32) throws(ServiceError) {
+        closes.forget(entry.key)
         if let tracked = byKey[entry.key] {
             tracked.expected += 1
             return
@@ -70,6 +89,7 @@ final class CacheWriteBack {
         tracked.expected = 1
         byWatch[tracked.watch] = tracked
         byKey[entry.key] = tracked
+        byPath[entry.dataPath] = tracked
     }
 
     /// Handles the events queued so far.
@@ -100,10 +120,13 @@ final class CacheWriteBack {
     private func finish(_ tracked: Tracked) {
         byWatch.removeValue(forKey: tracked.watch)
         byKey.removeValue(forKey: tracked.key)
+        byPath.removeValue(forKey: tracked.dataPath)
         inotify_rm_watch(inotify, tracked.watch)
         do throws(ServiceError) {
             try giveBack(tracked)
+            closes.record(tracked.key, nil)
         } catch {
+            closes.record(tracked.key, error)
             // Never drop written data silently: keep it where the user can find it.
             let kept = cache.setAside(key: tracked.key) ?? tracked.dataPath
             log.write("cannot write \(tracked.location) back (\(error)); its data is kept in \(kept)")

@@ -123,7 +123,8 @@ extension Agent {
         if name != "creat" {  // creat never refuses an existing file
             try stop.setArgument(name == "open" ? 1 : 2, UInt64(UInt32(bitPattern: flags & ~(O_CREAT | O_EXCL))))
         }
-        return try openCopy(entry, of: location, argument, stop, tracee: tracee, what: "opened for writing in the cache")
+        let resume = try openCopy(entry, of: location, argument, stop, tracee: tracee, what: "opened for writing in the cache")
+        return watchingClose(stop, tracee: tracee) ?? resume
     }
 
     /// Calls after which a cached copy may no longer be the remote file.

@@ -25,10 +25,11 @@ extension Agent {
             _ = try apply(outcome, stop, tracee)
             guard let target = outcome.arguments.first?.resolution.virtualPath else { return .proceed }
             ThreadMemo.of(tracee).onExit = { [unowned self] result in
-                guard result == 0 else { return }
+                guard result == 0 else { return nil }
                 // Without mounts the resolver leaves symlinks to the kernel: ask it.
                 task.fs.cwd = options.mounts.isTrivial ? kernelCwd(stop.tid) ?? target : target
                 task.fs.remoteCwd = nil
+                return nil
             }
             return .proceedToExit
         }
@@ -44,9 +45,10 @@ extension Agent {
                 return .proceed
             }
             ThreadMemo.of(tracee).onExit = { [unowned self] result in
-                guard result == 0, let cwd = kernelCwd(stop.tid) else { return }
+                guard result == 0, let cwd = kernelCwd(stop.tid) else { return nil }
                 task.fs.cwd = cwd
                 task.fs.remoteCwd = nil
+                return nil
             }
             return .proceedToExit
         }

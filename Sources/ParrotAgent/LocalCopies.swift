@@ -31,6 +31,9 @@ final class LocalCopies {
     private var inotify: Int32 = -1
     private var byWatch: [Int32: Copy] = [:]
     private var byFile: [ObjectIdentifier: Copy] = [:]
+    private var byPath: [String: Copy] = [:]
+    /// Watched closes under way, by copy path.
+    private var closes = AwaitedCloses()
 
     init(directory: String, log: DebugLog) {
         self.directory = directory
@@ -39,10 +42,26 @@ final class LocalCopies {
 
     var isEmpty: Bool { byWatch.isEmpty }
 
+    /// Whether `path` is a copy the program holds.
+    func holds(_ path: String) -> Bool { byPath[path] != nil }
+
+    /// A close of a descriptor on the copy at `path` is under way.
+    func awaitClose(of path: String) {
+        closes.expect(path)
+    }
+
+    /// After that close: settles what is queued and says whether the close
+    /// was the last and its write-back failed.
+    func closeOutcome(of path: String) -> ServiceError? {
+        settle()
+        return closes.take(path)
+    }
+
     /// The copy of `file` (fetched on first use), counted as opened once more.
     func copy(of file: OpenFile) throws(ServiceError) -> Copy {
         if let copy = byFile[ObjectIdentifier(file)] {
             copy.opens += 1
+            closes.forget(copy.path)
             return copy
         }
         if inotify < 0 {
@@ -74,6 +93,7 @@ final class LocalCopies {
         copy.opens = 1
         byWatch[watch] = copy
         byFile[ObjectIdentifier(file)] = copy
+        byPath[path] = copy
         return copy
     }
 
@@ -104,6 +124,7 @@ final class LocalCopies {
     private func finish(_ copy: Copy, writeBack: Bool) {
         byWatch.removeValue(forKey: copy.watch)
         byFile.removeValue(forKey: ObjectIdentifier(copy.file))
+        byPath.removeValue(forKey: copy.path)
         inotify_rm_watch(inotify, copy.watch)
         if writeBack && copy.changes.isChanged {
             do throws(ServiceError) {
@@ -112,9 +133,11 @@ final class LocalCopies {
             } catch {
                 // Never drop data silently: say where it is.
                 log.write("cannot write \(copy.file.location) back (\(error)); its data is kept in \(copy.path)")
+                closes.record(copy.path, error)
                 return
             }
         }
+        closes.record(copy.path, nil)
         unlink(copy.path)
     }
 

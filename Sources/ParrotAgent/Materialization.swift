@@ -12,14 +12,23 @@ import Glibc
 extension Agent {
     func materialize(_ file: OpenFile, at fd: Int32, closeOnExec: Bool, _ stop: SyscallStop,
                      tracee: Tracee) throws -> Resume {
-        try inject(openingCopyOf: file, stop) { copyFd in
+        // Its close reports a failed write-back, like a cached copy's (WatchedCloses).
+        let watch = closeWatch(at: fd, stop)
+        return try inject(openingCopyOf: file, stop) { copyFd in
             // copy -> fd; the copy's own number is closed unless it is fd already.
-            if copyFd == fd {
-                return [(.fcntl, [UInt64(fd), UInt64(F_SETFD), closeOnExec ? UInt64(FD_CLOEXEC) : 0], fd == copyFd)]
+            var calls: [(InjectedCall, [UInt64], Bool)] = copyFd == fd
+                ? [(.fcntl, [UInt64(fd), UInt64(F_SETFD), closeOnExec ? UInt64(FD_CLOEXEC) : 0], fd == copyFd)]
+                : [(.dup3, [UInt64(copyFd), UInt64(fd), closeOnExec ? UInt64(O_CLOEXEC) : 0], true),
+                   (.close, [UInt64(copyFd)], false)]
+            if let watch {
+                calls.append((.seccomp, [Self.seccompSetModeFilter, Self.seccompFlagTsync | Self.seccompFlagSpecAllow,
+                                         watch.program], false))
             }
-            return [(.dup3, [UInt64(copyFd), UInt64(fd), closeOnExec ? UInt64(O_CLOEXEC) : 0], true),
-                    (.close, [UInt64(copyFd)], false)]
-        } result: { _ in Int64(fd) }
+            return calls
+        } result: { results in
+            if let watch, let last = results.last { watch.stacked(last) }
+            return Int64(fd)
+        }
     }
 
     /// mmap of a virtual descriptor maps the local copy.
@@ -31,7 +40,7 @@ extension Agent {
         } result: { results in results[0] }
     }
 
-    enum InjectedCall { case openat, lseek, dup3, fcntl, close, mmap }
+    enum InjectedCall { case openat, lseek, dup3, fcntl, close, mmap, seccomp }
 
     func number(_ call: InjectedCall) -> Int {
         let name = "\(call)"

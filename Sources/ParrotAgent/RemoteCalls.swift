@@ -21,6 +21,7 @@ extension Agent {
             }
             result = -Int64(error.errno)
         }
+        if let resume = watchingSends(name, stop, task: task, result: result) { return resume }
         try finishRemote(stop, result)
         return .proceed
     }

@@ -15,8 +15,9 @@ final class ThreadMemo {
     }
 
     var lastRewrite: Rewrite?
-    /// Run at the exit stop of the current call (resumed with .proceedToExit).
-    var onExit: ((Int64) -> Void)?
+    /// Run at the exit stop of the current call (resumed with .proceedToExit),
+    /// with its result; may ask for calls to inject before the program goes on.
+    var onExit: ((Int64) -> Injection?)?
     /// Description of the current call, for `-d syscall`.
     var pendingLog: String?
 

@@ -13,6 +13,10 @@ public enum VirtualDescriptor {
 /// SECCOMP_RET_DATA values that tell the tracer why a call stopped.
 public enum TrapReason: UInt32, Sendable {
     case classified = 1
+    /// A stacked filter's trap: close of a descriptor on a cached copy being written.
+    case watchedClose = 2
+    /// A stacked filter's trap: sendmsg or sendmmsg of a process that holds a virtual descriptor.
+    case watchedSend = 3
     case foreignABI = 0xFFFE
     case unclassified = 0xFFFF
 }

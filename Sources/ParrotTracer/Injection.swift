@@ -50,11 +50,25 @@ public final class Injection {
         }
     }
 
+    /// At the exit stop of a call the program made (its result already in the
+    /// registers): run calls before the program sees that result. The first
+    /// call re-executes the `syscall` instruction, like every next one.
+    /// Returns false when no call needs the tracee.
+    func beginAtExit(_ tid: pid_t) throws -> Bool {
+        try TracerError.check(savedRegisters.withUnsafeMutableBytes { parrot_get_regs(tid, $0.baseAddress) }, "save registers")
+        return try apply(next(nil), tid)
+    }
+
     /// At an injected call's exit stop: start the next call, or restore the
     /// registers with the final result. Returns false when done.
     func advance(_ tid: pid_t, result: Int64) throws -> Bool {
+        try apply(next(result), tid)
+    }
+
+    /// Restores the saved registers, changed to run `step`'s call again from
+    /// the `syscall` instruction or to return its final result.
+    private func apply(_ step: Step, _ tid: pid_t) throws -> Bool {
         var registers = savedRegisters
-        let step = next(result)
         registers.withUnsafeMutableBytes { raw in
             let regs = raw.baseAddress!
             switch step {

@@ -44,6 +44,13 @@ public struct SyscallStop {
 
     public func fail(_ errno: Int32) throws { try emulate(returning: -Int64(errno)) }
 
+    /// Whether the call was made to return without running (emulate, fail).
+    public func isSkipped() throws -> Bool {
+        var number: UInt64 = 0
+        try TracerError.check(parrot_peek_reg(tid, PARROT_REG_ORIG_RAX, &number), "read syscall number")
+        return number == UInt64.max
+    }
+
     /// Changes the result of a call at its syscall-exit stop.
     public func setResult(_ value: Int64) throws {
         try TracerError.check(parrot_poke_reg(tid, PARROT_REG_RAX, UInt64(bitPattern: value)), "set result")

@@ -7,8 +7,10 @@ public protocol TraceEventHandler: AnyObject {
     /// A PTRACE_EVENT_SECCOMP stop. Errors (e.g. the task died) are logged and the
     /// call proceeds unchanged.
     func handleSyscall(_ stop: SyscallStop, tracee: Tracee) throws -> Resume
-    /// The exit of a call that was resumed with `.proceedToExit`.
-    func handleSyscallExit(_ stop: SyscallStop, result: Int64, tracee: Tracee) throws
+    /// The exit of a call that was resumed with `.proceedToExit`. An injection
+    /// returned here runs before the program sees the call's result (which it
+    /// finishes with, changed or not).
+    func handleSyscallExit(_ stop: SyscallStop, result: Int64, tracee: Tracee) throws -> Injection?
     /// A task was created by `parent`; called before either runs on.
     func taskCreated(_ child: pid_t, parent: pid_t, kind: CreationKind)
     /// `tid` completed an execve; `formerTid` differs when a non-leader thread exec'ed.

@@ -176,13 +176,17 @@ public final class Tracer {
     }
 
     private func syscallExitStop(_ tracee: Tracee) {
-        defer { Ptrace.resume(Ptrace.cont, tracee.tid) }
-        guard tracee.awaitingExit else { return }
+        guard tracee.awaitingExit else { return Ptrace.resume(Ptrace.cont, tracee.tid) }
         tracee.awaitingExit = false
         var info = parrot_syscall_info()
         guard parrot_get_syscall_info(tracee.tid, &info) == 0,
-              info.op == Ptrace.infoExit else { return }
+              info.op == Ptrace.infoExit else { return Ptrace.resume(Ptrace.cont, tracee.tid) }
         let stop = SyscallStop(tid: tracee.tid, info: info)
-        try? handler.handleSyscallExit(stop, result: info.rval, tracee: tracee)
+        if let injection = (try? handler.handleSyscallExit(stop, result: info.rval, tracee: tracee)) ?? nil,
+           (try? injection.beginAtExit(tracee.tid)) == true {
+            tracee.injection = injection
+            return Ptrace.resume(Ptrace.syscall, tracee.tid)
+        }
+        Ptrace.resume(Ptrace.cont, tracee.tid)
     }
 }
