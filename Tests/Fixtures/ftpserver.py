@@ -1,0 +1,95 @@
+"""pyftpdlib on 127.0.0.1 for the FTP driver's tests.
+
+usage: ftpserver.py ROOT PORTFILE [--tls CERT KEY] [--idle SECONDS]
+
+Users (home ROOT unless said): anonymous (may do everything), alice/secret
+(everything), reader/readonly (list and read only), full/full (writes past
+64 KiB of a file fail with ENOSPC), quota/quota (EDQUOT likewise), so that
+the server answers as pyftpdlib answers a full disk or a quota.
+Reading a file whose name ends in ".cut" ends the whole server half way.
+"""
+import errno, os, sys
+from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.filesystems import AbstractedFS
+from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.servers import FTPServer
+
+LIMIT = 64 << 10
+
+
+class LimitedFile:
+    def __init__(self, file, code):
+        self.file, self.code, self.written = file, code, 0
+
+    def write(self, data):
+        self.written += len(data)
+        if self.written > LIMIT:
+            raise OSError(self.code, os.strerror(self.code))
+        return self.file.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.file, name)
+
+
+class CutFile:
+    def __init__(self, file):
+        self.file, self.size = file, os.fstat(file.fileno()).st_size
+
+    def read(self, count):
+        if self.file.tell() >= self.size // 2:
+            os._exit(3)
+        return self.file.read(min(count, max(1, self.size // 2 - self.file.tell())))
+
+    def __getattr__(self, name):
+        return getattr(self.file, name)
+
+
+class TestFS(AbstractedFS):
+    def open(self, filename, mode):
+        file = super().open(filename, mode)
+        user = self.cmd_channel.username
+        if "w" in mode or "a" in mode or "+" in mode:
+            if user == "full":
+                return LimitedFile(file, errno.ENOSPC)
+            if user == "quota":
+                return LimitedFile(file, errno.EDQUOT)
+        if "r" in mode and filename.endswith(".cut"):
+            return CutFile(file)
+        return file
+
+
+def main():
+    root, portfile = sys.argv[1], sys.argv[2]
+    args = sys.argv[3:]
+    authorizer = DummyAuthorizer()
+    everything = "elradfmwMT"
+    authorizer.add_anonymous(root, perm=everything)
+    authorizer.add_user("alice", "secret", root, perm=everything)
+    authorizer.add_user("reader", "readonly", root, perm="elr")
+    authorizer.add_user("full", "full", root, perm=everything)
+    authorizer.add_user("quota", "quota", root, perm=everything)
+    handler = FTPHandler
+    if "--tls" in args:
+        from pyftpdlib.handlers import TLS_FTPHandler
+        at = args.index("--tls")
+        handler = TLS_FTPHandler
+        handler.certfile, handler.keyfile = args[at + 1], args[at + 2]
+        handler.tls_control_required = True
+        handler.tls_data_required = True
+    handler.authorizer = authorizer
+    handler.abstracted_fs = TestFS
+    handler.auth_failed_timeout = 0.05
+    handler.banner = "parrot test server"
+    if "--idle" in args:
+        handler.timeout = float(args[args.index("--idle") + 1])
+    server = FTPServer(("127.0.0.1", 0), handler)
+    with open(portfile + ".tmp", "w") as f:
+        f.write(str(server.socket.getsockname()[1]))
+    os.rename(portfile + ".tmp", portfile)
+    server.serve_forever(handle_exit=False)
+
+
+if __name__ == "__main__":
+    import logging
+    logging.basicConfig(level=logging.WARNING)
+    main()
