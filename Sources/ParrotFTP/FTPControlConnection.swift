@@ -65,7 +65,8 @@ final class FTPControlConnection: @unchecked Sendable {
         var reply = try command("USER \(login.user)")
         if reply.code == 331 { reply = try command("PASS \(login.password)") }
         guard reply.code == 230 || reply.code == 202 else {
-            let code: Int32 = reply.code == 421 ? EAGAIN : EACCES
+            // 530: the login is wrong; anything else is the server failing.
+            let code: Int32 = reply.code == 530 ? EACCES : reply.code == 421 ? EAGAIN : EPROTO
             throw ServiceError(errno: code, message: "\(server): login as \(login.user) refused: \(reply)")
         }
     }

@@ -57,7 +57,8 @@ enum FTPListing {
             case "size": entry.size = Int64(value) ?? 0
             case "modify": entry.mtime = time(value)
             case "perm": entry.perm = value.lowercased()
-            case "unix.mode": entry.mode = UInt32(value, radix: 8)
+            case "unix.mode":  // octal; pyftpdlib writes Python's 0o600
+                entry.mode = UInt32(value.hasPrefix("0o") ? value.dropFirst(2) : value, radix: 8)
             default: break
             }
         }

@@ -36,11 +36,16 @@ public final class NetworkStream {
         }
     }
 
-    /// Ends a data connection so the server sees a complete transfer
-    /// (close_notify under TLS, then FIN).
+    /// Ends an upload so the server sees a complete transfer: close_notify
+    /// under TLS, FIN, then waits for the server's end. Closing with bytes
+    /// still unread (TLS 1.3 session tickets the server sent) would reset
+    /// the connection and lose the data the server has not read yet.
     public func finish() {
         tls?.shutdown()
         Glibc.shutdown(fd, Int32(SHUT_WR))
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 16)
+        defer { scratch.deallocate() }
+        while let count = try? rawReceive(into: scratch), count > 0 {}
     }
 
     public func send(_ text: String) throws(ServiceError) {

@@ -168,7 +168,7 @@ struct RunCommand: ParsableCommand {
             guard access(caFile, R_OK) == 0 else { throw ValidationError("--ca-file \(caFile): \(ErrnoName.name(of: errno))") }
             http.caFile = caFile
         }
-        http.warn = { Self.complain("parrot: \($0)") }
+        http.warn = { Self.complain($0) }  // complain says "parrot:"
         var ftp = try FTPSettings.options(netrc: netrc, environment: variables)
         ftp.caFile = http.caFile
         ftp.warn = http.warn
