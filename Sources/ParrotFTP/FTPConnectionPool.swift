@@ -21,6 +21,7 @@ final class FTPConnectionPool: Sendable {
     let server: FTPServer
     let options: FTPOptions
     private let state = Mutex(FTPPoolState())
+    let counter = FTPCommandCounter()
 
     init(server: FTPServer, options: FTPOptions) {
         self.server = server
@@ -79,7 +80,7 @@ final class FTPConnectionPool: Sendable {
         }
         let connection: FTPControlConnection
         do throws(ServiceError) {
-            connection = try FTPControlConnection(server: server, login: login(tls: tls), options: options, known: known)
+            connection = try FTPControlConnection(server: server, login: login(tls: tls), options: options, known: known, counter: counter)
         } catch {
             if error.errno == EACCES {
                 let first = state.withLock { state in

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import ParrotServices
 import ParrotTLS
+import Synchronization
 
 /// How a connection logs in: the user, the password (from the credentials
 /// file or the environment, never the command line) and TLS.
@@ -10,6 +11,13 @@ struct FTPLogin: Sendable {
     var user: String
     var password: String
     var tls: TLSContext?
+}
+
+/// Commands sent, for tests that count round trips.
+final class FTPCommandCounter: Sendable {
+    private let value = Atomic<Int>(0)
+    func count() { value.add(1, ordering: .relaxed) }
+    var total: Int { value.load(ordering: .relaxed) }
 }
 
 /// One logged-in control connection, used by one operation (or one open
@@ -21,16 +29,18 @@ final class FTPControlConnection: @unchecked Sendable {
     private let tls: TLSContext?
     /// This connection's FEAT answer (FEAT is asked once per connection).
     private(set) var features = FTPFeatures()
-    /// Round trips made (tests count them).
-    private(set) var roundTrips = 0
+    /// Counts the commands of every connection of the server.
+    private let counter: FTPCommandCounter
 
     var isBroken: Bool { stream.isBroken }
     /// Idle, and the server has said something (421) or closed it.
     var isStale: Bool { stream.isBroken || stream.hasPendingInput }
 
     /// Connects, secures (FTPS), logs in, asks FEAT and sets binary mode.
-    init(server: FTPServer, login: FTPLogin, options: FTPOptions, known: FTPFeatures?) throws(ServiceError) {
+    init(server: FTPServer, login: FTPLogin, options: FTPOptions, known: FTPFeatures?,
+         counter: FTPCommandCounter) throws(ServiceError) {
         self.server = server
+        self.counter = counter
         self.options = options
         tls = login.tls
         stream = try NetworkStream(host: server.host, port: server.port, connectTimeout: options.connectTimeout,
@@ -90,7 +100,7 @@ final class FTPControlConnection: @unchecked Sendable {
         guard !text.contains("\r"), !text.contains("\n") else {
             throw ServiceError(errno: EINVAL, message: "\(server): a name with a line break cannot be sent")
         }
-        roundTrips += 1
+        counter.count()
         try stream.send(text + "\r\n")
     }
 

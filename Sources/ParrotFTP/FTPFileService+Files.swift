@@ -9,6 +9,8 @@ final class FTPOpenFile: @unchecked Sendable {
     let path: String
     let flags: Int32
     var status: FileStatus
+    /// The handle's own offset (read and write; pread and pwrite leave it).
+    var offset: Int64 = 0
     var transfer: FTPTransfer?
     /// Where a read found the end (reads there answer 0 without asking).
     var endOfFile: Int64?
@@ -81,8 +83,9 @@ extension FTPFileService {
     public func read(_ handle: ServiceHandle, into buffer: UnsafeMutableRawBufferPointer) throws(ServiceError) -> Int {
         let file = try file(handle)
         return try file.lock.withLock { (_) throws(ServiceError) -> Int in
-            let offset = file.transfer.map { $0.storing ? file.status.size : $0.position } ?? (file.endOfFile ?? 0)
-            return try readLocked(file, into: buffer, at: offset)
+            let count = try readLocked(file, into: buffer, at: file.offset)
+            file.offset += Int64(count)
+            return count
         }
     }
 
@@ -117,7 +120,9 @@ extension FTPFileService {
     public func write(_ handle: ServiceHandle, from buffer: UnsafeRawBufferPointer) throws(ServiceError) -> Int {
         let file = try file(handle)
         return try file.lock.withLock { (_) throws(ServiceError) -> Int in
-            try writeLocked(file, from: buffer, at: file.transfer?.position ?? file.status.size)
+            let count = try writeLocked(file, from: buffer, at: file.appends ? file.status.size : file.offset)
+            file.offset = file.appends ? file.status.size : file.offset + Int64(count)
+            return count
         }
     }
 

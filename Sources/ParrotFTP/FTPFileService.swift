@@ -29,6 +29,8 @@ public final class FTPFileService: FileService {
 
     /// Control connections logged in so far (tests count reconnects).
     public var connectionsOpened: Int { pool.connectionsOpened }
+    /// Commands sent so far, logins included (each is one round trip).
+    public var commandsSent: Int { pool.counter.total }
 
     // MARK: asking the server
 

@@ -1,6 +1,6 @@
 """pyftpdlib on 127.0.0.1 for the FTP driver's tests.
 
-usage: ftpserver.py ROOT PORTFILE [--tls CERT KEY] [--idle SECONDS]
+usage: ftpserver.py ROOT PORTFILE [--tls CERT KEY]
 
 Users (home ROOT unless said): anonymous (may do everything), alice/secret
 (everything), reader/readonly (list and read only), full/full (writes past
@@ -8,7 +8,7 @@ Users (home ROOT unless said): anonymous (may do everything), alice/secret
 the server answers as pyftpdlib answers a full disk or a quota.
 Reading a file whose name ends in ".cut" ends the whole server half way.
 """
-import errno, os, sys
+import errno, os, signal, sys, threading, time
 from pyftpdlib.authorizers import DummyAuthorizer
 from pyftpdlib.filesystems import AbstractedFS
 from pyftpdlib.handlers import FTPHandler
@@ -79,17 +79,26 @@ def main():
     handler.authorizer = authorizer
     handler.abstracted_fs = TestFS
     handler.auth_failed_timeout = 0.05
+    handler.use_sendfile = False  # reads go through TestFS's files
     handler.banner = "parrot test server"
-    if "--idle" in args:
-        handler.timeout = float(args[args.index("--idle") + 1])
     server = FTPServer(("127.0.0.1", 0), handler)
     with open(portfile + ".tmp", "w") as f:
         f.write(str(server.socket.getsockname()[1]))
     os.rename(portfile + ".tmp", portfile)
+    parent = os.getppid()
+
+    def watch_parent():  # a test runner that dies takes its servers along
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch_parent, daemon=True).start()
     server.serve_forever(handle_exit=False)
 
 
 if __name__ == "__main__":
+    # The test runner's blocked signals would be blocked here too.
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
     import logging
     logging.basicConfig(level=logging.WARNING)
     main()
