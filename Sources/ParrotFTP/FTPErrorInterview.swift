@@ -31,9 +31,10 @@ struct FTPFindings: Sendable, Equatable {
 /// connection. The whole mapping is this one table; the first row that
 /// matches decides.
 ///
-/// Heuristics that read the server's text, as few as possible: a reply
-/// whose text says "quota" is EDQUOT (servers use 452/552 for quotas and
-/// full disks alike; ENOSPC otherwise).
+/// One heuristic reads the server's text: a 452 or 552 whose text says
+/// "quota" is EDQUOT (servers use both codes for quotas and full disks
+/// alike; ENOSPC otherwise). 501 (a rejected argument) is asked about like
+/// 550: pyftpdlib answers MLSD of a missing directory with it.
 struct FTPErrorRule: Sendable {
     var operations: Set<FTPOperation>?  // nil: any
     var codes: Set<Int>
@@ -45,7 +46,7 @@ struct FTPErrorRule: Sendable {
 }
 
 enum FTPErrorInterview {
-    static let catchAll: Set<Int> = [450, 451, 550, 553]
+    static let catchAll: Set<Int> = [450, 451, 501, 550, 553]
     static let noSpace: Set<Int> = [452, 552]
     static let notImplemented: Set<Int> = [500, 502, 504]
 

@@ -52,10 +52,15 @@ extension FTPFileService {
             if let refusal { throw failure(.list, path, refusal, on: connection) }
             let now = Int64(time(nil))
             let mlst = connection.features.mlst
-            return lines.compactMap { line -> DirectoryEntry? in
-                guard let found = mlst ? FTPListing.facts(line) : FTPListing.unixLine(line, now: now),
-                      found.name != ".", found.name != "..", !found.name.contains("/") else { return nil }
-                return DirectoryEntry(name: found.name, status: status(found, path: FTPPath.child(path, found.name)))
+            let found = lines.compactMap { mlst ? FTPListing.facts($0) : FTPListing.unixLine($0, now: now) }
+            // `LIST -a` of a directory shows "."; without it the path may be a
+            // file (listed as itself) or missing (vsftpd lists nothing).
+            if !mlst && !found.contains(where: { $0.name == "." }), try kind(path, on: connection) != .directory {
+                throw failure(.list, path, FTPReply(code: 550, lines: ["550 (the listing has no \".\")"]), on: connection)
+            }
+            return found.compactMap { entry -> DirectoryEntry? in
+                guard entry.name != ".", entry.name != "..", !entry.name.contains("/") else { return nil }
+                return DirectoryEntry(name: entry.name, status: status(entry, path: FTPPath.child(path, entry.name)))
             }
         }
     }

@@ -104,8 +104,10 @@ public final class FTPFileService: FileService {
         if FTPErrorInterview.needsFindings(operation, reply), !connection.isBroken {
             findings = try? interview(operation, path, on: connection, source: source)
         }
-        let code = FTPErrorInterview.errno(operation, reply, findings: findings)
-        return ServiceError(errno: code, message: "\(server)\(path): \(reply)")
+        // The row's reason goes into the message: logs and tests see which row decided.
+        let rule = FTPErrorInterview.firstRule(operation, reply, findings: findings)
+        let code = rule?.errno ?? FTPErrorInterview.errno(operation, reply, findings: findings)
+        return ServiceError(errno: code, message: "\(server)\(path): \(reply) (\(rule?.why ?? "no rule"))")
     }
 
     private func interview(_ operation: FTPOperation, _ path: String, on connection: FTPControlConnection,

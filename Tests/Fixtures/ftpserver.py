@@ -4,14 +4,16 @@ usage: ftpserver.py ROOT PORTFILE [--tls CERT KEY]
 
 Users (home ROOT unless said): anonymous (may do everything), alice/secret
 (everything), reader/readonly (list and read only), full/full (writes past
-64 KiB of a file fail with ENOSPC), quota/quota (EDQUOT likewise), so that
-the server answers as pyftpdlib answers a full disk or a quota.
+64 KiB of a file fail with ENOSPC), quota/quota (EDQUOT likewise).
+pyftpdlib 1.5.7 answers every failed write "426 None; transfer aborted."
+(it loses the errno); this server answers a full disk and a quota with
+RFC 959's codes instead: 452, and 552 naming the quota.
 Reading a file whose name ends in ".cut" ends the whole server half way.
 """
 import errno, os, signal, sys, threading, time
 from pyftpdlib.authorizers import DummyAuthorizer
 from pyftpdlib.filesystems import AbstractedFS
-from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.handlers import FTPHandler, _FileReadWriteError
 from pyftpdlib.servers import FTPServer
 
 LIMIT = 64 << 10
@@ -42,6 +44,23 @@ class CutFile:
 
     def __getattr__(self, name):
         return getattr(self.file, name)
+
+
+STORAGE_REPLIES = {errno.ENOSPC: "452 Insufficient storage space in system.",
+                   errno.EDQUOT: "552 Exceeded storage allocation (disk quota exceeded)."}
+
+
+def rfc_storage_replies(dtp_handler):
+    class RFCDTPHandler(dtp_handler):
+        def handle_error(self):
+            error = sys.exc_info()[1]
+            cause = error.args[0] if isinstance(error, _FileReadWriteError) and error.args else None
+            reply = STORAGE_REPLIES.get(getattr(cause, "errno", None))
+            if reply is None:
+                return super().handle_error()
+            self._resp = (reply, print)
+            self.close()
+    return RFCDTPHandler
 
 
 class TestFS(AbstractedFS):
@@ -77,6 +96,7 @@ def main():
         handler.tls_control_required = True
         handler.tls_data_required = True
     handler.authorizer = authorizer
+    handler.dtp_handler = rfc_storage_replies(handler.dtp_handler)
     handler.abstracted_fs = TestFS
     handler.auth_failed_timeout = 0.05
     handler.use_sendfile = False  # reads go through TestFS's files
