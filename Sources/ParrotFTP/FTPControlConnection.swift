@@ -35,6 +35,8 @@ final class FTPControlConnection: @unchecked Sendable {
     var isBroken: Bool { stream.isBroken }
     /// Idle, and the server has said something (421) or closed it.
     var isStale: Bool { stream.isBroken || stream.hasPendingInput }
+    /// The server spoke without being asked (a store it gave up: 452).
+    var hasUnaskedReply: Bool { stream.hasPendingInput }
 
     /// Connects, secures (FTPS), logs in, asks FEAT and sets binary mode.
     init(server: FTPServer, login: FTPLogin, options: FTPOptions, known: FTPFeatures?,

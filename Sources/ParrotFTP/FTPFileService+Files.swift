@@ -149,6 +149,7 @@ extension FTPFileService {
         guard let data = transfer.data else { throw ServiceError(errno: EIO, message: "\(server)\(file.path): the transfer ended") }
         do throws(ServiceError) {
             try data.sendAll(buffer)
+            if transfer.control.hasUnaskedReply { throw ServiceError(errno: EIO, message: "the server ended the store") }
         } catch {
             // The server's reply says why it stopped taking data (452: full).
             file.transfer = nil

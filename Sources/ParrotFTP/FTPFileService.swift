@@ -51,8 +51,11 @@ public final class FTPFileService: FileService {
         let (listing, refusal) = try listLines(parent, on: connection)
         if let refusal { throw failure(.stat, path, refusal, on: connection) }
         let now = Int64(time(nil))
-        guard var found = listing.lazy.compactMap({ FTPListing.unixLine($0, now: now) }).first(where: { $0.name == name }) else {
-            throw ServiceError(errno: ENOENT, message: "\(server)\(path): not in the listing of \(parent)")
+        let entries = listing.compactMap { FTPListing.unixLine($0, now: now) }
+        guard var found = entries.first(where: { $0.name == name && name != "." }) else {
+            // A parent that is no directory lists as itself, or not at all.
+            let missing = FTPReply(code: 550, lines: ["550 (not in the listing of \(parent))"])
+            throw failure(.stat, path, missing, on: connection)
         }
         if found.type == S_IFREG && connection.features.mdtm {
             let reply = try connection.command("MDTM \(path)")
