@@ -208,6 +208,24 @@ import Glibc
         }
     }
 
+    /// Port 990 is implicit TLS (the handshake before the greeting).
+    @Test(.enabled(if: getuid() == 0 && !FTPTestServer.connects(990), "binds 127.0.0.1:990"))
+    func implicitTLSOnPort990() throws {
+        let server = try FTPTestServer(.vsftpd, implicitTLS: true)
+        defer { server.finish() }
+        server.write("/i.txt", "implicit\n")
+        var options = FTPOptions()
+        options.caFile = server.caFile
+        let service = try FTPFileService(authority: "127.0.0.1", secure: true, options: options)
+        let handle = try service.open("/pub/i.txt", flags: O_RDONLY, mode: 0)
+        #expect(text(try service.read(handle, count: 100)) == "implicit\n")
+        try service.close(handle)
+        // In the clear the server says nothing (it waits for a TLS hello): a timeout.
+        var plain = FTPOptions()
+        plain.stallTimeout = 0.5
+        #expect(thrownErrno { try FTPFileService(authority: "127.0.0.1:990", secure: false, options: plain).stat("/pub") } == ETIMEDOUT)
+    }
+
     /// vsftpd requires data connections to resume the control connection's
     /// TLS session (require_ssl_reuse=YES by default).
     @Test func explicitTLSWithVsftpdReusesTheSession() throws {

@@ -36,7 +36,8 @@ final class FTPTestServer: @unchecked Sendable {
     var log: String { (try? String(contentsOfFile: directory + "/server.log", encoding: .utf8)) ?? "" }
 
     /// `idleTimeout`: vsftpd drops connections idle that long.
-    init(_ kind: Kind, idleTimeout: Double? = nil) throws {
+    /// `implicitTLS`: vsftpd on port 990 with implicit TLS (needs root).
+    init(_ kind: Kind, idleTimeout: Double? = nil, implicitTLS: Bool = false) throws {
         self.kind = kind
         directory = Paths.temporaryDirectory("ftp-\(kind)")
         chmod(directory, 0o755)
@@ -55,8 +56,8 @@ final class FTPTestServer: @unchecked Sendable {
             try process.run()
             try waitForPortFile()
         case .vsftpd:
-            port = try Self.freePort()
-            try vsftpdConfiguration(idleTimeout: idleTimeout).write(toFile: directory + "/vsftpd.conf", atomically: false, encoding: .utf8)
+            port = implicitTLS ? 990 : try Self.freePort()
+            try (vsftpdConfiguration(idleTimeout: idleTimeout) + (implicitTLS ? "implicit_ssl=YES\n" : "")).write(toFile: directory + "/vsftpd.conf", atomically: false, encoding: .utf8)
             // The anonymous login is chrooted: its root must not be writable, /pub is.
             chown(root, Self.ftpUser, 0)
             // Through python to unblock the signals the test runner blocks
