@@ -37,6 +37,8 @@ import Glibc
             #expect(try service.getFile(server.top + "/empty", to: work + "/empty") == 0)
             #expect(try service.putFile(work + "/empty", to: server.top + "/empty2", mode: 0o644) == 0)
             #expect(FileManager.default.fileExists(atPath: server.local("/empty2")))
+            // One after the other, every operation reused the one control connection.
+            #expect(service.connectionsOpened == 1)
         }
     }
 
