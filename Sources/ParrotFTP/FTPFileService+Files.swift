@@ -136,6 +136,9 @@ extension FTPFileService {
         if let current = file.transfer, !current.storing { try closeTransfer(file) }
         if file.transfer == nil {
             // Only the end of an existing file can be added to.
+            guard offset <= file.status.size else {
+                throw ServiceError(errno: ESPIPE, message: "\(server)\(file.path): FTP stores sequentially (write at \(offset), size \(file.status.size))")
+            }
             guard offset == file.status.size else {
                 throw ServiceError(errno: ENOTSUP, message: "\(server)\(file.path): FTP cannot overwrite inside a file (write at \(offset), size \(file.status.size))")
             }

@@ -88,6 +88,7 @@ import Glibc
             try service.close(appending)
             let plain = try service.open(path, flags: O_WRONLY, mode: 0)
             #expect(thrownErrno { try service.pwrite(plain, Array("x".utf8), at: 0) } == ENOTSUP)
+            #expect(thrownErrno { try service.pwrite(plain, Array("x".utf8), at: 100) } == ESPIPE)
             try service.pwrite(plain, Array("four".utf8), at: 14)
             try service.close(plain)
             #expect(localContents(server.local("/w.txt")) == "one two three four")
