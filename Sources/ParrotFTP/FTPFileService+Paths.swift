@@ -79,6 +79,7 @@ extension FTPFileService {
     }
 
     public func rename(_ from: String, to: String) throws(ServiceError) {
+        directories.forget()
         try pool.perform(idempotent: false) { (connection) throws(ServiceError) in
             let first = try connection.command("RNFR \(from)")
             guard first.code == 350 else { throw failure(.renameSource, from, first, on: connection) }

@@ -19,6 +19,9 @@ public final class FTPFileService: FileService {
     let server: FTPServer
     let pool: FTPConnectionPool
     let openFiles = Mutex(FTPOpenFiles())
+    /// Directories the interviews found, for a second: a compiler looking
+    /// for headers asks about many missing names in the same directories.
+    let directories = FTPDirectoryMemo(lifetime: 1)
     let device: UInt64
 
     public init(authority: String, secure: Bool, options: FTPOptions = FTPOptions()) throws(ServiceError) {
@@ -38,7 +41,8 @@ public final class FTPFileService: FileService {
     func entry(_ path: String, on connection: FTPControlConnection) throws(ServiceError) -> FTPEntry {
         if connection.features.mlst {
             let reply = try connection.command("MLST \(path)")
-            guard reply.code == 250 else { throw failure(.stat, path, reply, on: connection) }
+            // The refusal of MLST answers the first question: it is missing.
+            guard reply.code == 250 else { throw failure(.stat, path, reply, on: connection, target: .missing) }
             guard let line = reply.body.first(where: { $0.hasPrefix(" ") }) ?? reply.body.first,
                   var entry = FTPListing.facts(line) else {
                 throw ServiceError(errno: EPROTO, message: "\(server)\(path): MLST: \(reply)")
@@ -53,9 +57,11 @@ public final class FTPFileService: FileService {
         let now = Int64(time(nil))
         let entries = listing.compactMap { FTPListing.unixLine($0, now: now) }
         guard var found = entries.first(where: { $0.name == name && name != "." }) else {
-            // A parent that is no directory lists as itself, or not at all.
+            // Not in the listing: missing. `LIST -a` of a directory shows ".",
+            // a parent that is no directory lists as itself, or not at all.
             let missing = FTPReply(code: 550, lines: ["550 (not in the listing of \(parent))"])
-            throw failure(.stat, path, missing, on: connection)
+            let parentKind: FTPKind? = entries.contains { $0.name == "." } ? .directory : nil
+            throw failure(.stat, path, missing, on: connection, target: .missing, parent: parentKind)
         }
         if found.type == S_IFREG && connection.features.mdtm {
             let reply = try connection.command("MDTM \(path)")
@@ -101,11 +107,12 @@ public final class FTPFileService: FileService {
     // MARK: errors
 
     /// The errno for a refusal, after the questions its row needs.
+    /// `target` and `parent`: answers already known, not asked again.
     func failure(_ operation: FTPOperation, _ path: String, _ reply: FTPReply, on connection: FTPControlConnection,
-                 source: String? = nil) -> ServiceError {
+                 source: String? = nil, target: FTPKind? = nil, parent: FTPKind? = nil) -> ServiceError {
         var findings: FTPFindings? = nil
         if FTPErrorInterview.needsFindings(operation, reply), !connection.isBroken {
-            findings = try? interview(operation, path, on: connection, source: source)
+            findings = try? interview(operation, path, on: connection, source: source, target: target, parent: parent)
         }
         // The row's reason goes into the message: logs and tests see which row decided.
         let rule = FTPErrorInterview.firstRule(operation, reply, findings: findings)
@@ -114,9 +121,12 @@ public final class FTPFileService: FileService {
     }
 
     private func interview(_ operation: FTPOperation, _ path: String, on connection: FTPControlConnection,
-                           source: String?) throws(ServiceError) -> FTPFindings {
-        var findings = FTPFindings(target: try kind(path, on: connection))
-        if findings.target == .missing && path != "/" { findings.parent = try kind(FTPPath.parent(path), on: connection) }
+                           source: String?, target: FTPKind?, parent: FTPKind?) throws(ServiceError) -> FTPFindings {
+        var findings = FTPFindings(target: .missing)
+        if let target { findings.target = target } else { findings.target = try kind(path, on: connection) }
+        if findings.target == .missing && path != "/" {
+            if let parent { findings.parent = parent } else { findings.parent = try kind(FTPPath.parent(path), on: connection) }
+        }
         if (operation == .rmdir || operation == .renameTarget) && findings.target == .directory {
             findings.hasEntries = try listLines(path, on: connection).0.contains { line in
                 let name = connection.features.mlst ? FTPListing.facts(line)?.name : FTPListing.unixLine(line, now: 0)?.name
@@ -130,7 +140,13 @@ public final class FTPFileService: FileService {
     /// Is `path` a file, a directory or nothing? MLST; else CWD, SIZE, and
     /// the parent's listing for what neither can see (an unreadable directory).
     func kind(_ path: String, on connection: FTPControlConnection) throws(ServiceError) -> FTPKind {
-        if path == "/" { return .directory }
+        if path == "/" || directories.contains(path) { return .directory }
+        let answer = try askKind(path, on: connection)
+        if answer == .directory { directories.remember(path) }
+        return answer
+    }
+
+    private func askKind(_ path: String, on connection: FTPControlConnection) throws(ServiceError) -> FTPKind {
         if connection.features.mlst {
             let reply = try connection.command("MLST \(path)")
             guard reply.code == 250, let line = reply.body.first, let entry = FTPListing.facts(line) else { return .missing }
@@ -147,6 +163,7 @@ public final class FTPFileService: FileService {
 
     /// A command that must complete (2xx), else the interview's errno.
     func run(_ text: String, _ operation: FTPOperation, _ path: String, idempotent: Bool) throws(ServiceError) {
+        if operation == .rmdir { directories.forget() }
         try pool.perform(idempotent: idempotent) { (connection) throws(ServiceError) in
             let reply = try connection.command(text)
             guard reply.isCompletion else { throw failure(operation, path, reply, on: connection) }
@@ -170,4 +187,25 @@ enum FTPPath {
     static func child(_ directory: String, _ name: String) -> String {
         directory.hasSuffix("/") ? directory + name : directory + "/" + name
     }
+}
+
+/// Paths known to be directories, each for `lifetime` seconds; forgotten
+/// whenever this driver removes or renames something (stores and mkdir
+/// cannot make a directory anything else).
+final class FTPDirectoryMemo: Sendable {
+    private let lifetime: Double
+    private let known = Mutex([String: Deadline]())
+
+    init(lifetime: Double) { self.lifetime = lifetime }
+
+    func contains(_ path: String) -> Bool {
+        known.withLock { ($0[path].map { !$0.hasPassed }) ?? false }
+    }
+
+    func remember(_ path: String) {
+        let until = Deadline.after(seconds: lifetime)
+        known.withLock { $0[path] = until }
+    }
+
+    func forget() { known.withLock { $0.removeAll() } }
 }

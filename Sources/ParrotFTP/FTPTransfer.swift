@@ -55,7 +55,7 @@ extension FTPFileService {
 
     /// A transfer on a connection of its own (the open file keeps it).
     func startOwnTransfer(_ command: String, at offset: Int64, _ operation: FTPOperation, _ path: String) throws(ServiceError) -> FTPTransfer {
-        try pool.perform(idempotent: true, keeping: true) { (control) throws(ServiceError) -> FTPTransfer in
+        return try pool.perform(idempotent: true, keeping: true) { (control) throws(ServiceError) -> FTPTransfer in
             switch try startTransfer(command, at: offset, on: control) {
             case .refused(let reply): throw failure(operation, path, reply, on: control)
             case .started(let transfer): return transfer
