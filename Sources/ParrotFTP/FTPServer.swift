@@ -73,9 +73,7 @@ struct FTPFeatures: Sendable, Equatable {
     /// The MLST facts the server can give; `unix.mode` is asked for when offered.
     var mlstFacts: [String] = []
     var mfmt = false
-    var size = false
     var mdtm = false
-    var rest = false
     /// nil until tried: whether EPSV works (else PASV).
     var epsv: Bool? = nil
     /// nil until tried: whether SITE CHMOD works.
@@ -93,9 +91,7 @@ struct FTPFeatures: Sendable, Equatable {
                 mlst = true
                 mlstFacts = words.count > 1 ? words[1].split(separator: ";").map { String($0.filter { $0 != "*" }).lowercased() } : []
             case "MFMT": mfmt = true
-            case "SIZE": size = true
             case "MDTM": mdtm = true
-            case "REST": rest = true
             default: break
             }
         }

@@ -97,9 +97,6 @@ public final class TLSSession {
 
     deinit { SSL_free(ssl) }
 
-    /// Whether the handshake resumed the offered session.
-    public var resumedSession: Bool { SSL_session_reused(ssl) == 1 }
-
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(ServiceError) -> Int {
         ERR_clear_error()
         let count = SSL_read(ssl, buffer.baseAddress, Int32(min(buffer.count, Int(Int32.max))))

@@ -141,6 +141,15 @@ import Glibc
             let before = service.commandsSent
             for _ in 0..<5 { _ = try service.stat("/f") }
             #expect(service.commandsSent - before == 5)
+            // A missing name: MLST, then whether its parent is a directory
+            // (ENOENT or ENOTDIR); the parent's answer is kept for a second.
+            server.mkdir("/d")
+            let missing = service.commandsSent
+            #expect(thrownErrno { try service.stat("/d/none") } == ENOENT)
+            #expect(service.commandsSent - missing == 2)
+            #expect(thrownErrno { try service.stat("/d/other") } == ENOENT)
+            #expect(service.commandsSent - missing == 3)
+            #expect(thrownErrno { try service.stat("/f/under") } == ENOTDIR)
         }
     }
 
