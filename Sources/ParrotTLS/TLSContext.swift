@@ -40,7 +40,7 @@ public final class TLSContext: @unchecked Sendable {
         guard code != 0 else { return "unknown TLS failure" }
         var buffer = [CChar](repeating: 0, count: 256)
         ERR_error_string_n(code, &buffer, buffer.count)
-        return String(cString: buffer)
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
 
