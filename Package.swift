@@ -33,8 +33,12 @@ let package = Package(
         .target(name: "ParrotCache", dependencies: ["ParrotServices"]),
         // The Chirp protocol driver.
         .target(name: "ParrotChirp", dependencies: ["ParrotServices"]),
-        // The HTTP and HTTPS driver (read-only; TLS from the system OpenSSL).
-        .target(name: "ParrotHTTP", dependencies: ["ParrotServices", "COpenSSL"]),
+        // TLS client sessions from the system OpenSSL, for HTTPS and FTPS.
+        .target(name: "ParrotTLS", dependencies: ["ParrotServices", "COpenSSL"]),
+        // The HTTP and HTTPS driver (read-only).
+        .target(name: "ParrotHTTP", dependencies: ["ParrotServices", "ParrotTLS"]),
+        // The FTP and FTPS driver.
+        .target(name: "ParrotFTP", dependencies: ["ParrotServices", "ParrotTLS"]),
         // The sandbox: Landlock rules from the mount list, the start-up report.
         .target(name: "ParrotSandbox", dependencies: ["CParrotShim", "ParrotNamespace"]),
         // openat2, which Swift cannot call (variadic syscall), and file digests
@@ -53,12 +57,12 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "parrot", dependencies: [
-            "ParrotAgent", "ParrotChirp", "ParrotHTTP", "ParrotServices", "ParrotSandbox", "ParrotCache", "ParrotChirpServer",
+            "ParrotAgent", "ParrotChirp", "ParrotHTTP", "ParrotFTP", "ParrotServices", "ParrotSandbox", "ParrotCache", "ParrotChirpServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ParrotTests", dependencies: [
-            "ParrotFilter", "ParrotNamespace", "ParrotAgent", "ParrotServices", "ParrotChirp", "ParrotHTTP",
+            "ParrotFilter", "ParrotNamespace", "ParrotAgent", "ParrotServices", "ParrotChirp", "ParrotHTTP", "ParrotFTP",
             "ParrotSandbox", "ParrotChirpServer",
         ]),
     ]

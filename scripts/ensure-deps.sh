@@ -3,7 +3,7 @@
 # installed: installs the missing ones when run as root, otherwise prints the
 # exact command to run and fails.
 set -eu
-packages="libseccomp-dev libssl-dev openssl pkg-config gcc libc6-dev make proot strace python3 perl git tar gzip coop-computing-tools nginx curl"
+packages="libseccomp-dev libssl-dev openssl pkg-config gcc libc6-dev make proot strace python3 perl git tar gzip coop-computing-tools nginx curl vsftpd python3-pyftpdlib python3-openssl"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

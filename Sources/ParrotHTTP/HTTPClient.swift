@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import ParrotServices
+import ParrotTLS
 
 struct HTTPClientState {
     /// The open connection to each origin, kept between requests.
@@ -193,7 +194,7 @@ final class HTTPClient: @unchecked Sendable {
                 throw ServiceError(errno: ECONNREFUSED, message: "proxy \(host):\(port) refused CONNECT \(authority)")
             }
         }
-        if state.tls == nil { state.tls = try TLSContext(caFile: options.caFile) }
+        if state.tls == nil { state.tls = try TLSContext(caFile: options.caFile, label: "https") }
         do throws(ServiceError) {
             try connection.startTLS(context: state.tls!, host: location.host)
         } catch {

@@ -306,10 +306,5 @@ public final class HTTPFileService: FileService {
     public func utimes(_ path: String, access: Timestamp, modification: Timestamp) throws(ServiceError) { throw readOnly(path) }
     public func putFile(_ localPath: String, to path: String, mode: UInt32) throws(ServiceError) -> Int64 { throw readOnly(path) }
 
-    /// FNV-1a: stable device and inode numbers for names.
-    static func hash(_ text: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return hash | 1
-    }
+    static func hash(_ text: String) -> UInt64 { NameHash.of(text) }
 }

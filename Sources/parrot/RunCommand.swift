@@ -53,8 +53,11 @@ struct RunCommand: ParsableCommand {
             help: "Chirp authentication methods to try, in order: unix, hostname, address (default all three).")
     var authMethods: [String] = []
 
-    @Option(name: .customLong("ca-file"), help: "PEM file of certificate authorities that HTTPS servers are checked against (default: the system's).")
+    @Option(name: .customLong("ca-file"), help: "PEM file of certificate authorities that HTTPS and FTPS servers are checked against (default: the system's).")
     var caFile: String?
+
+    @Option(name: .customLong("netrc"), help: "netrc file of FTP logins (machine HOST login USER password PASS; default: $HOME/.netrc if present).")
+    var netrc: String?
 
     @Option(name: [.customShort("p"), .customLong("proxy")], help: "HTTP proxy host:port for /http and /https (default: HTTP_PROXY).")
     var proxy: String?
@@ -157,15 +160,19 @@ struct RunCommand: ParsableCommand {
         var http = HTTPOptions()
         http.retryTimeout = timeout
         http.proxy = proxy
-        http.readEnvironment(Dictionary(Self.environment().map { entry in
+        let variables = Dictionary(Self.environment().map { entry in
             (String(entry.prefix { $0 != "=" }), String(entry.drop { $0 != "=" }.dropFirst()))
-        }, uniquingKeysWith: { first, _ in first }))
+        }, uniquingKeysWith: { first, _ in first })
+        http.readEnvironment(variables)
         if let caFile {
             guard access(caFile, R_OK) == 0 else { throw ValidationError("--ca-file \(caFile): \(ErrnoName.name(of: errno))") }
             http.caFile = caFile
         }
-        http.warn = { Self.complain("parrot: \($0)") }
-        let services = ServiceDrivers.factories(chirp: chirp, http: http)
+        http.warn = { Self.complain($0) }  // complain says "parrot:"
+        var ftp = try FTPSettings.options(netrc: netrc, environment: variables)
+        ftp.caFile = http.caFile
+        ftp.warn = http.warn
+        let services = ServiceDrivers.factories(chirp: chirp, http: http, ftp: ftp)
         if workDir != nil {
             switch PathResolver(table: table, services: Set(services.keys)).resolve(virtualCwd, followFinal: true) {
             case .failed(let errno):

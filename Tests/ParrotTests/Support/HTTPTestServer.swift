@@ -39,10 +39,7 @@ final class HTTPTestServer: @unchecked Sendable {
         try Self.script.write(toFile: directory + "/server.py", atomically: false, encoding: .utf8)
         var arguments = [directory + "/server.py", root, directory + "/port", kind == .plain ? "plain" : "ranges"]
         if kind == .tls {
-            let made = Command.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                                    "-nodes", "-keyout", directory + "/key.pem", "-out", caFile, "-days", "2",
-                                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
-            guard made.status == 0 else { throw HTTPTestServerError("openssl req: \(made)") }
+            try TestCertificate.make(key: directory + "/key.pem", certificate: caFile)
             arguments += [caFile, directory + "/key.pem"]
         }
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -208,10 +205,7 @@ final class HTTPTestServer: @unchecked Sendable {
     """#
 }
 
-struct HTTPTestServerError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
+typealias HTTPTestServerError = TestServerError
 
 /// Runs `body` with a fresh server of `kind`, and stops it whatever happens.
 func withHTTPServer(_ kind: HTTPTestServer.Kind, _ body: (HTTPTestServer) throws -> Void) throws {

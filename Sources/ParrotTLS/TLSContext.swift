@@ -4,24 +4,27 @@ import Glibc
 #endif
 import ParrotServices
 
-/// The OpenSSL client context every HTTPS connection of a driver shares:
+/// The OpenSSL client context every TLS connection of a driver shares:
 /// peer verification on, against `--ca-file` or the system's store.
-final class TLSContext: @unchecked Sendable {
+/// `label` (https, ftps) names the protocol in errors.
+public final class TLSContext: @unchecked Sendable {
     let context: OpaquePointer
+    public let label: String
 
-    init(caFile: String?) throws(ServiceError) {
+    public init(caFile: String?, label: String) throws(ServiceError) {
+        self.label = label
         guard let context = SSL_CTX_new(TLS_client_method()) else {
-            throw ServiceError(errno: ENOMEM, message: "https: cannot make a TLS context: \(TLSContext.lastError())")
+            throw ServiceError(errno: ENOMEM, message: "\(label): cannot make a TLS context: \(TLSContext.lastError())")
         }
         self.context = context
         SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)
-        // A server that closes without close_notify ends its body as any
-        // connection close does: framing (Content-Length, chunks) tells truncation.
+        // A server that closes without close_notify ends its stream as any
+        // connection close does: the protocol's framing tells truncation.
         _ = SSL_CTX_set_options(context, UInt64(1) << 7)  // SSL_OP_IGNORE_UNEXPECTED_EOF
         _ = SSL_CTX_ctrl(context, SSL_CTRL_SET_MIN_PROTO_VERSION, Int(TLS1_2_VERSION), nil)
         if let caFile {
             guard SSL_CTX_load_verify_locations(context, caFile, nil) == 1 else {
-                throw ServiceError(errno: EACCES, message: "https: cannot use --ca-file \(caFile): \(TLSContext.lastError())")
+                throw ServiceError(errno: EACCES, message: "\(label): cannot use --ca-file \(caFile): \(TLSContext.lastError())")
             }
         } else {
             SSL_CTX_set_default_verify_paths(context)
@@ -37,23 +40,29 @@ final class TLSContext: @unchecked Sendable {
         guard code != 0 else { return "unknown TLS failure" }
         var buffer = [CChar](repeating: 0, count: 256)
         ERR_error_string_n(code, &buffer, buffer.count)
-        return String(cString: buffer)
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
 
 /// One TLS session over a connected socket.
-final class TLSSession {
+public final class TLSSession {
     let ssl: OpaquePointer
 
     /// Handshakes with `host`, whose certificate must name it (a DNS name or
-    /// an IP address in subjectAltName).
-    init(context: TLSContext, fd: Int32, host: String) throws(ServiceError) {
+    /// an IP address in subjectAltName). `resuming` offers that connection's
+    /// session again (FTPS data connections must reuse the control
+    /// connection's: vsftpd's require_ssl_reuse).
+    public init(context: TLSContext, fd: Int32, host: String, resuming other: TLSSession? = nil) throws(ServiceError) {
         ERR_clear_error()
         guard let ssl = SSL_new(context.context) else {
-            throw ServiceError(errno: ENOMEM, message: "https \(host): \(TLSContext.lastError())")
+            throw ServiceError(errno: ENOMEM, message: "\(context.label) \(host): \(TLSContext.lastError())")
         }
         self.ssl = ssl
         SSL_set_fd(ssl, fd)
+        if let other, let session = SSL_get1_session(other.ssl) {
+            SSL_set_session(ssl, session)  // takes its own reference
+            SSL_SESSION_free(session)
+        }
         var address = in6_addr()
         let isAddress = inet_pton(AF_INET, host, &address) == 1 || inet_pton(AF_INET6, host, &address) == 1
         if isAddress {
@@ -82,20 +91,20 @@ final class TLSSession {
                     code = EPROTO
                 }
             }
-            throw ServiceError(errno: code, message: "https \(host): \(reason)")  // deinit frees ssl
+            throw ServiceError(errno: code, message: "\(context.label) \(host): \(reason)")  // deinit frees ssl
         }
     }
 
     deinit { SSL_free(ssl) }
 
-    func read(into buffer: UnsafeMutableRawBufferPointer) throws(ServiceError) -> Int {
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(ServiceError) -> Int {
         ERR_clear_error()
         let count = SSL_read(ssl, buffer.baseAddress, Int32(min(buffer.count, Int(Int32.max))))
         if count > 0 { return Int(count) }
         return try failure(count, "read")
     }
 
-    func write(_ buffer: UnsafeRawBufferPointer) throws(ServiceError) -> Int {
+    public func write(_ buffer: UnsafeRawBufferPointer) throws(ServiceError) -> Int {
         ERR_clear_error()
         let count = SSL_write(ssl, buffer.baseAddress, Int32(min(buffer.count, Int(Int32.max))))
         if count > 0 { return Int(count) }
@@ -119,7 +128,8 @@ final class TLSSession {
         }
     }
 
-    func shutdown() {
+    /// Sends close_notify (an FTPS upload's end must be told apart from a cut).
+    public func shutdown() {
         _ = SSL_shutdown(ssl)
     }
 }
