@@ -182,12 +182,25 @@ extension Agent {
         return OpenFile(service: service, location: location, handle: handle, isDirectory: false, flags: flags)
     }
 
-    /// Closes the service's side of a description nobody refers to any more.
+    /// Closes the service's side of a description nobody refers to any more,
+    /// where the program cannot be told of a failure (exec, exit, dup2 over
+    /// it): the person running it is, as for a failed write-back.
     func closeRemote(_ file: OpenFile) {
-        guard let handle = file.handle else { return }
-        do throws(ServiceError) { try file.service.close(handle) } catch {
-            if log.enabled(.namespace) { log.write("close \(file.location): \(error)") }
+        do throws(ServiceError) { try closeRemoteReporting(file) } catch {
+            if file.flags & O_ACCMODE != O_RDONLY {
+                log.write("cannot finish writing \(file.location) (\(error))")
+            } else if log.enabled(.namespace) {
+                log.write("close \(file.location): \(error)")
+            }
         }
+    }
+
+    /// The same for close(): a server that refuses the data only at the end
+    /// of a streamed store (a full disk) fails the close, as a local
+    /// filesystem's failed flush does.
+    func closeRemoteReporting(_ file: OpenFile) throws(ServiceError) {
+        guard let handle = file.handle else { return }
+        try file.service.close(handle)
     }
 
     /// stat of a remote path with this agent's block size.

@@ -228,7 +228,8 @@ extension Agent {
     private func installDescriptorTableCalls() {
         installDescriptorCall("close") { [unowned self] stop, task throws(ServiceError) in
             guard task.process.descriptors[stop.int32(0)] != nil else { throw ServiceError(errno: EBADF) }
-            if let last = task.process.descriptors.remove(stop.int32(0)) { closeRemote(last) }
+            // The number is gone whatever the server says (POSIX close).
+            if let last = task.process.descriptors.remove(stop.int32(0)) { try closeRemoteReporting(last) }
             return 0
         }
         install("dup") { [unowned self] stop, tracee, task in
