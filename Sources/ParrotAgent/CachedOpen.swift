@@ -104,12 +104,16 @@ extension Agent {
                 status = try argument.followed ? service.stat(location.path) : service.lstat(location.path)
                 if flags & (O_CREAT | O_EXCL) == O_CREAT | O_EXCL { throw ServiceError(errno: EEXIST) }
                 guard status.isRegularFile else { return nil }  // directories, links: as the server says
-                if flags & 3 != O_RDONLY || flags & O_TRUNC != 0 { try service.access(location.path, mode: W_OK) }
+                if flags & 3 != O_RDONLY || flags & O_TRUNC != 0 {
+                    try service.access(location.path, mode: flags & 3 == O_RDWR ? R_OK | W_OK : W_OK)
+                }
             } catch where error.errno == ENOENT && flags & O_CREAT != 0 {
                 let mode = openMode(name, stop) & ~umask(of: stop.tid)
-                let handle = try service.open(location.path, flags: O_WRONLY | O_CREAT | (flags & O_EXCL), mode: mode)
+                // Chirp's open answers with the new file's status: no stat after.
+                let (handle, created) = try service.openWithStatus(location.path, flags: O_WRONLY | O_CREAT | (flags & O_EXCL),
+                                                                   mode: mode)
                 try? service.close(handle)
-                status = try service.stat(location.path)
+                if let created { status = created } else { status = try service.stat(location.path) }
             }
             remoteMode = status.mode & 0o7777
             entry = try cache.entryForWriting(key: key, service: service, path: location.path, status: status,

@@ -100,13 +100,16 @@ public final class WholeFileCache {
                                 truncating: Bool, keepCurrent: Bool) throws(ServiceError) -> Entry {
         try prepareDirectory()
         let base = directory + "/" + Self.hash(key)
-        if keepCurrent || truncating {
+        if keepCurrent || truncating || status.size == 0 {
             // Already held open for writing here (its data is newer than the
-            // server's), or about to be emptied: never fetched over.
+            // server's), about to be emptied, or empty (just created, say):
+            // nothing to fetch.
             let lock = try Lock(base + ".lock")
             defer { lock.release() }
             let fd = open(base + ".data", O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
             guard fd >= 0 else { throw ServiceError.posix("open", base + ".data") }
+            // An old copy of a file now empty at the server holds stale bytes.
+            if status.size == 0 && !keepCurrent { ftruncate(fd, 0) }
             close(fd)
             unlink(base + ".meta")
             return Entry(key: key, dataPath: base + ".data", size: truncating ? 0 : status.size)

@@ -101,7 +101,7 @@ public final class FTPFileService: FileService {
         let isDirectory = entry.type == S_IFDIR
         return FileStatus(dev: device, ino: NameHash.of(path), mode: entry.type | entry.permissionBits,
                           nlink: isDirectory ? 2 : 1, uid: getuid(), gid: getgid(), rdev: 0, size: entry.size,
-                          atime: mtime, mtime: mtime, ctime: mtime, blksize: 1 << 16, blocks: (entry.size + 511) / 512)
+                          atime: mtime, mtime: mtime, ctime: mtime, blksize: 1 << 16, blocks: FileStatus.allocatedBlocks(forSize: entry.size))
     }
 
     // MARK: errors

@@ -11,6 +11,7 @@ struct HTTPOpenFile {
     /// A strong ETag from the open's HEAD: later reads must be of that version.
     let etag: String?
     var offset: Int64 = 0
+    var ahead = HTTPReadAhead()
 }
 
 struct HTTPOpenFiles {
@@ -105,7 +106,7 @@ public final class HTTPFileService: FileService {
         let size = isDirectory ? 0 : size
         var found = FileStatus(dev: device, ino: Self.hash(final.description), mode: isDirectory ? S_IFDIR | 0o555 : S_IFREG | 0o444,
                                nlink: isDirectory ? 2 : 1, uid: getuid(), gid: getgid(), rdev: 0, size: size,
-                               atime: mtime, mtime: mtime, ctime: mtime, blksize: 1 << 16, blocks: (size + 511) / 512)
+                               atime: mtime, mtime: mtime, ctime: mtime, blksize: 1 << 16, blocks: FileStatus.allocatedBlocks(forSize: size))
         // Weak tags (W/) promise equivalence, not the same bytes: no use for ranges or the cache.
         found.version = head.header("ETag").flatMap { $0.hasPrefix("W/") ? nil : $0 }
         return found
@@ -194,13 +195,41 @@ public final class HTTPFileService: FileService {
         return count
     }
 
-    /// One GET with Range. 206: the bytes; 200 (Range ignored): the body from
-    /// the offset on; 416: end of file.
+    /// What read-ahead kept, then one GET with Range for the rest (and more,
+    /// when the file is read in order: HTTPReadAhead).
     public func pread(_ handle: ServiceHandle, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(ServiceError) -> Int {
-        let file = try file(handle)
+        var file = try file(handle)
         if file.status.isDirectory { throw ServiceError(errno: EISDIR) }
         guard buffer.count > 0 else { return 0 }
         guard offset >= 0 else { throw ServiceError(errno: EINVAL) }
+        let kept = file.ahead.take(into: buffer, at: offset)
+        var count = kept
+        if kept < buffer.count {
+            let rest = UnsafeMutableRawBufferPointer(rebasing: buffer[kept...])
+            let from = offset + Int64(kept)
+            let size = file.ahead.requestSize(at: from, count: rest.count)
+            if size == rest.count {
+                count += try fetch(file, into: rest, at: from)
+                file.ahead.keep(UnsafeRawBufferPointer(start: nil, count: 0), from: from + Int64(rest.count), used: 0)
+            } else {
+                let fetched = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
+                defer { fetched.deallocate() }
+                let got = try fetch(file, into: fetched, at: from)
+                let used = min(got, rest.count)
+                rest.baseAddress!.copyMemory(from: fetched.baseAddress!, byteCount: used)
+                file.ahead.keep(UnsafeRawBufferPointer(rebasing: fetched[..<got]), from: from, used: used)
+                count += used
+            }
+        }
+        file.ahead.read(endingAt: offset + Int64(count))
+        let ahead = file.ahead
+        openFiles.withLock { $0.files[handle.rawValue]?.ahead = ahead }
+        return count
+    }
+
+    /// One GET with Range. 206: the bytes; 200 (Range ignored): the body from
+    /// the offset on; 416: end of file.
+    private func fetch(_ file: HTTPOpenFile, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(ServiceError) -> Int {
         var headers = ["Range: bytes=\(offset)-\(offset + Int64(buffer.count) - 1)"]
         if let etag = file.etag { headers.append("If-Match: \(etag)") }
         return try client.perform("GET", file.location, headers: { headers }) { (head, body, final) throws(ServiceError) -> Int in

@@ -58,6 +58,14 @@ public struct FileStatus: Equatable, Sendable {
                   blksize: Int64(st.st_blksize), blocks: Int64(st.st_blocks))
     }
 
+    /// st_blocks for a file of `size` bytes where the server does not say:
+    /// what a local filesystem with 4 KiB blocks allocates for a file written
+    /// whole, so that `ls -s`, `du` and `ls -l`'s total read as they would
+    /// on the server's disk.
+    public static func allocatedBlocks(forSize size: Int64) -> Int64 {
+        (size + 4095) / 4096 * 8
+    }
+
     public var isDirectory: Bool { mode & S_IFMT == S_IFDIR }
     public var isRegularFile: Bool { mode & S_IFMT == S_IFREG }
     public var isSymbolicLink: Bool { mode & S_IFMT == S_IFLNK }
