@@ -11,7 +11,6 @@ struct HTTPOpenFile {
     /// A strong ETag from the open's HEAD: later reads must be of that version.
     let etag: String?
     var offset: Int64 = 0
-    var ahead = HTTPReadAhead()
 }
 
 struct HTTPOpenFiles {
@@ -195,41 +194,13 @@ public final class HTTPFileService: FileService {
         return count
     }
 
-    /// What read-ahead kept, then one GET with Range for the rest (and more,
-    /// when the file is read in order: HTTPReadAhead).
+    /// One GET with Range. 206: the bytes; 200 (Range ignored): the body from
+    /// the offset on; 416: end of file.
     public func pread(_ handle: ServiceHandle, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(ServiceError) -> Int {
-        var file = try file(handle)
+        let file = try file(handle)
         if file.status.isDirectory { throw ServiceError(errno: EISDIR) }
         guard buffer.count > 0 else { return 0 }
         guard offset >= 0 else { throw ServiceError(errno: EINVAL) }
-        let kept = file.ahead.take(into: buffer, at: offset)
-        var count = kept
-        if kept < buffer.count {
-            let rest = UnsafeMutableRawBufferPointer(rebasing: buffer[kept...])
-            let from = offset + Int64(kept)
-            let size = file.ahead.requestSize(at: from, count: rest.count)
-            if size == rest.count {
-                count += try fetch(file, into: rest, at: from)
-                file.ahead.keep(UnsafeRawBufferPointer(start: nil, count: 0), from: from + Int64(rest.count), used: 0)
-            } else {
-                let fetched = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
-                defer { fetched.deallocate() }
-                let got = try fetch(file, into: fetched, at: from)
-                let used = min(got, rest.count)
-                rest.baseAddress!.copyMemory(from: fetched.baseAddress!, byteCount: used)
-                file.ahead.keep(UnsafeRawBufferPointer(rebasing: fetched[..<got]), from: from, used: used)
-                count += used
-            }
-        }
-        file.ahead.read(endingAt: offset + Int64(count))
-        let ahead = file.ahead
-        openFiles.withLock { $0.files[handle.rawValue]?.ahead = ahead }
-        return count
-    }
-
-    /// One GET with Range. 206: the bytes; 200 (Range ignored): the body from
-    /// the offset on; 416: end of file.
-    private func fetch(_ file: HTTPOpenFile, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(ServiceError) -> Int {
         var headers = ["Range: bytes=\(offset)-\(offset + Int64(buffer.count) - 1)"]
         if let etag = file.etag { headers.append("If-Match: \(etag)") }
         return try client.perform("GET", file.location, headers: { headers }) { (head, body, final) throws(ServiceError) -> Int in

@@ -112,10 +112,9 @@ import Glibc
         }
     }
 
-    /// Streamed reads in order grow the read-ahead window; reads that jump
-    /// back, forward, past the end and into what was fetched ahead must
-    /// still give the file's bytes.
-    @Test func streamedReadsAroundTheReadAhead() throws {
+    /// Streamed reads in order, then reads that jump back, forward, past the
+    /// end and across the file in large ranges give the file's bytes.
+    @Test func streamedReadsInOrderAndAtRandom() throws {
         try withHTTPServer(.ranges) { server in
             Self.populate(server)
             let reader = """
