@@ -136,12 +136,8 @@ final class HTTPClient: @unchecked Sendable {
     /// cheap, so the connection serves the next request.
     func exchange<T>(_ method: String, _ location: HTTPLocation, headers: [String],
                      _ handle: (HTTPResponseHead, HTTPBody) throws(ServiceError) -> T) throws(ServiceError) -> T {
-        try withLock { (state) throws(ServiceError) -> T in
-            let viaProxy = usesProxy(for: location.host) && !location.secure
-            var request = "\(method) \(viaProxy ? location.origin + location.target : location.target) HTTP/1.1\r\n"
-            request += "Host: \(location.hostPort)\r\nUser-Agent: parrot\r\nAccept-Encoding: identity\r\n"
-            for header in headers { request += header + "\r\n" }
-            request += "\r\n"
+        let request = requestText(method, location, headers: headers)
+        return try withLock { (state) throws(ServiceError) -> T in
             while true {
                 let reused: Bool
                 let connection: HTTPConnection
@@ -177,6 +173,39 @@ final class HTTPClient: @unchecked Sendable {
                     if connection.isBroken { state.connections[location.origin] = nil }
                 }
                 return try handle(head, body)
+            }
+        }
+    }
+
+    private func requestText(_ method: String, _ location: HTTPLocation, headers: [String]) -> String {
+        let viaProxy = usesProxy(for: location.host) && !location.secure
+        var request = "\(method) \(viaProxy ? location.origin + location.target : location.target) HTTP/1.1\r\n"
+        request += "Host: \(location.hostPort)\r\nUser-Agent: parrot\r\nAccept-Encoding: identity\r\n"
+        for header in headers { request += header + "\r\n" }
+        return request + "\r\n"
+    }
+
+    /// A GET whose body the caller reads at its own pace, on a connection
+    /// of its own (the origin's kept one, or a new one), which never serves
+    /// another request: one request for the rest of a file read in order.
+    /// No redirects or retries; the caller falls back to `perform`.
+    func stream(_ location: HTTPLocation, headers: [String]) throws(ServiceError) -> (HTTPResponseHead, HTTPBody) {
+        let request = requestText("GET", location, headers: headers)
+        var kept = try withLock { $0.connections.removeValue(forKey: location.origin) }
+        while true {
+            let reused = kept != nil && !kept!.isBroken
+            let connection = try reused ? kept! : withLock { (state) throws(ServiceError) in try connect(location, &state) }
+            kept = nil
+            do throws(ServiceError) {
+                try connection.send(request)
+                guard let head = try HTTPResponseHead.read(from: connection) else {
+                    throw ServiceError(errno: ECONNRESET, message: "\(location.origin): connection closed without a response")
+                }
+                let body = try HTTPBody(connection: connection, head: head, method: "GET")
+                connection.isBroken = true
+                return (head, body)
+            } catch where reused {
+                continue  // the kept one had been closed by the server
             }
         }
     }

@@ -11,6 +11,24 @@ struct HTTPOpenFile {
     /// A strong ETag from the open's HEAD: later reads must be of that version.
     let etag: String?
     var offset: Int64 = 0
+    /// Where the last read ended: a read from there reads in order.
+    var readEnd: Int64 = -1
+    /// The rest of the file, streaming, once it is read in order.
+    var stream: HTTPStream?
+}
+
+/// An open-ended GET (`Range: bytes=N-`) read as the program reads on: a file
+/// read in order costs one request, not one a read. Dropping it closes its
+/// connection. (@unchecked: one read at a time uses it; the open-file
+/// table's lock guards who holds it.)
+final class HTTPStream: @unchecked Sendable {
+    let body: HTTPBody
+    var position: Int64
+
+    init(body: HTTPBody, position: Int64) {
+        self.body = body
+        self.position = position
+    }
 }
 
 struct HTTPOpenFiles {
@@ -194,13 +212,48 @@ public final class HTTPFileService: FileService {
         return count
     }
 
-    /// One GET with Range. 206: the bytes; 200 (Range ignored): the body from
-    /// the offset on; 416: end of file.
+    /// A read where the last one ended goes on with the file's stream
+    /// (started at the second read in order); any other read is one GET
+    /// with Range for just its bytes, so random access fetches no more.
     public func pread(_ handle: ServiceHandle, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(ServiceError) -> Int {
-        let file = try file(handle)
+        var file = try file(handle)
         if file.status.isDirectory { throw ServiceError(errno: EISDIR) }
         guard buffer.count > 0 else { return 0 }
         guard offset >= 0 else { throw ServiceError(errno: EINVAL) }
+        if file.stream?.position != offset { file.stream = nil }
+        if file.stream == nil && offset == file.readEnd { file.stream = startStream(file, at: offset) }
+        var count: Int? = nil
+        if let stream = file.stream {
+            do throws(ServiceError) {
+                count = try stream.body.readFully(into: buffer)
+                stream.position += Int64(count!)
+            } catch {
+                file.stream = nil  // cut: the bounded GET below retries
+            }
+        }
+        let read: Int
+        if let count { read = count } else { read = try fetch(file, into: buffer, at: offset) }
+        let stream = file.stream
+        openFiles.withLock {
+            $0.files[handle.rawValue]?.stream = stream
+            $0.files[handle.rawValue]?.readEnd = offset + Int64(read)
+        }
+        return read
+    }
+
+    /// The file from `offset` to its end, when the server sends it as asked
+    /// (206 from there); nil lets a bounded GET answer instead.
+    private func startStream(_ file: HTTPOpenFile, at offset: Int64) -> HTTPStream? {
+        var headers = ["Range: bytes=\(offset)-"]
+        if let etag = file.etag { headers.append("If-Match: \(etag)") }
+        guard let (head, body) = try? client.stream(file.location, headers: headers), head.status == 206,
+              head.header("Content-Range").flatMap({ Self.rangeStart($0) }) == offset else { return nil }
+        return HTTPStream(body: body, position: offset)
+    }
+
+    /// One GET with Range. 206: the bytes; 200 (Range ignored): the body from
+    /// the offset on; 416: end of file.
+    private func fetch(_ file: HTTPOpenFile, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(ServiceError) -> Int {
         var headers = ["Range: bytes=\(offset)-\(offset + Int64(buffer.count) - 1)"]
         if let etag = file.etag { headers.append("If-Match: \(etag)") }
         return try client.perform("GET", file.location, headers: { headers }) { (head, body, final) throws(ServiceError) -> Int in
@@ -233,6 +286,7 @@ public final class HTTPFileService: FileService {
     }
 
     public func close(_ handle: ServiceHandle) throws(ServiceError) {
+        // Its stream, if any, goes with it (and closes its connection).
         guard openFiles.withLock({ $0.files.removeValue(forKey: handle.rawValue) }) != nil else { throw ServiceError(errno: EBADF) }
     }
 

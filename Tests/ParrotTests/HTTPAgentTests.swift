@@ -137,6 +137,20 @@ import Glibc
         }
     }
 
+    /// A file streamed in order costs one request for its rest, not one a
+    /// read (the first read is a bounded GET: it may be random access).
+    @Test func aFileReadInOrderIsOneStream() throws {
+        try withHTTPServer(.ranges) { server in
+            let bytes = Self.populate(server)
+            let result = Self.agent(server, "cat $H/big.bin | cksum", options: ["--no-cache"])
+            let native = Command.shell("cksum < '\(server.local("/big.bin"))'")
+            #expect(result.status == 0 && result.stdout == native.stdout, "\(result)")
+            let gets = Command.run(["curl", "-s", "http://127.0.0.1:\(server.port)/_gets/big.bin"]).stdout
+            // cat reads 128 KiB at a time: 26 reads of this file.
+            #expect(bytes.count > 20 * (128 << 10) && Int(gets) == 2, "GETs of big.bin: \(gets)")
+        }
+    }
+
     /// A file replaced within the same second by one of the same size has
     /// the same Last-Modified and Content-Length: only its ETag tells the
     /// cached copy is stale.

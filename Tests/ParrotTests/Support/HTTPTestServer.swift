@@ -11,7 +11,8 @@ import Glibc
 ///
 /// Extra paths for failures: /_status/N answers N; /_moved/P redirects to /P;
 /// /_loop redirects to itself; /_flaky/P answers 503 twice, then /P;
-/// /_cut/P sends half of /P and closes; /_cutonce/P does that the first time only.
+/// /_cut/P sends half of /P and closes; /_cutonce/P does that the first time only;
+/// /_gets/P answers how many GETs of /P it has had.
 final class HTTPTestServer: @unchecked Sendable {
     enum Kind: String, CaseIterable, Sendable, CustomStringConvertible {
         case plain, ranges, tls
@@ -105,6 +106,7 @@ final class HTTPTestServer: @unchecked Sendable {
             pass
 
         def do_GET(self):
+            count("GET " + self.path.split("?")[0])
             self.route(True)
 
         def do_HEAD(self):
@@ -119,6 +121,15 @@ final class HTTPTestServer: @unchecked Sendable {
 
         def route(self, body):
             path = self.path.split("?")[0]
+            m = re.fullmatch(r"/_gets(/.*)", path)
+            if m:
+                with lock:
+                    text = str(counts.get("GET " + m.group(1), 0)).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(text)))
+                self.end_headers()
+                self.wfile.write(text)
+                return
             m = re.fullmatch(r"/_status/(\d+)", path)
             if m:
                 return self.answer(int(m.group(1)))
