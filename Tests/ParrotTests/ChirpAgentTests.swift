@@ -315,7 +315,7 @@ import Glibc
     }
 
     @Test func nothingListeningFailsFast() {
-        let port = ChirpServer.unusedPort()
+        let port = LoopbackPort.free()
         let start = Date()
         let result = Command.run([Paths.parrot, "run", "--", "cat", "/chirp/127.0.0.1:\(port)/x"], timeout: 30)
         #expect(result.status == 1 && result.stderr.contains("Connection refused"), "\(result)")

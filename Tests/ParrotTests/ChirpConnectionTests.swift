@@ -39,7 +39,7 @@ import Glibc
 
     /// A server never reached fails at once, whatever the retry timeout.
     @Test func nothingListeningIsConnectionRefusedAtOnce() {
-        let chirp = ChirpFileService(host: "127.0.0.1", port: ChirpServer.unusedPort())
+        let chirp = ChirpFileService(host: "127.0.0.1", port: LoopbackPort.free())
         let start = Deadline.now
         #expect(thrownErrno { try chirp.stat("/") } == ECONNREFUSED)
         #expect(Deadline.now.nanoseconds - start.nanoseconds < 2_000_000_000)

@@ -221,7 +221,7 @@ import Glibc
     }
 
     /// Port 990 is implicit TLS (the handshake before the greeting).
-    @Test(.enabled(if: getuid() == 0 && !FTPTestServer.connects(990), "binds 127.0.0.1:990"))
+    @Test(.enabled(if: getuid() == 0 && !LoopbackPort.accepts(990), "binds 127.0.0.1:990"))
     func implicitTLSOnPort990() throws {
         let server = try FTPTestServer(.vsftpd, implicitTLS: true)
         defer { server.finish() }

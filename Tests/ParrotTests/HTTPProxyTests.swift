@@ -43,7 +43,7 @@ import Testing
     }
 
     @Test func proxyNotListeningIsRefusedQuickly() throws {
-        let port = try ProxyTestServer.freePort()
+        let port = LoopbackPort.free()
         let started = Date()
         let result = Command.run([Paths.parrot, "run", "-p", "127.0.0.1:\(port)", "--", "/bin/cat", "\(Self.hidden)/a.json"],
                                  timeout: 60)

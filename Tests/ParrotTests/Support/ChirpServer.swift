@@ -46,7 +46,7 @@ final class ChirpServer: ChirpTestServer, @unchecked Sendable {
         // then fails to listen ("Address already in use"): try again.
         for attempt in 1...5 {
             do {
-                try start(port: privatePort ? ChirpServer.unusedPort() : nil)
+                try start(port: privatePort ? LoopbackPort.free() : nil)
                 return
             } catch where attempt < 5 && log.contains("Address already in use") {
                 usleep(UInt32.random(in: 10_000...50_000))
@@ -91,7 +91,7 @@ final class ChirpServer: ChirpTestServer, @unchecked Sendable {
                 throw ChirpServerError("chirp_server exited at start: \(log)")
             }
             if let requested {
-                if ChirpServer.accepts(requested) { port = requested; return }
+                if LoopbackPort.accepts(requested) { port = requested; return }
             } else if let text = try? String(contentsOfFile: portFile, encoding: .utf8),
                       let number = UInt16(text.trimmingCharacters(in: .whitespacesAndNewlines)), number > 0 {
                 port = number
@@ -140,38 +140,6 @@ final class ChirpServer: ChirpTestServer, @unchecked Sendable {
             if access(path, X_OK) == 0 { return path }
         }
         throw ChirpServerError("chirp_server not found: install coop-computing-tools (scripts/ensure-deps.sh)")
-    }
-
-    /// A port on 127.0.0.1 that nothing listens on (bound, then released).
-    static func unusedPort() -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = loopback(0)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                _ = bind(fd, $0, length)
-                _ = getsockname(fd, $0, &length)
-            }
-        }
-        return UInt16(bigEndian: address.sin_port)
-    }
-
-    private static func accepts(_ port: UInt16) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = loopback(port)
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-    }
-
-    private static func loopback(_ port: UInt16) -> sockaddr_in {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        return address
     }
 
     /// posix_spawn with an empty signal mask and default dispositions (the

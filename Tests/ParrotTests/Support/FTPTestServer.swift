@@ -56,7 +56,7 @@ final class FTPTestServer: @unchecked Sendable {
             try process.run()
             try waitForPortFile()
         case .vsftpd:
-            port = implicitTLS ? 990 : try Self.freePort()
+            port = implicitTLS ? 990 : LoopbackPort.free()
             try (vsftpdConfiguration(idleTimeout: idleTimeout) + (implicitTLS ? "implicit_ssl=YES\n" : "")).write(toFile: directory + "/vsftpd.conf", atomically: false, encoding: .utf8)
             // The anonymous login is chrooted: its root must not be writable, /pub is.
             chown(root, Self.ftpUser, 0)
@@ -120,37 +120,11 @@ final class FTPTestServer: @unchecked Sendable {
     private func waitForListener() throws {
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline && process.isRunning {
-            if Self.connects(port) { return }
+            if LoopbackPort.accepts(port) { return }
             usleep(10_000)
         }
         finish()
         throw TestServerError("vsftpd did not start: \(log)")
-    }
-
-    static func connects(_ port: UInt16) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: port.bigEndian,
-                                  sin_addr: in_addr(s_addr: inet_addr("127.0.0.1")), sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-    }
-
-    /// A port the kernel just handed out on loopback (vsftpd cannot be told 0).
-    static func freePort() throws -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: 0,
-                                  sin_addr: in_addr(s_addr: inet_addr("127.0.0.1")), sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
-            }
-        }
-        guard bound else { throw TestServerError("no free port") }
-        return UInt16(bigEndian: address.sin_port)
     }
 
     func local(_ path: String) -> String { root + path }

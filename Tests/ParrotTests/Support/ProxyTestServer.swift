@@ -17,7 +17,7 @@ final class ProxyTestServer: @unchecked Sendable {
 
     init(origin: UInt16) throws {
         directory = Paths.temporaryDirectory("proxy")
-        port = try ProxyTestServer.freePort()
+        port = LoopbackPort.free()
         let user = geteuid() == 0 ? "user root;\n" : ""
         let temp = directory + "/tmp"
         Paths.write("""
@@ -53,7 +53,7 @@ final class ProxyTestServer: @unchecked Sendable {
         try process.run()
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline && process.isRunning {
-            if ProxyTestServer.accepts(port) { return }
+            if LoopbackPort.accepts(port) { return }
             usleep(20_000)
         }
         let log = (try? String(contentsOfFile: directory + "/error.log", encoding: .utf8)) ?? ""
@@ -67,33 +67,5 @@ final class ProxyTestServer: @unchecked Sendable {
             process.waitUntilExit()
         }
         Paths.remove(directory)
-    }
-
-    /// A port nothing listens on now (the kernel's choice for a bind to 0).
-    static func freePort() throws -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: 0,
-                                  sin_addr: in_addr(s_addr: inet_addr("127.0.0.1")), sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
-            }
-        }
-        guard bound else { throw HTTPTestServerError("no free port: errno \(errno)") }
-        return UInt16(bigEndian: address.sin_port)
-    }
-
-    static func accepts(_ port: UInt16) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: port.bigEndian,
-                                  sin_addr: in_addr(s_addr: inet_addr("127.0.0.1")), sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-            }
-        }
     }
 }
