@@ -56,7 +56,8 @@ import Testing
                 s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1)
                 conn, _ = s.accept()
                 msg, fds, _, _ = socket.recv_fds(conn, 100, 4)
-                print("received", msg, [os.read(fd, 100) for fd in fds], flush=True)
+                # One write each: the two programs share the output pipe.
+                os.write(1, ("received %r %r\\n" % (msg, [os.read(fd, 100) for fd in fds])).encode())
                 """
             let sender = """
                 import os, socket, sys, time
@@ -65,7 +66,7 @@ import Testing
                 while True:
                     try: s.connect(sys.argv[1]); break
                     except OSError: time.sleep(0.02)
-                print("sent", socket.send_fds(s, [b"two"], [remote, local]), flush=True)
+                os.write(1, ("sent %d\\n" % socket.send_fds(s, [b"two"], [remote, local])).encode())
                 """
             let socketPath = cache + "/sock"
             let script = "python3 -c '\(receiver)' \(socketPath) & python3 -c '\(sender)' \(socketPath) \(c)/a.txt; wait"
