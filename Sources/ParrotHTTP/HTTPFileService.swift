@@ -15,6 +15,8 @@ struct HTTPOpenFile {
     var readEnd: Int64 = -1
     /// The rest of the file, streaming, once it is read in order.
     var stream: HTTPStream?
+    /// Where a stream found the file's end.
+    var end: Int64?
 }
 
 /// An open-ended GET (`Range: bytes=N-`) read as the program reads on: a file
@@ -220,6 +222,7 @@ public final class HTTPFileService: FileService {
         if file.status.isDirectory { throw ServiceError(errno: EISDIR) }
         guard buffer.count > 0 else { return 0 }
         guard offset >= 0 else { throw ServiceError(errno: EINVAL) }
+        if let end = file.end, offset >= end { return 0 }  // the open's version ends there (If-Match)
         if file.stream?.position != offset { file.stream = nil }
         if file.stream == nil && offset == file.readEnd { file.stream = startStream(file, at: offset) }
         var count: Int? = nil
@@ -227,6 +230,10 @@ public final class HTTPFileService: FileService {
             do throws(ServiceError) {
                 count = try stream.body.readFully(into: buffer)
                 stream.position += Int64(count!)
+                if count! < buffer.count {  // its end: the connection goes now, the end is known
+                    file.stream = nil
+                    file.end = stream.position
+                }
             } catch {
                 file.stream = nil  // cut: the bounded GET below retries
             }
@@ -236,6 +243,7 @@ public final class HTTPFileService: FileService {
         let stream = file.stream
         openFiles.withLock {
             $0.files[handle.rawValue]?.stream = stream
+            $0.files[handle.rawValue]?.end = file.end
             $0.files[handle.rawValue]?.readEnd = offset + Int64(read)
         }
         return read
