@@ -60,11 +60,9 @@ final class FTPTestServer: @unchecked Sendable {
             try (vsftpdConfiguration(idleTimeout: idleTimeout) + (implicitTLS ? "implicit_ssl=YES\n" : "")).write(toFile: directory + "/vsftpd.conf", atomically: false, encoding: .utf8)
             // The anonymous login is chrooted: its root must not be writable, /pub is.
             chown(root, Self.ftpUser, 0)
-            // Through python to unblock the signals the test runner blocks
-            // (vsftpd's idle timeout is SIGALRM).
+            // With the signals the test runner blocks unblocked (vsftpd's idle timeout is SIGALRM).
             process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-            process.arguments = ["-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); "
-                                 + "os.execv('/usr/sbin/vsftpd', ['vsftpd', sys.argv[1]])", directory + "/vsftpd.conf"]
+            process.arguments = ["-c", cleanSignalsThenExec, "/usr/sbin/vsftpd", directory + "/vsftpd.conf"]
             try process.run()
             try waitForListener()
         }
@@ -104,25 +102,16 @@ final class FTPTestServer: @unchecked Sendable {
     }
 
     private func waitForPortFile() throws {
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline && process.isRunning {
-            if let text = try? String(contentsOfFile: directory + "/port", encoding: .utf8),
-               let number = UInt16(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
-                port = number
-                return
-            }
-            usleep(10_000)
+        if let written = LoopbackPort.written(to: directory + "/port", by: process) {
+            port = written
+            return
         }
         finish()
         throw TestServerError("pyftpdlib did not start: \(log)")
     }
 
     private func waitForListener() throws {
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline && process.isRunning {
-            if LoopbackPort.accepts(port) { return }
-            usleep(10_000)
-        }
+        if LoopbackPort.accepted(port, by: process) { return }
         finish()
         throw TestServerError("vsftpd did not start: \(log)")
     }

@@ -50,15 +50,9 @@ final class HTTPTestServer: @unchecked Sendable {
         process.standardOutput = logHandle
         process.standardError = logHandle
         try process.run()
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline {
-            if !process.isRunning { break }
-            if let text = try? String(contentsOfFile: directory + "/port", encoding: .utf8),
-               let number = UInt16(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
-                port = number
-                return
-            }
-            usleep(10_000)
+        if let written = LoopbackPort.written(to: directory + "/port", by: process) {
+            port = written
+            return
         }
         finish()
         throw HTTPTestServerError("python http.server did not start: \(log)")

@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,6 +29,28 @@ enum LoopbackPort {
         return withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
+    }
+
+    /// The port a starting server wrote to `file`; nil if `server` ended or
+    /// 20 s passed first.
+    static func written(to file: String, by server: Process) -> UInt16? {
+        awaiting(server) {
+            (try? String(contentsOfFile: file, encoding: .utf8)).flatMap { UInt16($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        }
+    }
+
+    /// Whether `server` came to accept connections on `port` within 20 s.
+    static func accepted(_ port: UInt16, by server: Process) -> Bool {
+        awaiting(server) { accepts(port) ? true : nil } ?? false
+    }
+
+    private static func awaiting<T>(_ server: Process, _ ready: () -> T?) -> T? {
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline && server.isRunning {
+            if let value = ready() { return value }
+            usleep(10_000)
+        }
+        return nil
     }
 
     static func address(_ port: UInt16) -> sockaddr_in {

@@ -51,11 +51,7 @@ final class ProxyTestServer: @unchecked Sendable {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline && process.isRunning {
-            if LoopbackPort.accepts(port) { return }
-            usleep(20_000)
-        }
+        if LoopbackPort.accepted(port, by: process) { return }
         let log = (try? String(contentsOfFile: directory + "/error.log", encoding: .utf8)) ?? ""
         finish()
         throw HTTPTestServerError("nginx did not start: \(log)")
