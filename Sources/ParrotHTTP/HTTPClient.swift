@@ -150,19 +150,13 @@ final class HTTPClient: @unchecked Sendable {
                     state.connections[location.origin] = connection
                     reused = false
                 }
-                let head: HTTPResponseHead?
+                let head: HTTPResponseHead
                 do throws(ServiceError) {
-                    try connection.send(request)
-                    head = try HTTPResponseHead.read(from: connection)
+                    head = try ask(request, on: connection, location)
                 } catch {
                     state.connections[location.origin] = nil
                     if reused { continue }
-                    throw ServiceError(errno: error.errno, message: "\(location.origin): \(error)")
-                }
-                guard let head else {
-                    state.connections[location.origin] = nil
-                    if reused { continue }
-                    throw ServiceError(errno: ECONNRESET, message: "\(location.origin): connection closed without a response")
+                    throw error
                 }
                 state.answered.insert(location.origin)
                 let body = try HTTPBody(connection: connection, head: head, method: method)
@@ -174,6 +168,21 @@ final class HTTPClient: @unchecked Sendable {
                 }
                 return try handle(head, body)
             }
+        }
+    }
+
+    /// Sends `request` and reads the response's head. A failure names the
+    /// origin; the caller may try a reused connection's failure again on a
+    /// new one (the server had closed it while idle).
+    private func ask(_ request: String, on connection: HTTPConnection, _ location: HTTPLocation) throws(ServiceError) -> HTTPResponseHead {
+        do throws(ServiceError) {
+            try connection.send(request)
+            guard let head = try HTTPResponseHead.read(from: connection) else {
+                throw ServiceError(errno: ECONNRESET, message: "connection closed without a response")
+            }
+            return head
+        } catch {
+            throw ServiceError(errno: error.errno, message: "\(location.origin): \(error)")
         }
     }
 
@@ -197,10 +206,7 @@ final class HTTPClient: @unchecked Sendable {
             let connection = try reused ? kept! : withLock { (state) throws(ServiceError) in try connect(location, &state) }
             kept = nil
             do throws(ServiceError) {
-                try connection.send(request)
-                guard let head = try HTTPResponseHead.read(from: connection) else {
-                    throw ServiceError(errno: ECONNRESET, message: "\(location.origin): connection closed without a response")
-                }
+                let head = try ask(request, on: connection, location)
                 let body = try HTTPBody(connection: connection, head: head, method: "GET")
                 connection.isBroken = true
                 return (head, body)
