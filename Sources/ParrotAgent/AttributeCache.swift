@@ -63,15 +63,20 @@ final class AttributeCache: FileService, @unchecked Sendable {
         return try body()
     }
 
+    /// Names are dropped one by one (streamed writes call this for every
+    /// write); only subtrees need a look at every answer kept.
     private func forget(_ paths: [String], subtrees: Bool) {
         let names = Set(paths.flatMap { path in [Self.trimmed(path), Self.parent(of: path)] })
         let prefixes = subtrees ? paths.map { Self.trimmed($0) == "/" ? "/" : Self.trimmed($0) + "/" } : []
-        func stale(_ path: String) -> Bool {
-            names.contains(path) || prefixes.contains { path.hasPrefix($0) }
-        }
         lock.withLock {
-            answers = answers.filter { !stale($0.key.path) }
-            links = links.filter { !stale($0.key) }
+            for name in names {
+                answers[Key(path: name, follow: true)] = nil
+                answers[Key(path: name, follow: false)] = nil
+                links[name] = nil
+            }
+            guard !prefixes.isEmpty else { return }
+            answers = answers.filter { answer in !prefixes.contains { answer.key.path.hasPrefix($0) } }
+            links = links.filter { link in !prefixes.contains { link.key.hasPrefix($0) } }
         }
     }
 
@@ -141,19 +146,25 @@ final class AttributeCache: FileService, @unchecked Sendable {
     func pread(_ handle: ServiceHandle, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(ServiceError) -> Int {
         try inner.pread(handle, into: buffer, at: offset)
     }
-    /// The path a handle writes (every kept answer when it is not known).
-    private func written(_ handle: ServiceHandle) -> [String] {
-        lock.withLock { writers[handle].map { [$0] } ?? ["/"] }
+    /// A write through `handle` changed its file (every kept answer, when
+    /// the file is not known).
+    private func forgetWrites(of handle: ServiceHandle) {
+        if let path = lock.withLock({ writers[handle] }) {
+            forget([path], subtrees: false)
+        } else {
+            lock.withLock {
+                answers.removeAll(keepingCapacity: true)
+                links.removeAll(keepingCapacity: true)
+            }
+        }
     }
     func write(_ handle: ServiceHandle, from buffer: UnsafeRawBufferPointer) throws(ServiceError) -> Int {
-        let path = written(handle)
-        return try changed(path, subtrees: path == ["/"]) { () throws(ServiceError) in try inner.write(handle, from: buffer) }
+        defer { forgetWrites(of: handle) }
+        return try inner.write(handle, from: buffer)
     }
     func pwrite(_ handle: ServiceHandle, from buffer: UnsafeRawBufferPointer, at offset: Int64) throws(ServiceError) -> Int {
-        let path = written(handle)
-        return try changed(path, subtrees: path == ["/"]) { () throws(ServiceError) in
-            try inner.pwrite(handle, from: buffer, at: offset)
-        }
+        defer { forgetWrites(of: handle) }
+        return try inner.pwrite(handle, from: buffer, at: offset)
     }
     func fstat(_ handle: ServiceHandle) throws(ServiceError) -> FileStatus { try inner.fstat(handle) }
     func close(_ handle: ServiceHandle) throws(ServiceError) {
