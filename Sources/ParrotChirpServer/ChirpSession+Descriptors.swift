@@ -78,18 +78,23 @@ extension ChirpSession {
         var done: Int64 = 0
         var failure: ChirpFailure?
         while done < count {
-            guard let chunk = try await inbound.bytes(upTo: Int(min(count - done, 1 << 20))) else {
+            let length = Int(min(count - done, Int64(ChirpSession.chunkSize)))
+            guard let pieces = try await inbound.bytes(exactly: length) else {
                 throw ChirpConnectionBroken(reason: "the client left before sending \(count) bytes")
             }
             if failure == nil {
                 let at = offset + done
                 if case .failure(let error) = try await blockingResult({ () throws(ChirpFailure) in
-                    try ChirpFileSystem.pwrite(fd, chunk, offset: at)
+                    var next = at
+                    for piece in pieces {
+                        try ChirpFileSystem.pwrite(fd, piece, offset: next)
+                        next += Int64(piece.readableBytes)
+                    }
                 }) {
                     failure = error
                 }
             }
-            done += Int64(chunk.readableBytes)
+            done += Int64(length)
         }
         return failure
     }
