@@ -172,6 +172,7 @@ final class AttributeCache: FileService, @unchecked Sendable {
         if let path = lock.withLock({ writers.removeValue(forKey: handle) }) { forget([path], subtrees: false) }
         try inner.close(handle)
     }
+    func sync(_ handle: ServiceHandle) throws(ServiceError) { try inner.sync(handle) }
     func readdir(_ path: String) throws(ServiceError) -> [DirectoryEntry] { try inner.readdir(path) }
     func mkdir(_ path: String, mode: UInt32) throws(ServiceError) {
         try changed([path]) { () throws(ServiceError) in try inner.mkdir(path, mode: mode) }

@@ -54,6 +54,9 @@ final class MeteredService: FileService, @unchecked Sendable {
     func close(_ handle: ServiceHandle) throws(ServiceError) {
         try metered("close") { () throws(ServiceError) in try inner.close(handle) }
     }
+    func sync(_ handle: ServiceHandle) throws(ServiceError) {
+        try metered("fsync") { () throws(ServiceError) in try inner.sync(handle) }
+    }
     func stat(_ path: String) throws(ServiceError) -> FileStatus {
         try metered("stat") { () throws(ServiceError) in try inner.stat(path) }
     }

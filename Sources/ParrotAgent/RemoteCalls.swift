@@ -52,7 +52,10 @@ extension Agent {
                 (flags, mode) = (Int32(truncatingIfNeeded: how.load(UInt64.self, at: 0)),
                                  UInt32(truncatingIfNeeded: how.load(UInt64.self, at: 8)))
             }
-            let file = try openRemote(location, service: service, flags: flags, mode: mode & 0o7777 & ~umask(of: stop.tid))
+            // The umask costs a read of /proc: only a call that may create needs it.
+            let creates = flags & O_CREAT != 0 || flags & O_TMPFILE_FLAG == O_TMPFILE_FLAG
+            let file = try openRemote(location, service: service, flags: flags,
+                                      mode: creates ? mode & 0o7777 & ~umask(of: stop.tid) : 0)
             guard let fd = task.process.descriptors.insert(file, closeOnExec: flags & O_CLOEXEC != 0) else {
                 closeRemote(file)
                 throw ServiceError(errno: EMFILE)
@@ -293,6 +296,8 @@ extension Agent {
 
 /// O_LARGEFILE as the x86_64 kernel sees it (glibc's header says 0).
 let O_LARGEFILE_FLAG: Int32 = 0o100000
+/// O_TMPFILE (with its O_DIRECTORY), which Swift's Glibc module does not import.
+let O_TMPFILE_FLAG: Int32 = 0o20200000
 
 extension Array where Element == UInt8 {
     func load<T: FixedWidthInteger>(_ type: T.Type, at offset: Int) -> T {

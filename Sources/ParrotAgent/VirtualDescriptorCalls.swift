@@ -354,8 +354,16 @@ extension Agent {
                                    gid: UInt32(truncatingIfNeeded: stop.args[2]))
             return 0
         }
-        // Each request is done when its reply comes; the server's disk is its own.
-        for name in ["fsync", "fdatasync", "syncfs", "flock", "fadvise64", "readahead", "sync_file_range"] {
+        // A request is done when its reply comes (the server's disk is its
+        // own): syncing waits for the replies of writes sent ahead.
+        for name in ["fsync", "fdatasync", "syncfs"] {
+            installDescriptorCall(name) { [unowned self] stop, task throws(ServiceError) in
+                let file = try openFile(task, stop.int32(0))
+                if let handle = file.handle { try file.service.sync(handle) }
+                return 0
+            }
+        }
+        for name in ["flock", "fadvise64", "readahead", "sync_file_range"] {
             installDescriptorCall(name) { [unowned self] stop, task throws(ServiceError) in
                 _ = try openFile(task, stop.int32(0))
                 return 0

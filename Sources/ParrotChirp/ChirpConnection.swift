@@ -4,12 +4,16 @@ import Glibc
 import ParrotServices
 
 /// One authenticated session: requests go out one at a time and each reply,
-/// with its payload, is consumed before the next request (no pipelining).
+/// with its payload, is consumed before the next request, except writes sent
+/// ahead (ChirpWriteBehind.swift), whose replies are read before anything else.
 final class ChirpConnection {
     let channel: ChirpChannel
     let subject: String
     /// Which connection of the service this is: remote fds belong to one.
     let generation: Int
+    /// pwrites sent without waiting for their replies, oldest first.
+    var unanswered: [UnansweredWrite] = []
+    var unansweredBytes = 0
 
     init(host: String, port: UInt16, options: ChirpOptions, generation: Int) throws(ServiceError) {
         let fd = try TCPSocket.connect(host: host, port: port, deadline: .after(seconds: options.connectTimeout),

@@ -48,13 +48,28 @@ extension ChirpFileService {
         }
     }
 
+    /// Sent ahead (ChirpWriteBehind.swift): counted as written once sent.
     public func pwrite(_ handle: ServiceHandle, from buffer: UnsafeRawBufferPointer, at offset: Int64) throws(ServiceError) -> Int {
         try inTransfers(buffer.count) { (range) throws(ServiceError) in
-            try withFile(handle, "pwrite") { (connection, file) throws(ServiceError) in
+            try withFile(handle, "pwrite", sendingAhead: true) { (connection, file) throws(ServiceError) in
+                try Self.reportWriteFailure(&file)
                 let request = try ChirpRequest.pwrite(file.fd, length: range.count, offset: offset + Int64(range.lowerBound))
-                return try Int(connection.call(request, payload: UnsafeRawBufferPointer(rebasing: buffer[range])))
+                try connection.sendAhead(request, payload: UnsafeRawBufferPointer(rebasing: buffer[range]), handle: handle.rawValue)
+                return range.count
             }
         }
+    }
+
+    /// A refusal of a write sent ahead, once.
+    private static func reportWriteFailure(_ file: inout ChirpOpenFile) throws(ServiceError) {
+        if let failure = file.writeFailure {
+            file.writeFailure = nil
+            throw failure
+        }
+    }
+
+    public func sync(_ handle: ServiceHandle) throws(ServiceError) {
+        try withFile(handle, "fsync") { (_, file) throws(ServiceError) in try Self.reportWriteFailure(&file) }
     }
 
     /// Runs `transfer` on successive ranges of at most `maxTransfer` bytes
@@ -70,17 +85,23 @@ extension ChirpFileService {
         return done
     }
 
+    /// Sent ahead like pwrite, except with O_APPEND: the new offset is the
+    /// server's end of file, which only its answers tell.
     public func write(_ handle: ServiceHandle, from buffer: UnsafeRawBufferPointer) throws(ServiceError) -> Int {
         let chunk = UnsafeRawBufferPointer(rebasing: buffer[..<min(buffer.count, Self.maxTransfer)])
-        return try withFile(handle, "write") { (connection, file) throws(ServiceError) in
-            let count = try Int(connection.call(.pwrite(file.fd, length: chunk.count, offset: file.offset), payload: chunk))
-            if file.flags & O_APPEND != 0 {
-                // The server's file was opened O_APPEND: the data went to its end.
-                try connection.call(.fstat(file.fd))
-                file.offset = try connection.readStatus().size
-            } else {
-                file.offset += Int64(count)
+        let appending = (session.flags(of: handle.rawValue) ?? 0) & O_APPEND != 0
+        return try withFile(handle, "write", sendingAhead: !appending) { (connection, file) throws(ServiceError) in
+            try Self.reportWriteFailure(&file)
+            let request = try ChirpRequest.pwrite(file.fd, length: chunk.count, offset: file.offset)
+            guard appending else {
+                try connection.sendAhead(request, payload: chunk, handle: handle.rawValue)
+                file.offset += Int64(chunk.count)
+                return chunk.count
             }
+            // The server's file was opened O_APPEND: the data went to its end.
+            let count = try Int(connection.call(request, payload: chunk))
+            try connection.call(.fstat(file.fd))
+            file.offset = try connection.readStatus().size
             return count
         }
     }
@@ -96,22 +117,29 @@ extension ChirpFileService {
     /// connection was closed by the server already.
     public func close(_ handle: ServiceHandle) throws(ServiceError) {
         try session.withCurrentConnection { (connection, state) throws(ServiceError) in
-            guard let file = state.files.removeValue(forKey: handle.rawValue) else { throw Self.badHandle(handle) }
-            guard let connection, connection.generation == file.generation else { return }
-            do throws(ServiceError) {
-                try connection.call(.close(file.fd))
-            } catch where connection.channel.isBroken {
-                state.connection = nil
+            guard var file = state.files.removeValue(forKey: handle.rawValue) else { throw Self.badHandle(handle) }
+            var refusal: ServiceError?
+            if let connection, connection.generation == file.generation {
+                do throws(ServiceError) {
+                    try connection.call(.close(file.fd))
+                } catch where connection.channel.isBroken {
+                    state.connection = nil
+                } catch {
+                    refusal = error
+                }
             }
+            // A lost write matters more than the close that followed it.
+            try Self.reportWriteFailure(&file)
+            if let refusal { throw refusal }
         }
     }
 
     /// Runs `body` with the file's fd on the current connection, opening the
     /// file again first if the connection is new since. A file that is no
     /// longer the one opened (another inode) is ESTALE, as on NFS.
-    func withFile<T: Sendable>(_ handle: ServiceHandle, _ what: String,
+    func withFile<T: Sendable>(_ handle: ServiceHandle, _ what: String, sendingAhead: Bool = false,
                                _ body: (ChirpConnection, inout ChirpOpenFile) throws(ServiceError) -> T) throws(ServiceError) -> T {
-        try session.perform(what, idempotent: true) { (connection, state) throws(ServiceError) -> T in
+        try session.perform(what, idempotent: true, sendingAhead: sendingAhead) { (connection, state) throws(ServiceError) -> T in
             guard var file = state.files[handle.rawValue] else { throw Self.badHandle(handle) }
             if file.generation != connection.generation {
                 try reopen(&file, on: connection)

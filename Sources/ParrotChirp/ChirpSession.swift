@@ -16,6 +16,9 @@ struct ChirpOpenFile {
     var fd: Int64
     var generation: Int
     var offset: Int64 = 0
+    /// A write sent ahead that the server refused: the file's next write,
+    /// fsync or close reports it (as NFS does).
+    var writeFailure: ServiceError?
 }
 
 struct ChirpSessionState {
@@ -46,9 +49,12 @@ final class ChirpSession: Sendable {
     /// reconnects with exponential backoff until `retryTimeout` and runs `body`
     /// again, unless the request was not `idempotent` and may already have
     /// taken effect. A reply from the server (an error code) ends it at once.
-    func perform<T: Sendable>(_ what: String, idempotent: Bool,
+    /// Writes sent ahead are answered first (`sendingAhead`: only as many as
+    /// it takes to make room for one more).
+    func perform<T: Sendable>(_ what: String, idempotent: Bool, sendingAhead: Bool = false,
                               _ body: (ChirpConnection, inout ChirpSessionState) throws(ServiceError) -> T) throws(ServiceError) -> T {
         try state.withLock { (state) throws(ServiceError) -> T in
+            ChirpSession.settle(&state, roomOnly: sendingAhead)
             let deadline = Deadline.after(seconds: options.retryTimeout)
             var pause = options.initialBackoff
             while true {
@@ -77,9 +83,15 @@ final class ChirpSession: Sendable {
     /// reconnects (closing a file of a lost connection has nothing to do).
     func withCurrentConnection<T: Sendable>(_ body: (ChirpConnection?, inout ChirpSessionState) throws(ServiceError) -> T) throws(ServiceError) -> T {
         try state.withLock { (state) throws(ServiceError) -> T in
+            ChirpSession.settle(&state)
             if let connection = state.connection, connection.channel.isStale { state.connection = nil }
             return try body(state.connection, &state)
         }
+    }
+
+    /// The open flags of a file, without a request (nil: no such handle).
+    func flags(of handle: Int) -> Int32? {
+        state.withLock { $0.files[handle]?.flags }
     }
 
     /// The live connection, or a new one. A request that must not be repeated

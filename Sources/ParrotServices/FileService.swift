@@ -34,6 +34,10 @@ public protocol FileService: AnyObject, Sendable {
     func pwrite(_ handle: ServiceHandle, from buffer: UnsafeRawBufferPointer, at offset: Int64) throws(ServiceError) -> Int
     func fstat(_ handle: ServiceHandle) throws(ServiceError) -> FileStatus
     func close(_ handle: ServiceHandle) throws(ServiceError)
+    /// Returns once every write on the handle is done at the server, with the
+    /// failure of one that was not (fsync). Defaults to nothing: most drivers
+    /// finish a write before returning it.
+    func sync(_ handle: ServiceHandle) throws(ServiceError)
 
     func stat(_ path: String) throws(ServiceError) -> FileStatus
     func lstat(_ path: String) throws(ServiceError) -> FileStatus
@@ -64,6 +68,8 @@ public protocol FileService: AnyObject, Sendable {
 }
 
 extension FileService {
+    public func sync(_ handle: ServiceHandle) throws(ServiceError) {}
+
     public func openWithStatus(_ path: String, flags: Int32, mode: UInt32) throws(ServiceError) -> (ServiceHandle, FileStatus?) {
         (try open(path, flags: flags, mode: mode), nil)
     }

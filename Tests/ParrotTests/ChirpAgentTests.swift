@@ -322,6 +322,15 @@ import Glibc
         #expect(Date().timeIntervalSince(start) < 5)
     }
 
+    /// Kills the server from another thread once the program has made `marker`.
+    static func crash(_ server: ChirpServer, once marker: String) {
+        Thread {
+            let deadline = Date().addingTimeInterval(30)
+            while !FileManager.default.fileExists(atPath: marker) && Date() < deadline { usleep(10_000) }
+            server.crash()
+        }.start()
+    }
+
     @Test func serverKilledMidCopyIsAnErrorNotAHang() throws {
         try withChirpServer(privatePort: true) { server in
             server.write("/big.bin", [UInt8](repeating: 1, count: 8 << 20))
@@ -339,12 +348,7 @@ import Glibc
                     print("error", e.strerror); sys.exit(3)
                 print("finished")
                 """
-            let killer = Thread {
-                let deadline = Date().addingTimeInterval(30)
-                while !FileManager.default.fileExists(atPath: marker) && Date() < deadline { usleep(10_000) }
-                server.crash()
-            }
-            killer.start()
+            Self.crash(server, once: marker)
             let start = Date()
             // Streaming (the cache would have the whole file before the first read).
             let result = Command.run([Paths.parrot, "run", "--no-cache", "-T", "2", "--", "python3", "-c", reader,
@@ -352,6 +356,33 @@ import Glibc
             #expect(result.status == 3 && result.stdout.hasPrefix("error"), "\(result)")
             #expect(Date().timeIntervalSince(start) < 20, "\(result)")
             #expect(!result.timedOut)
+        }
+    }
+
+    /// Streamed writes go out ahead of their replies; those the dead server
+    /// never confirmed make a later write or the close fail, not succeed.
+    @Test func serverKilledMidWriteIsAnErrorNotASuccess() throws {
+        try withChirpServer(privatePort: true) { server in
+            let work = Paths.temporaryDirectory("chirp-kill-write")
+            defer { Paths.remove(work) }
+            let marker = work + "/writing"
+            let writer = """
+                import errno, os, sys, time
+                fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                try:
+                    os.write(fd, b"w" * 65536); open(sys.argv[2], "w").close()
+                    for _ in range(2000): os.write(fd, b"w" * 65536); time.sleep(0.001)
+                    os.close(fd)
+                except OSError as e:
+                    print("error", errno.errorcode[e.errno]); sys.exit(3)
+                print("finished")
+                """
+            Self.crash(server, once: marker)
+            let start = Date()
+            let result = Command.run([Paths.parrot, "run", "--no-cache", "-T", "2", "--", "python3", "-c", writer,
+                                      Self.chirpPath(server) + "/out.bin", marker], timeout: 60)
+            #expect(result.status == 3 && result.stdout.hasPrefix("error E"), "\(result)")
+            #expect(Date().timeIntervalSince(start) < 20, "\(result)")
         }
     }
 

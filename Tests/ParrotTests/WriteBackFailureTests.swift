@@ -132,6 +132,60 @@ import Glibc
         }
     }
 
+    /// Streamed writes are sent ahead of their replies: a refusal comes back
+    /// from the file's next write, fsync or close, never as a silent success.
+    @Test(.enabled(if: getuid() == 0, "mounts a small tmpfs"), arguments: ChirpServerKind.allCases)
+    func aStreamedWriteRefusedLaterIsReportedByTheNextCall(_ kind: ChirpServerKind) throws {
+        try withChirpServer(kind) { server in
+            server.makeDirectory("/small")
+            let mount = Command.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0777", "tmpfs", server.local("/small")])
+            try #require(mount.status == 0, "\(mount)")
+            defer { Command.run(["umount", "-l", server.local("/small")]) }
+            let c = "/chirp/127.0.0.1:\(server.port)"
+            // Prints the first call that failed and its errno name, or "ok".
+            let script = """
+                import errno, os, sys
+                def attempt(path, chunks, sync):
+                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                    stage = "write"
+                    try:
+                        for _ in range(chunks): os.write(fd, b"y" * 16384)
+                        stage = "fsync"
+                        if sync: os.fsync(fd)
+                        stage = "close"
+                        os.close(fd)
+                    except OSError as e:
+                        if stage != "close":
+                            try: os.close(fd)
+                            except OSError: pass
+                        return stage + " " + errno.errorcode[e.errno]
+                    return "ok"
+                print(attempt(sys.argv[1], 20, False))
+                os.unlink(sys.argv[1])
+                print(attempt(sys.argv[1], 20, False))
+                os.unlink(sys.argv[1])
+                fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                os.write(fd, b"z" * 200000)
+                try: os.fsync(fd); print("fsync ok")
+                except OSError as e: print("fsync " + errno.errorcode[e.errno])
+                os.close(fd)
+                os.unlink(sys.argv[2])
+                print(attempt(sys.argv[3], 2, True))
+                """
+            let result = Command.run([Paths.parrot, "run", "--no-cache", "--", "python3", "-c", script,
+                                      c + "/small/a", c + "/small/b", c + "/small/c"], timeout: 90)
+            let lines = result.stdout.split(separator: "\n").map(String.init)
+            try #require(lines.count == 4, "\(result)")
+            // Which call reports depends on when the reply is read; that one does.
+            for line in lines[0...1] {
+                #expect(line == "write ENOSPC" || line == "close ENOSPC", "\(result)")
+            }
+            #expect(lines[2] == "fsync ENOSPC", "\(result)")
+            #expect(lines[3] == "ok", "\(result)")
+            #expect(localContents(server.local("/small/c")) == String(repeating: "y", count: 32768))
+        }
+    }
+
     /// Children inherit the watch: a child's close that is not the last says
     /// nothing, the last close (parent or child) reports, and a watched number
     /// that means another file in the child passes through.

@@ -1,0 +1,84 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ParrotServices
+
+/// Write-behind: a pwrite on an open file is sent and counted as done, and its
+/// reply is read later, before any other request on the connection or when
+/// too many are outstanding. The program's next write then overlaps the
+/// server's work on the last one, which is what large sequential writes need;
+/// a refusal (ENOSPC, EDQUOT, ...) is reported by the file's next write, fsync
+/// or close, as NFS does. Replies come in request order, so nothing asked
+/// afterwards can see the file without those writes.
+struct UnansweredWrite {
+    let handle: Int
+    let request: ChirpRequest
+    let count: Int
+}
+
+extension ChirpConnection {
+    /// At most this much is outstanding; a full window waits for the oldest reply.
+    static let writeWindow = (requests: 64, bytes: 8 << 20)
+
+    var writeWindowIsFull: Bool {
+        unanswered.count >= Self.writeWindow.requests || unansweredBytes >= Self.writeWindow.bytes
+    }
+
+    func sendAhead(_ request: ChirpRequest, payload: UnsafeRawBufferPointer, handle: Int) throws(ServiceError) {
+        var failure: ServiceError?
+        request.bytes.withUnsafeBytes { raw in
+            do throws(ServiceError) { try channel.send(raw, then: payload) } catch { failure = error }
+        }
+        if let failure { throw failure }
+        unanswered.append(UnansweredWrite(handle: handle, request: request, count: payload.count))
+        unansweredBytes += payload.count
+    }
+
+    /// Reads the oldest outstanding reply: the server's refusal, or nil when
+    /// the whole write was done. Throws only when the connection fails.
+    func answerOldest() throws(ServiceError) -> ServiceError? {
+        let write = unanswered[0]
+        var refusal: ServiceError?
+        do throws(ServiceError) {
+            let written = try result(of: write.request)
+            if written != Int64(write.count) {
+                // A short write to a regular file is a full disk (or a quota,
+                // which the next write would name); locally the next write says ENOSPC.
+                refusal = ServiceError(errno: ENOSPC, message: "\(write.request): the server wrote \(written) of \(write.count) bytes")
+            }
+        } catch where !channel.isBroken {
+            refusal = error
+        }
+        unanswered.removeFirst()
+        unansweredBytes -= write.count
+        return refusal
+    }
+}
+
+extension ChirpSession {
+    /// Reads the replies of writes sent ahead on the current connection: all
+    /// of them, or (`roomOnly`) just enough to send one more. A refusal stays
+    /// with its file. If the connection fails meanwhile, the writes still
+    /// outstanding are lost, so their files fail with EIO; the connection is
+    /// dropped and the caller's request goes to a new one.
+    static func settle(_ state: inout ChirpSessionState, roomOnly: Bool = false) {
+        guard let connection = state.connection else { return }
+        while !connection.unanswered.isEmpty, !roomOnly || connection.writeWindowIsFull {
+            let handle = connection.unanswered[0].handle
+            do throws(ServiceError) {
+                if let refusal = try connection.answerOldest() {
+                    if state.files[handle]?.writeFailure == nil { state.files[handle]?.writeFailure = refusal }
+                }
+            } catch {
+                for lost in connection.unanswered where state.files[lost.handle]?.writeFailure == nil {
+                    state.files[lost.handle]?.writeFailure = ServiceError(
+                        errno: EIO, message: "\(lost.request): connection lost before the server confirmed the write: \(error)")
+                }
+                connection.unanswered.removeAll()
+                connection.unansweredBytes = 0
+                state.connection = nil
+                return
+            }
+        }
+    }
+}
