@@ -37,6 +37,9 @@ public final class Agent: TraceEventHandler {
     var quickPathArguments: [[PathArgument]?]
     /// Some task's current directory is remote: relative paths need the full walk.
     var remoteCwdInUse = false
+    /// Paths the quick check read in this stop and found naming a service,
+    /// by address: resolution takes them from here instead of reading again.
+    var prefetchedPaths: [(address: UInt64, bytes: [UInt8])] = []
     private(set) var copies: LocalCopies?
     /// The program's view of cached copies it opened, for /proc/self/fd.
     var cachedNames: [String: String] = [:]
@@ -154,6 +157,7 @@ public final class Agent: TraceEventHandler {
         if let copies, !copies.isEmpty { copies.settle() }
         if let writeBack, !writeBack.isEmpty { writeBack.settle() }
         let handler = stop.number < handlers.count ? handlers[stop.number] : nil
+        if !prefetchedPaths.isEmpty { prefetchedPaths.removeAll(keepingCapacity: true) }
         guard log.enabled(.syscall) else {
             if !remoteCwdInUse, let arguments = quickPathArguments[stop.number],
                isPlainlyLocal(stop, tracee: tracee, arguments: arguments) {

@@ -75,7 +75,11 @@ extension Agent {
             let pointer = stop.args[spec.path]
             if pointer == 0 { continue }
             let local = stop.memory.peekCString(pointer) { bytes in
-                !serviceNames.contains { Self.contains(bytes, $0) }
+                if serviceNames.contains(where: { Self.contains(bytes, $0) }) {
+                    prefetchedPaths.append((pointer, Array(bytes)))
+                    return false
+                }
+                return true
             }
             if local != true { return false }
         }
@@ -125,6 +129,8 @@ extension Agent {
             if let original = memo.original(of: spec.path, in: stop) {
                 raw = original.path
                 dirfdValue = original.dirfd
+            } else if let prefetched = prefetchedPaths.first(where: { $0.address == pointer }) {
+                raw = prefetched.bytes
             } else {
                 do { raw = try stop.memory.readCString(pointer) } catch let error as TracerError {
                     if error.errno == ENAMETOOLONG { return .refused(ENAMETOOLONG) }

@@ -44,6 +44,9 @@ public final class ChirpServer: Sendable {
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // Payloads of a megabyte are common: read them in large pieces
+            // (NIO's default stops at 64 KiB), small requests stay small.
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 4096, maximum: 1 << 20))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers([IdleStateHandler(allTimeout: idle), ChirpIdleCloser()])

@@ -48,6 +48,7 @@ struct ErrorRow: Sendable, CustomTestStringConvertible {
                  operation: { fs, map in
                      let handle = try fs.open(map("/big"), flags: O_WRONLY | O_CREAT, mode: 0o644)
                      try fs.pwrite(handle, [UInt8](repeating: 1, count: 2 << 20), at: 0)
+                     try fs.sync(handle)  // the write went ahead of its reply
                  }, local: false),
         ErrorRow(code: -7, errno: ENOMEM, situation: "xattr over 16 MiB",
                  raw: { channel in
