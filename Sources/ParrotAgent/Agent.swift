@@ -51,12 +51,21 @@ public final class Agent: TraceEventHandler {
     /// Local copies of remote files (made on first need).
     func localCopies() -> LocalCopies {
         if let copies { return copies }
-        let made = LocalCopies(directory: options.temporaryDirectory, log: log)
+        let made = LocalCopies(directory: options.temporaryDirectory, log: log, cache: options.cache)
         copies = made
         return made
     }
 
     private(set) var writeBack: CacheWriteBack?
+    /// Cache entries written alongside files streamed in cache mode.
+    private(set) var streamedCopies: StreamedCopies?
+
+    func streamedCopies(_ cache: WholeFileCache) -> StreamedCopies {
+        if let streamedCopies { return streamedCopies }
+        let made = StreamedCopies(cache: cache)
+        streamedCopies = made
+        return made
+    }
 
     /// Cached copies opened for writing (made on first need).
     func cacheWriteBack(_ cache: WholeFileCache) -> CacheWriteBack {

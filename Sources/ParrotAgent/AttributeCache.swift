@@ -14,6 +14,7 @@ import Glibc
 /// to a changed name, show after `lifetime` at most (with -S: never within
 /// the run).
 final class AttributeCache: FileService, @unchecked Sendable {
+    var writesAtAnyOffset: Bool { inner.writesAtAnyOffset }
     let inner: FileService
     /// Seconds an answer is kept; infinity in session mode.
     let lifetime: Double

@@ -43,7 +43,7 @@ extension Agent {
         guard flags & (O_DIRECTORY | pathOnly) == 0 else { return nil }
         if flags & 3 != O_RDONLY || flags & (O_TRUNC | O_CREAT) != 0 {
             // openat2's flags live in the program's memory: not rewritten, streamed.
-            guard name != "openat2" else { return nil }
+            guard name != "openat2", !streamsWrites(flags, location) else { return nil }
             return try openForWritingThroughCache(name, flags: flags, stop, tracee: tracee, argument, location)
         }
         let entry: WholeFileCache.Entry
@@ -83,6 +83,19 @@ extension Agent {
                                                            entry: nil, translated: true))
         try rewrite(stop, tracee: tracee, [copy])
         return .proceed
+    }
+
+    /// A file opened only to be written, on a service that writes at any
+    /// offset, is streamed (a virtual descriptor, writes sent ahead of their
+    /// replies) instead of copied: a copy would be written to the local disk
+    /// first and sent only at the close, one after the other, at about half
+    /// the speed for a large file. Appends (one more round trip a write, for
+    /// the offset) and files this program is writing through the cache keep
+    /// the copy.
+    func streamsWrites(_ flags: Int32, _ location: RemoteLocation) -> Bool {
+        guard flags & 3 == O_WRONLY, flags & O_APPEND == 0,
+              let service = try? services.driver(for: location), service.writesAtAnyOffset else { return false }
+        return !(writeBack?.isTracked(Self.cacheKey(location)) ?? false)
     }
 
     /// An open that writes (or creates, or truncates) a remote regular file

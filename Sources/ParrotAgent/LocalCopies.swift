@@ -1,3 +1,4 @@
+import ParrotCache
 import ParrotNamespace
 import ParrotServices
 #if canImport(Glibc)
@@ -28,6 +29,9 @@ final class LocalCopies {
 
     let directory: String
     let log: DebugLog
+    /// The whole-file cache, whose entry for a file written back here may
+    /// have been fetched meanwhile (same size, same second: it would pass).
+    let cache: WholeFileCache?
     private var inotify: Int32 = -1
     private var byWatch: [Int32: Copy] = [:]
     private var byFile: [ObjectIdentifier: Copy] = [:]
@@ -35,9 +39,10 @@ final class LocalCopies {
     /// Watched closes under way, by copy path.
     private var closes = AwaitedCloses()
 
-    init(directory: String, log: DebugLog) {
+    init(directory: String, log: DebugLog, cache: WholeFileCache?) {
         self.directory = directory
         self.log = log
+        self.cache = cache
     }
 
     var isEmpty: Bool { byWatch.isEmpty }
@@ -129,6 +134,7 @@ final class LocalCopies {
         if writeBack && copy.changes.isChanged {
             do throws(ServiceError) {
                 let wrote = try copy.changes.giveBack(from: copy.path, to: copy.file.location.path, on: copy.file.service)
+                if wrote { cache?.invalidate(key: Agent.cacheKey(copy.file.location)) }
                 if wrote && log.enabled(.namespace) { log.write("wrote \(copy.file.location) back from \(copy.path)") }
             } catch {
                 // Never drop data silently: say where it is.

@@ -54,6 +54,7 @@ extension Agent {
     private func inject(openingCopyOf file: OpenFile, _ stop: SyscallStop,
                         then: @escaping (Int32) -> [(InjectedCall, [UInt64], Bool)],
                         result: @escaping ([Int64]) -> Int64) throws -> Resume {
+        streamedCopies?.drop(file)  // the local copy made here takes over
         let copies = localCopies()
         let copy: LocalCopies.Copy
         do throws(ServiceError) { copy = try copies.copy(of: file) } catch {

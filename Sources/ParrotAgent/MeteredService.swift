@@ -6,6 +6,7 @@ import Glibc
 /// A driver that tells the job recorder what it did: operations, bytes and
 /// the time spent waiting for the server.
 final class MeteredService: FileService, @unchecked Sendable {
+    var writesAtAnyOffset: Bool { inner.writesAtAnyOffset }
     let inner: FileService
     let server: String
     let recorder: JobRecorder

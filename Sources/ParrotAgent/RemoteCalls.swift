@@ -60,6 +60,11 @@ extension Agent {
                 closeRemote(file)
                 throw ServiceError(errno: EMFILE)
             }
+            // Streamed instead of copied (cache mode): the entry follows the writes.
+            if let cache = options.cache, flags & O_TRUNC != 0 || flags & (O_CREAT | O_EXCL) == O_CREAT | O_EXCL,
+               streamsWrites(flags, location) {
+                streamedCopies(cache).start(file, key: Self.cacheKey(location))
+            }
             if log.enabled(.namespace) { log.write("[\(stop.tid)] \(location) opened as \(fd)") }
             return Int64(fd)
         case "stat", "lstat", "newfstatat":
@@ -203,7 +208,12 @@ extension Agent {
     /// filesystem's failed flush does.
     func closeRemoteReporting(_ file: OpenFile) throws(ServiceError) {
         guard let handle = file.handle else { return }
-        try file.service.close(handle)
+        guard let streamed = streamedCopies, streamed.isKeeping(file) else { return try file.service.close(handle) }
+        do throws(ServiceError) { try file.service.close(handle) } catch {
+            streamed.drop(file)
+            throw error
+        }
+        streamed.finish(file, status: try? file.service.stat(file.location.path))
     }
 
     /// stat of a remote path with this agent's block size.

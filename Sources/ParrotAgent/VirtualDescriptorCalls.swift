@@ -135,8 +135,15 @@ extension Agent {
             gathered += piece
         }
         // A file opened O_APPEND at the server appends whatever the offset.
-        let count = try file.service.pwrite(handle, from: UnsafeRawBufferPointer(rebasing: buffer[..<total]),
-                                            at: offset ?? file.offset)
+        let at = offset ?? file.offset
+        let count: Int
+        do throws(ServiceError) {
+            count = try file.service.pwrite(handle, from: UnsafeRawBufferPointer(rebasing: buffer[..<total]), at: at)
+        } catch {
+            streamedCopies?.drop(file)  // the server lacks some write: the copy would be wrong
+            throw error
+        }
+        streamedCopies?.wrote(file, UnsafeRawBufferPointer(rebasing: buffer[..<count]), at: at)
         if offset == nil { file.offset += Int64(count) }
         return Int64(count)
     }
@@ -340,6 +347,7 @@ extension Agent {
         installDescriptorCall("ftruncate") { [unowned self] stop, task throws(ServiceError) in
             let file = try openFile(task, stop.int32(0))
             guard file.isWritable else { throw ServiceError(errno: file.isDirectory ? EISDIR : EINVAL) }
+            streamedCopies?.drop(file)
             try file.service.truncate(file.location.path, length: try position(stop.args[1]))
             return 0
         }
@@ -359,7 +367,12 @@ extension Agent {
         for name in ["fsync", "fdatasync", "syncfs"] {
             installDescriptorCall(name) { [unowned self] stop, task throws(ServiceError) in
                 let file = try openFile(task, stop.int32(0))
-                if let handle = file.handle { try file.service.sync(handle) }
+                if let handle = file.handle {
+                    do throws(ServiceError) { try file.service.sync(handle) } catch {
+                        streamedCopies?.drop(file)
+                        throw error
+                    }
+                }
                 return 0
             }
         }

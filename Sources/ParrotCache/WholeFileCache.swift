@@ -119,6 +119,16 @@ public final class WholeFileCache {
         return entry
     }
 
+    /// The entry's file, emptied and open for writing (nil if it cannot be),
+    /// for a writer that fills it as it sends the same bytes to the server;
+    /// invalid until `committed`.
+    public func emptiedForWriting(key: String) -> Int32? {
+        guard (try? prepareDirectory()) != nil else { return nil }
+        invalidate(key: key)
+        let fd = open(dataPath(for: key), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        return fd >= 0 ? fd : nil
+    }
+
     /// The copy went back to the server, which now has `status`: valid again.
     public func committed(key: String, status: FileStatus) {
         let base = directory + "/" + Self.hash(key)

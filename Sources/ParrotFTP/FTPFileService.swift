@@ -16,6 +16,8 @@ import Synchronization
 /// - a catch-all refusal (550 ...) is answered after follow-up questions:
 ///   FTPErrorInterview.
 public final class FTPFileService: FileService {
+    /// STOR and APPE write only at the end.
+    public var writesAtAnyOffset: Bool { false }
     let server: FTPServer
     let pool: FTPConnectionPool
     let openFiles = Mutex(FTPOpenFiles())

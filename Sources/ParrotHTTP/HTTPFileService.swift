@@ -50,6 +50,7 @@ struct HTTPOpenFiles {
 /// - readdir is a GET of `dir/` whose HTML listing is parsed (AutoIndex).
 /// - everything that would change the server is EROFS.
 public final class HTTPFileService: FileService {
+    public var writesAtAnyOffset: Bool { false }
     public let secure: Bool
     public let host: String
     public let port: UInt16

@@ -21,6 +21,10 @@ public enum ChecksumAlgorithm: String, Sendable, CaseIterable {
 /// Every failure is a `ServiceError` carrying the errno a local filesystem
 /// would give. Drivers are called from several threads.
 public protocol FileService: AnyObject, Sendable {
+    /// Whether an open file takes writes at any offset as they come (FTP's
+    /// STOR cannot seek back): then a file opened only to be written needs
+    /// no local copy. No default, so that wrappers pass on their driver's.
+    var writesAtAnyOffset: Bool { get }
     func open(_ path: String, flags: Int32, mode: UInt32) throws(ServiceError) -> ServiceHandle
     /// open, with the status of what was opened when the protocol tells it
     /// anyway (saves a round trip to learn whether it is a directory).

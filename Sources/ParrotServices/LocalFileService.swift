@@ -6,6 +6,7 @@ import CLinuxHeaders
 /// The local filesystem behind the service protocol: plain POSIX calls on the
 /// agent's own paths. A handle is the agent's file descriptor.
 public final class LocalFileService: FileService {
+    public var writesAtAnyOffset: Bool { true }
     public init() {}
 
     public func open(_ path: String, flags: Int32, mode: UInt32) throws(ServiceError) -> ServiceHandle {

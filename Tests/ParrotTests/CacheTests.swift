@@ -159,6 +159,32 @@ import Testing
         }
     }
 
+    /// A file opened only to be written is streamed (writes sent ahead, no
+    /// local copy sent at the close), and its cache entry is written alongside:
+    /// reading it back fetches nothing. Anything else (an ftruncate) leaves the
+    /// entry to be fetched again, and what is read is the server's file.
+    @Test func writeOnlyOpensStreamAndKeepTheirEntry() throws {
+        try withChirpServer(privatePort: true) { server in
+            let cache = Paths.temporaryDirectory("cache")
+            defer { Paths.remove(cache) }
+            let work = Paths.temporaryDirectory("cache-stream")
+            defer { Paths.remove(work) }
+            let data = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 13) }
+            FileManager.default.createFile(atPath: work + "/big", contents: Data(data))
+            let (copied, ops) = try Self.run(server, "cp \(work)/big $C/big", cache: cache)
+            #expect(copied.status == 0 && ops["putfile"] == nil && (ops["write"] ?? 0) >= 1, "\(copied) \(ops)")
+            #expect(FileManager.default.contents(atPath: server.local("/big")) == Data(data))
+            let (read, readOps) = try Self.run(server, "cmp \(work)/big $C/big && echo same", cache: cache)
+            #expect(read.stdout == "same\n" && readOps["getfile"] == nil, "\(read) \(readOps)")
+            // ftruncate of a streamed file: the entry is dropped, the read fetches.
+            let (cut, cutOps) = try Self.run(server, """
+                python3 -c 'import os, sys; fd = os.open(sys.argv[1], os.O_WRONLY | os.O_TRUNC); os.write(fd, b"abcdef"); os.ftruncate(fd, 3); os.close(fd)' $C/big
+                cat $C/big
+                """, cache: cache)
+            #expect(cut.stdout == "abc" && cutOps["getfile"] == 1, "\(cut) \(cutOps)")
+        }
+    }
+
     @Test func writesGoBackAtTheLastCloseAndAFailedWriteBackKeepsTheData() throws {
         try withChirpServer(privatePort: true) { server in
             let cache = Paths.temporaryDirectory("cache")
@@ -170,7 +196,7 @@ import Testing
                 python3 -c '
                 import os, sys
                 p = sys.argv[1]
-                a = os.open(p, os.O_WRONLY | os.O_TRUNC); b = os.dup(a); c = os.open(p, os.O_RDONLY)
+                a = os.open(p, os.O_RDWR | os.O_TRUNC); b = os.dup(a); c = os.open(p, os.O_RDONLY)
                 os.write(a, b"new "); os.close(a); os.write(b, b"data\\n"); os.close(b)
                 print(os.read(c, 100)); os.close(c)' $C/shared.txt; cat $C/shared.txt
                 """, cache: cache)
@@ -189,7 +215,7 @@ import Testing
             let c = "/chirp/127.0.0.1:\(server.port)"
             let lost = Command.run([Paths.parrot, "run", "-t", cache, "-T", "1", "--", "python3", "-c", """
                 import os, sys, time
-                fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
                 os.write(fd, b"precious\\n"); open(sys.argv[2], "w").close(); time.sleep(1); os.close(fd)
                 """, c + "/precious.txt", marker], timeout: 60)
             #expect(lost.stderr.contains("cannot write \(c)/precious.txt back"), "\(lost)")

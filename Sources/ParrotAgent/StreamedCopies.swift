@@ -1,0 +1,69 @@
+import ParrotCache
+import ParrotNamespace
+import ParrotServices
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Files streamed to a server in cache mode (CachedOpen's streamsWrites) are
+/// written into their cache entry too, byte for byte as they go out: when the
+/// last descriptor is closed without an error, the entry holds what the server
+/// has, and the next read of the file (a compiler's output read by the
+/// linker, a tree just copied) is local. Only files that start empty (the open
+/// truncated or created them) are kept so; anything else the program does to
+/// the file (ftruncate, a descriptor made real) drops the copy, and the entry
+/// stays invalid until fetched again.
+final class StreamedCopies {
+    private struct Copy {
+        let fd: Int32
+        let key: String
+    }
+
+    private let cache: WholeFileCache
+    private var copies: [ObjectIdentifier: Copy] = [:]
+
+    init(cache: WholeFileCache) {
+        self.cache = cache
+    }
+
+    /// Starts the entry of `file` (just opened, empty at the server) afresh.
+    func start(_ file: OpenFile, key: String) {
+        // No copy (a full local disk, say): the file is read from the server later.
+        guard let fd = cache.emptiedForWriting(key: key) else { return }
+        copies[ObjectIdentifier(file)] = Copy(fd: fd, key: key)
+    }
+
+    /// `bytes` went to the server at `offset`.
+    func wrote(_ file: OpenFile, _ bytes: UnsafeRawBufferPointer, at offset: Int64) {
+        guard let copy = copies[ObjectIdentifier(file)] else { return }
+        var done = 0
+        while done < bytes.count {
+            let n = pwrite(copy.fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+            if n <= 0 { drop(file); return }
+            done += n
+        }
+    }
+
+    /// The copy can no longer follow the file.
+    func drop(_ file: OpenFile) {
+        guard let copy = copies.removeValue(forKey: ObjectIdentifier(file)) else { return }
+        close(copy.fd)
+    }
+
+    /// The last descriptor was closed and the server took every write: the
+    /// entry is valid for the file's status now (nil: unknown, dropped).
+    func finish(_ file: OpenFile, status: FileStatus?) {
+        guard let copy = copies.removeValue(forKey: ObjectIdentifier(file)) else { return }
+        if let status, status.isRegularFile {
+            fchmod(copy.fd, mode_t(status.mode & 0o7777) | 0o600)
+            close(copy.fd)
+            cache.committed(key: copy.key, status: status)
+        } else {
+            close(copy.fd)
+        }
+    }
+
+    func isKeeping(_ file: OpenFile) -> Bool {
+        copies[ObjectIdentifier(file)] != nil
+    }
+}
