@@ -57,6 +57,26 @@ public final class Agent: TraceEventHandler {
     }
 
     private(set) var writeBack: CacheWriteBack?
+    /// The calls that may add to a gathered run instead of sending it.
+    private lazy var writeCallNumbers: Set<Int> = Set(["write", "pwrite64", "writev", "pwritev", "pwritev2"]
+        .compactMap { policy.byName[$0]?.number })
+    /// Small writes to streamed files, not yet sent.
+    private(set) var gathered: GatheredWrites?
+
+    func gatheredWrites() -> GatheredWrites {
+        if let gathered { return gathered }
+        let made = GatheredWrites { [unowned self] (file, bytes, offset) throws(ServiceError) in
+            var done = 0
+            while done < bytes.count {
+                let count = try sendWrite(file, UnsafeRawBufferPointer(rebasing: bytes[done...]), at: offset + Int64(done))
+                if count == 0 { throw ServiceError(errno: EIO, message: "\(file.location): the service took no more bytes") }
+                done += count
+            }
+        }
+        gathered = made
+        return made
+    }
+
     /// Cache entries written alongside files streamed in cache mode.
     private(set) var streamedCopies: StreamedCopies?
 
@@ -77,6 +97,7 @@ public final class Agent: TraceEventHandler {
 
     /// After the last task: local copies still open when processes died are written back.
     public func finishRun() {
+        gathered?.flushAll()
         writeBack?.settleAll()
         copies?.settleAll()
         removeExecutableCopies()
@@ -149,6 +170,7 @@ public final class Agent: TraceEventHandler {
 
     public func handleSyscall(_ stop: SyscallStop, tracee: Tracee) throws -> Resume {
         if stop.trapData != TrapReason.classified.rawValue {
+            gathered?.flushAll()  // a descriptor passed or closed may be read next
             let watched: Handler
             switch stop.trapData {
             case TrapReason.watchedClose.rawValue:
@@ -172,14 +194,22 @@ public final class Agent: TraceEventHandler {
                isPlainlyLocal(stop, tracee: tracee, arguments: arguments) {
                 return .proceed
             }
+            flushGatheredWrites(before: stop.number)
             // The common pass-through stop looks nothing up.
             return try handler?(stop, tracee, task(tracee.tid)) ?? .proceed
         }
         return try logged(stop, tracee: tracee, handler)
     }
 
+    /// Gathered writes go out before any call but a write can reach a service.
+    private func flushGatheredWrites(before number: Int) {
+        guard let gathered, !gathered.isEmpty, !writeCallNumbers.contains(number) else { return }
+        gathered.flushAll()
+    }
+
     /// Debug mode pays a second stop to show each result.
     private func logged(_ stop: SyscallStop, tracee: Tracee, _ handler: Handler?, note: String = "") throws -> Resume {
+        flushGatheredWrites(before: stop.number)
         let resume = try handler?(stop, tracee, task(tracee.tid)) ?? .proceed
         if case .inject = resume {
             // Injected calls own the exit stops: say what happens instead.

@@ -208,7 +208,14 @@ extension Agent {
     /// filesystem's failed flush does.
     func closeRemoteReporting(_ file: OpenFile) throws(ServiceError) {
         guard let handle = file.handle else { return }
-        guard let streamed = streamedCopies, streamed.isKeeping(file) else { return try file.service.close(handle) }
+        gathered?.flush(file)
+        let lost = gathered?.takeFailure(file)
+        if lost != nil { streamedCopies?.drop(file) }
+        guard let streamed = streamedCopies, streamed.isKeeping(file) else {
+            try file.service.close(handle)
+            if let lost { throw lost }
+            return
+        }
         do throws(ServiceError) { try file.service.close(handle) } catch {
             streamed.drop(file)
             throw error

@@ -124,28 +124,62 @@ extension Agent {
 
     private func writeRemote(_ stop: SyscallStop, _ file: OpenFile, from vectors: [(UInt64, UInt64)],
                              at offset: Int64?) throws(ServiceError) -> Int64 {
-        guard file.isWritable, let handle = file.handle else { throw ServiceError(errno: EBADF) }
+        guard file.isWritable, file.handle != nil else { throw ServiceError(errno: EBADF) }
         let total = min(vectors.reduce(0) { $0 + Int(min($1.1, UInt64(Int32.max))) }, Self.transferLimit)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(total, 1), alignment: 16)
-        defer { buffer.deallocate() }
-        var gathered = 0
-        for (address, length) in vectors where gathered < total {
-            let piece = min(Int(length), total - gathered)
-            try memory(stop) { try stop.memory.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[gathered..<(gathered + piece)]), from: address) }
-            gathered += piece
-        }
+        let gathered = gatheredWrites()
+        if let failure = gathered.takeFailure(file) { throw failure }
+        gathered.flushAll(except: file)  // another file's run, perhaps the same remote file
         // A file opened O_APPEND at the server appends whatever the offset.
         let at = offset ?? file.offset
+        if total <= GatheredWrites.smallWrite && file.flags & O_APPEND == 0 {
+            var room = gathered.room(in: file, count: total, at: at)
+            if room == nil {
+                gathered.flush(file)
+                if let failure = gathered.takeFailure(file) { throw failure }
+                room = gathered.room(in: file, count: total, at: at)
+            }
+            if let room {
+                try readProgramBuffers(stop, vectors, into: room)
+                gathered.filled(file, total)
+                if offset == nil { file.offset += Int64(total) }
+                return Int64(total)
+            }
+        }
+        gathered.flush(file)
+        if let failure = gathered.takeFailure(file) { throw failure }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(total, 1), alignment: 16)
+        defer { buffer.deallocate() }
+        let written = UnsafeMutableRawBufferPointer(rebasing: buffer[..<total])
+        try readProgramBuffers(stop, vectors, into: written)
+        let count = try sendWrite(file, UnsafeRawBufferPointer(written), at: at)
+        if offset == nil { file.offset += Int64(count) }
+        return Int64(count)
+    }
+
+    /// Fills `buffer` from the program's buffers, in order.
+    private func readProgramBuffers(_ stop: SyscallStop, _ vectors: [(UInt64, UInt64)],
+                                    into buffer: UnsafeMutableRawBufferPointer) throws(ServiceError) {
+        var done = 0
+        for (address, length) in vectors where done < buffer.count {
+            let piece = min(Int(length), buffer.count - done)
+            try memory(stop) { try stop.memory.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[done..<(done + piece)]), from: address) }
+            done += piece
+        }
+    }
+
+    /// Writes `bytes` to the remote file at `offset` (and to its cache entry
+    /// when it is kept there); returns how much the service took.
+    func sendWrite(_ file: OpenFile, _ bytes: UnsafeRawBufferPointer, at offset: Int64) throws(ServiceError) -> Int {
+        guard let handle = file.handle else { throw ServiceError(errno: EBADF) }
         let count: Int
         do throws(ServiceError) {
-            count = try file.service.pwrite(handle, from: UnsafeRawBufferPointer(rebasing: buffer[..<total]), at: at)
+            count = try file.service.pwrite(handle, from: bytes, at: offset)
         } catch {
             streamedCopies?.drop(file)  // the server lacks some write: the copy would be wrong
             throw error
         }
-        streamedCopies?.wrote(file, UnsafeRawBufferPointer(rebasing: buffer[..<count]), at: at)
-        if offset == nil { file.offset += Int64(count) }
-        return Int64(count)
+        streamedCopies?.wrote(file, UnsafeRawBufferPointer(rebasing: bytes[..<count]), at: offset)
+        return count
     }
 
     private func seek(_ file: OpenFile, _ offset: Int64, whence: Int32) throws(ServiceError) -> Int64 {
@@ -367,6 +401,7 @@ extension Agent {
         for name in ["fsync", "fdatasync", "syncfs"] {
             installDescriptorCall(name) { [unowned self] stop, task throws(ServiceError) in
                 let file = try openFile(task, stop.int32(0))
+                if let failure = gathered?.takeFailure(file) { throw failure }
                 if let handle = file.handle {
                     do throws(ServiceError) { try file.service.sync(handle) } catch {
                         streamedCopies?.drop(file)
