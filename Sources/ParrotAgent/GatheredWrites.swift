@@ -2,7 +2,8 @@ import ParrotNamespace
 import ParrotServices
 
 /// Small writes to a streamed file, gathered in the agent while they follow
-/// one another in the file and sent as one write when the run ends: every
+/// one another in the file (or write over what the run holds) and sent as
+/// one write when the run ends: every
 /// write is a stop anyway, but the server then sees one request per 256 KiB
 /// instead of one per 4 or 8 KiB (stdio, tar, compressors), which is what it
 /// spends its time on. A run is sent before anything else reaches a service
@@ -35,8 +36,8 @@ final class GatheredWrites {
     var isEmpty: Bool { runs.isEmpty }
 
     /// Where `count` bytes written at `offset` go in the file's run (started
-    /// here if it has none); nil when they do not follow it or do not fit,
-    /// after which `flush(file)` and a second try start a new run.
+    /// here if it has none); nil when they would leave a gap in it or do not
+    /// fit, after which `flush(file)` and a second try start a new run.
     func room(in file: OpenFile, count: Int, at offset: Int64) -> UnsafeMutableRawBufferPointer? {
         let id = ObjectIdentifier(file)
         guard let run = runs[id] else {
@@ -44,13 +45,15 @@ final class GatheredWrites {
             runs[id] = Run(file: file, offset: offset, buffer: buffer)
             return UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
         }
-        guard run.end == offset, run.count + count <= Self.capacity else { return nil }
-        return UnsafeMutableRawBufferPointer(rebasing: run.buffer[run.count..<(run.count + count)])
+        guard offset >= run.offset, offset <= run.end, offset - run.offset + Int64(count) <= Int64(Self.capacity) else { return nil }
+        let start = Int(offset - run.offset)
+        return UnsafeMutableRawBufferPointer(rebasing: run.buffer[start..<(start + count)])
     }
 
-    /// The bytes `room` gave are filled in.
-    func filled(_ file: OpenFile, _ count: Int) {
-        runs[ObjectIdentifier(file)]?.count += count
+    /// The bytes `room` gave for `count` bytes at `offset` are filled in.
+    func filled(_ file: OpenFile, _ count: Int, at offset: Int64) {
+        guard let run = runs[ObjectIdentifier(file)] else { return }
+        runs[ObjectIdentifier(file)]?.count = max(run.count, Int(offset - run.offset) + count)
     }
 
     /// Sends the file's run, if it has one.

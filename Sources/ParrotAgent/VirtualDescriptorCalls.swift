@@ -140,7 +140,7 @@ extension Agent {
             }
             if let room {
                 try readProgramBuffers(stop, vectors, into: room)
-                gathered.filled(file, total)
+                gathered.filled(file, total, at: at)
                 if offset == nil { file.offset += Int64(total) }
                 return Int64(total)
             }
