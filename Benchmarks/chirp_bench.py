@@ -348,9 +348,12 @@ def latency_report(configs, med, failures, n, server, args):
         out.append("- *chirp_benchmark*: cctools' own client (Debian's build): its `stat`, `open` (open+close), "
                    "`read8`, `write8` loops through its chirp_reli layer.")
     out.append("- *parrot, cache*: the same with the whole-file cache (the default): the open checks the "
-               "cached copy with one stat, and reads and writes of the copy stay local.")
+               "cached copy with one stat, and reads of the copy stay local; the written file is opened "
+               "write-only, so it is streamed as below.")
     out.append("- *parrot*: `parrot run --no-cache --attr-timeout 0 -- chirp_workload latency /chirp/127.0.0.1:PORT/DIR`; every "
-               "call is one stop and one request (open+close: two).")
+               "call is one stop and one request (open+close: two), except the writes: the agent gathers "
+               "small writes (here 8 KiB over the same 8 KiB again and again) and sends them when another "
+               "call comes or 256 KiB are gathered, so that row is the cost of a stop, not a round trip.")
     if "cctools" in med:
         out.append("- *cctools parrot_run*: the same workload, linked statically, under cctools Parrot "
                    "(8.0 cannot load dynamic programs with this glibc). Its read 8 KiB is served from its "

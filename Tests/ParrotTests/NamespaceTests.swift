@@ -202,7 +202,9 @@ private struct ThreeRuns {
     }
 
     @Test func syntaxErrorNamesFileAndLineAndNothingRuns() {
-        let marker = Paths.temporaryDirectory("marker") + "/ran"
+        let markerDirectory = Paths.temporaryDirectory("marker")
+        defer { Paths.remove(markerDirectory) }
+        let marker = markerDirectory + "/ran"
         let result = run("/data /tmp\n\n/bad relative/path\n", "touch \(marker)", data: "")
         #expect(result.status != 0)
         #expect(result.stderr.contains("mounts.txt:3: redirect 'relative/path' is neither an absolute path"), "\(result)")

@@ -1,10 +1,15 @@
 import Foundation
 
-/// C programs under Tests/Fixtures/, compiled once per test run.
+/// C programs under Tests/Fixtures/, compiled once per test run into the
+/// build directory (a temporary one would be left behind by every run).
 enum Fixture {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var built: [String: String] = [:]
-    static let directory = Paths.temporaryDirectory("fixtures")
+    static let directory: String = {
+        let path = Paths.repository + "/.build/test-fixtures"
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }()
 
     /// Compiles Tests/Fixtures/NAME.c with `flags` and returns the binary's path.
     static func binary(_ name: String, flags: [String] = []) -> String {
