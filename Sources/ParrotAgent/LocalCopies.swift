@@ -149,7 +149,7 @@ final class LocalCopies {
 
     private func fetch(_ file: OpenFile, to path: String) throws(ServiceError) {
         // Truncated when opened: nothing to fetch.
-        if file.flags & O_TRUNC != 0 && file.isWritable && file.offset == 0 { return }
+        if file.flags & O_TRUNC != 0 && file.isWritable && file.offset == 0 && !file.hasWritten { return }
         do throws(ServiceError) {
             _ = try file.service.getFile(file.location.path, to: path)
         } catch where !file.isReadable {

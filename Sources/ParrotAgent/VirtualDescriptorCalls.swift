@@ -126,6 +126,7 @@ extension Agent {
                              at offset: Int64?) throws(ServiceError) -> Int64 {
         guard file.isWritable, file.handle != nil else { throw ServiceError(errno: EBADF) }
         let total = min(vectors.reduce(0) { $0 + Int(min($1.1, UInt64(Int32.max))) }, Self.transferLimit)
+        file.hasWritten = true
         let gathered = gatheredWrites()
         if let failure = gathered.takeFailure(file) { throw failure }
         gathered.flushAll(except: file)  // another file's run, perhaps the same remote file

@@ -12,6 +12,9 @@ public final class OpenFile {
     /// open(2) flags; F_SETFL changes the status part.
     public var flags: Int32
     public var offset: Int64 = 0
+    /// Something was written through it: a local copy made later must fetch
+    /// the file even if it was truncated when opened.
+    public var hasWritten = false
     /// A directory's entries, read at the first getdents and kept until
     /// rewound, as the kernel keeps its position in a listing.
     public var listing: [DirectoryEntry]?

@@ -402,6 +402,24 @@ import Glibc
 /// Virtual descriptors behave like the kernel's: offsets shared by dup and
 /// fork, close-on-exec, renumbering, listings longer than one getdents buffer.
 @Suite struct VirtualDescriptorTests {
+    /// A descriptor made real after writes that left its offset at 0 (pwrite)
+    /// starts from what was written, though the open truncated the file.
+    @Test(arguments: [[], ["--no-cache"]])
+    func aCopyMadeAfterPwritesKeepsThem(_ options: [String]) throws {
+        try withChirpServer { server in
+            let script = """
+                import os, sys
+                fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                os.pwrite(fd, b"hello world\\n", 0)
+                os.dup2(fd, 1); os.write(1, b"HELLO"); os.close(1); os.close(fd)
+                """
+            let result = Command.run([Paths.parrot, "run"] + options + ["--", "python3", "-c", script,
+                                      ChirpAgentTests.chirpPath(server) + "/pw"], timeout: 60)
+            #expect(result.status == 0, "\(result)")
+            #expect(localContents(server.local("/pw")) == "HELLO world\n")
+        }
+    }
+
     /// Small writes that follow one another go to the server as one request
     /// per 256 KiB (GatheredWrites); whatever else touches the file first
     /// (another descriptor's read or write, a seek, a stat) sees them.
