@@ -55,6 +55,15 @@ final class ChirpChannel {
     /// When a reply last arrived.
     private(set) var lastReply = Deadline.now
 
+    /// When a request last went out.
+    private(set) var lastSend = Deadline.now
+
+    /// Nothing went either way for a second: a server may have closed it as
+    /// idle since (servers wait a minute), which only a look can tell.
+    var isQuiet: Bool {
+        Deadline.now.nanoseconds - max(lastReply.nanoseconds, lastSend.nanoseconds) > 1_000_000_000
+    }
+
     /// Recently answered: a server that closes idle connections has not done
     /// so to this one (it would take a stall far longer than this).
     var isFresh: Bool { !isBroken && start == end && Deadline.now.nanoseconds - lastReply.nanoseconds < 500_000_000 }
@@ -95,6 +104,7 @@ final class ChirpChannel {
                 throw failPosix("send")
             }
         }
+        lastSend = Deadline.now
     }
 
     func readLine() throws(ServiceError) -> String {

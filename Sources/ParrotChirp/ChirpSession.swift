@@ -54,19 +54,24 @@ final class ChirpSession: Sendable {
     func perform<T: Sendable>(_ what: String, idempotent: Bool, sendingAhead: Bool = false,
                               _ body: (ChirpConnection, inout ChirpSessionState) throws(ServiceError) -> T) throws(ServiceError) -> T {
         try state.withLock { (state) throws(ServiceError) -> T in
-            ChirpSession.settle(&state, roomOnly: sendingAhead)
+            // A write sent ahead cannot be repeated: after a quiet spell, when
+            // the server may have closed the connection, every reply is read
+            // and the connection looked at first, as for a non-idempotent request.
+            let quiet = state.connection?.channel.isQuiet ?? false
+            ChirpSession.settle(&state, roomOnly: sendingAhead && !quiet)
+            let mustBeAlive = !idempotent || (sendingAhead && quiet)
             let deadline = Deadline.after(seconds: options.retryTimeout)
             var pause = options.initialBackoff
             while true {
                 var started = false
                 do throws(ServiceError) {
-                    let connection = try connect(&state, checkAlive: !idempotent)
+                    let connection = try connect(&state, checkAlive: mustBeAlive)
                     started = true
                     return try body(connection, &state)
                 } catch {
                     let transportFailed = started ? state.connection?.channel.isBroken ?? true : ChirpSession.isTransient(error.errno)
                     guard transportFailed else { throw error }
-                    state.connection = nil
+                    ChirpSession.dropConnection(&state, because: error)
                     guard state.everConnected else { throw error }
                     if started && !idempotent {
                         throw ServiceError(errno: ECONNRESET, message: "chirp \(host):\(port): connection lost during \(what), which may have taken effect: \(error)")
@@ -102,7 +107,7 @@ final class ChirpSession: Sendable {
            checkAlive ? (connection.channel.isFresh || !connection.channel.isStale) : true {
             return connection
         }
-        state.connection = nil
+        ChirpSession.dropConnection(&state, because: ServiceError(errno: ECONNRESET, message: "the connection was closed"))
         state.generation += 1
         let connection = try ChirpConnection(host: host, port: port, options: options, generation: state.generation)
         state.connection = connection

@@ -70,15 +70,22 @@ extension ChirpSession {
                     if state.files[handle]?.writeFailure == nil { state.files[handle]?.writeFailure = refusal }
                 }
             } catch {
-                for lost in connection.unanswered where state.files[lost.handle]?.writeFailure == nil {
-                    state.files[lost.handle]?.writeFailure = ServiceError(
-                        errno: EIO, message: "\(lost.request): connection lost before the server confirmed the write: \(error)")
-                }
-                connection.unanswered.removeAll()
-                connection.unansweredBytes = 0
-                state.connection = nil
+                dropConnection(&state, because: error)
                 return
             }
         }
+    }
+
+    /// Forgets the current connection; writes still unanswered on it are
+    /// lost, so their files fail with EIO.
+    static func dropConnection(_ state: inout ChirpSessionState, because error: ServiceError) {
+        guard let connection = state.connection else { return }
+        for lost in connection.unanswered where state.files[lost.handle]?.writeFailure == nil {
+            state.files[lost.handle]?.writeFailure = ServiceError(
+                errno: EIO, message: "\(lost.request): connection lost before the server confirmed the write: \(error)")
+        }
+        connection.unanswered.removeAll()
+        connection.unansweredBytes = 0
+        state.connection = nil
     }
 }
