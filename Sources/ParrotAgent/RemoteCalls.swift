@@ -70,7 +70,7 @@ extension Agent {
         case "stat", "lstat", "newfstatat":
             let follow = first.followed
             let status = try remoteStatus(service, location, follow: follow)
-            try memory(stop) { try stop.memory.write(KernelStructs.stat(status), to: args[name == "newfstatat" ? 2 : 1]) }
+            try writeStat(status, to: args[name == "newfstatat" ? 2 : 1], stop)
             return 0
         case "statx":
             let status = try remoteStatus(service, location, follow: first.followed)
@@ -303,6 +303,14 @@ extension Agent {
         guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Umask:") }),
               let value = UInt32(line.dropFirst(6).trimmingPrefix(while: { $0 == " " || $0 == "\t" }), radix: 8) else { return 0o022 }
         return value
+    }
+
+    /// Writes a `struct stat` into the program, built on the stack.
+    func writeStat(_ status: FileStatus, to address: UInt64, _ stop: SyscallStop) throws(ServiceError) {
+        try withUnsafeTemporaryAllocation(byteCount: KernelStructs.statSize, alignment: 8) { (bytes) throws(ServiceError) in
+            KernelStructs.stat(status, into: bytes)
+            try memory(stop) { try stop.memory.write(UnsafeRawBufferPointer(bytes), to: address) }
+        }
     }
 
     /// Runs a tracee memory access; a bad pointer is the program's EFAULT.

@@ -370,7 +370,7 @@ extension Agent {
     private func installDescriptorStatusCalls() {
         installDescriptorCall("fstat") { [unowned self] stop, task throws(ServiceError) in
             let status = try status(of: openFile(task, stop.int32(0)))
-            try memory(stop) { try stop.memory.write(KernelStructs.stat(status), to: stop.args[1]) }
+            try writeStat(status, to: stop.args[1], stop)
             return 0
         }
         installDescriptorCall("fstatfs") { [unowned self] stop, task throws(ServiceError) in

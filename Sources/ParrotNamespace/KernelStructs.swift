@@ -5,7 +5,17 @@ import ParrotServices
 public enum KernelStructs {
     /// `struct stat` (144 bytes).
     public static func stat(_ status: FileStatus) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: 144)
+        var bytes = [UInt8](repeating: 0, count: statSize)
+        bytes.withUnsafeMutableBytes { stat(status, into: $0) }
+        return bytes
+    }
+
+    public static let statSize = 144
+
+    /// `struct stat` into `bytes` (at least `statSize`), for callers that keep
+    /// it on the stack: every array costs the runtime a type lookup.
+    public static func stat(_ status: FileStatus, into bytes: UnsafeMutableRawBufferPointer) {
+        bytes.initializeMemory(as: UInt8.self, repeating: 0)
         bytes.store(status.dev, at: 0)
         bytes.store(status.ino, at: 8)
         bytes.store(status.nlink, at: 16)
@@ -16,11 +26,14 @@ public enum KernelStructs {
         bytes.store(status.size, at: 48)
         bytes.store(status.blksize, at: 56)
         bytes.store(status.blocks, at: 64)
-        for (time, offset) in [(status.atime, 72), (status.mtime, 88), (status.ctime, 104)] {
-            bytes.store(time.seconds, at: offset)
-            bytes.store(time.nanoseconds, at: offset + 8)
-        }
-        return bytes
+        // Field by field: a loop over (time, offset) pairs builds an array of
+        // tuples, whose type the runtime looks up on every call.
+        bytes.store(status.atime.seconds, at: 72)
+        bytes.store(status.atime.nanoseconds, at: 80)
+        bytes.store(status.mtime.seconds, at: 88)
+        bytes.store(status.mtime.nanoseconds, at: 96)
+        bytes.store(status.ctime.seconds, at: 104)
+        bytes.store(status.ctime.nanoseconds, at: 112)
     }
 
     /// STATX_BASIC_STATS: everything but the birth time, which no protocol reports.
@@ -38,10 +51,12 @@ public enum KernelStructs {
         bytes.store(status.ino, at: 32)
         bytes.store(status.size, at: 40)
         bytes.store(status.blocks, at: 48)
-        for (time, offset) in [(status.atime, 64), (status.ctime, 96), (status.mtime, 112)] {
-            bytes.store(time.seconds, at: offset)
-            bytes.store(UInt32(truncatingIfNeeded: time.nanoseconds), at: offset + 8)
-        }
+        bytes.store(status.atime.seconds, at: 64)
+        bytes.store(UInt32(truncatingIfNeeded: status.atime.nanoseconds), at: 72)
+        bytes.store(status.ctime.seconds, at: 96)
+        bytes.store(UInt32(truncatingIfNeeded: status.ctime.nanoseconds), at: 104)
+        bytes.store(status.mtime.seconds, at: 112)
+        bytes.store(UInt32(truncatingIfNeeded: status.mtime.nanoseconds), at: 120)
         bytes.store(major(status.rdev), at: 128)
         bytes.store(minor(status.rdev), at: 132)
         bytes.store(major(status.dev), at: 136)
@@ -92,5 +107,11 @@ extension Array where Element == UInt8 {
     /// Stores `value` little-endian at `offset`.
     mutating func store<T: FixedWidthInteger>(_ value: T, at offset: Int) {
         withUnsafeMutableBytes { $0.storeBytes(of: value.littleEndian, toByteOffset: offset, as: T.self) }
+    }
+}
+
+extension UnsafeMutableRawBufferPointer {
+    func store<T: FixedWidthInteger>(_ value: T, at offset: Int) {
+        storeBytes(of: value.littleEndian, toByteOffset: offset, as: T.self)
     }
 }

@@ -55,11 +55,12 @@ public struct TraceeMemory {
 
     /// Runs `body` on a string that ends within the first chunk, read into a
     /// stack buffer (no allocation: for the quick look at every path). nil when
-    /// unreadable or longer.
-    public func peekCString<T>(_ address: UInt64, _ body: (UnsafeBufferPointer<UInt8>) -> T) -> T? {
+    /// unreadable or longer. Not generic: across modules a generic result type
+    /// is looked up by the runtime on every call, and this runs on most stops.
+    public func peekCString(_ address: UInt64, _ body: (UnsafeBufferPointer<UInt8>) -> Bool) -> Bool? {
         guard address != 0 else { return nil }
         let chunk = min(Int(Self.pageSize - address % Self.pageSize), Self.firstChunk)
-        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.firstChunk) { buffer -> T? in
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.firstChunk) { buffer -> Bool? in
             let n = parrot_read_memory(pid, address, buffer.baseAddress, chunk)
             guard n > 0, let end = UnsafeBufferPointer(rebasing: buffer[0..<n]).firstIndex(of: 0) else { return nil }
             return body(UnsafeBufferPointer(rebasing: buffer[0..<end]))
