@@ -137,6 +137,7 @@ public final class WholeFileCache {
         utimensat(AT_FDCWD, base + ".data", &times, 0)
         try? writeMeta(base, key: key, size: status.size, mtime: status.mtime, version: status.version)
         checkedThisRun.insert(key)
+        evict(sparing: base, added: status.size)  // written entries count against the limit too
     }
 
     /// Keeps a copy that could not go back under another name, out of the
@@ -196,22 +197,25 @@ public final class WholeFileCache {
             if estimate + added <= sizeLimit { return }
         }
         guard let dir = opendir(directory) else { return }
-        var entries: [(base: String, used: Int, size: Int64)] = []
+        var entries: [(base: String, used: Int, size: Int64, valid: Bool)] = []
         var total: Int64 = 0
         while let item = readdir(dir) {
-            let name = withUnsafeBytes(of: item.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = directoryEntryName(item)
             guard name.hasSuffix(".data") else { continue }
             let base = directory + "/" + name.dropLast(5)
             var data = stat(), meta = stat()
             guard lstat(base + ".data", &data) == 0 else { continue }
-            let used = lstat(base + ".meta", &meta) == 0 ? meta.st_mtim.tv_sec : 0
+            let valid = lstat(base + ".meta", &meta) == 0
             total += Int64(data.st_blocks) * 512
-            entries.append((base, used, Int64(data.st_blocks) * 512))
+            entries.append((base, valid ? meta.st_mtim.tv_sec : 0, Int64(data.st_blocks) * 512, valid))
         }
         closedir(dir)
         estimatedBytes = total
         guard total > sizeLimit else { return }
-        for entry in entries.sorted(by: { $0.used < $1.used }) where total > sizeLimit && entry.base != kept {
+        // An entry without its meta file is being written (a copy the program
+        // holds open, a file streamed to the server) or fetched: never evicted,
+        // or the data would be gone before it goes back.
+        for entry in entries.sorted(by: { $0.used < $1.used }) where total > sizeLimit && entry.base != kept && entry.valid {
             guard let lock = try? Lock(entry.base + ".lock", wait: false) else { continue }
             unlink(entry.base + ".meta")
             unlink(entry.base + ".data")

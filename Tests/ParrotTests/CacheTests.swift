@@ -119,6 +119,24 @@ import Testing
             #expect(kept == 2, "\(files)")
             let (again, ops) = try Self.run(server, "cat $C/c | wc -c", cache: cache)
             #expect(again.status == 0 && ops["getfile"] == nil, "\(again) \(ops)")
+            // Entries the agent writes (files cp streams to the server) count too.
+            let local = cache + "/local"
+            FileManager.default.createFile(atPath: local, contents: Data(repeating: 2, count: 300_000))
+            let (written, _) = try Self.run(server, "for n in d e f; do cp \(local) $C/$n; done",
+                                            cache: cache, options: ["--cache-size", "700K"])
+            let after = (try? FileManager.default.contentsOfDirectory(atPath: cache + "/parrot-copies/cache")) ?? []
+            #expect(written.status == 0 && after.filter { $0.hasSuffix(".meta") }.count == 2, "\(written) \(after)")
+            // A copy being written is never evicted, however old: its data goes back whole.
+            let (held, _) = try Self.run(server, """
+                python3 -c '
+                import os, subprocess, sys
+                fd = os.open(sys.argv[1] + "/w", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+                os.write(fd, b"w" * 300000)
+                for n in "abc": subprocess.run(["cat", sys.argv[1] + "/" + n], stdout=subprocess.DEVNULL, check=True)
+                os.write(fd, b"x" * 1000); os.close(fd)' $C
+                """, cache: cache, options: ["--cache-size", "700K"])
+            #expect(held.status == 0, "\(held)")
+            #expect(localContents(server.local("/w")) == String(repeating: "w", count: 300_000) + String(repeating: "x", count: 1000))
         }
     }
 
