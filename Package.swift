@@ -40,7 +40,7 @@ let package = Package(
         // The FTP and FTPS driver.
         .target(name: "ParrotFTP", dependencies: ["ParrotServices", "ParrotTLS"]),
         // The sandbox: Landlock rules from the mount list, the start-up report.
-        .target(name: "ParrotSandbox", dependencies: ["CParrotShim", "ParrotNamespace"]),
+        .target(name: "ParrotSandbox", dependencies: ["CParrotShim", "ParrotNamespace", "ParrotServices"]),
         // openat2, which Swift cannot call (variadic syscall), and file digests
         // (libcrypto of libssl-dev) for the server.
         .target(name: "CChirpServerShim", linkerSettings: [.linkedLibrary("crypto")]),

@@ -1,5 +1,6 @@
 import CParrotShim
 import ParrotNamespace
+import ParrotServices
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -76,9 +77,7 @@ public struct RealDirectoryLister: HostDirectoryLister {
         defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
+            let name = directoryEntryName(entry)
             if name == "." || name == ".." { continue }
             var st = stat()
             if lstat(PathName.join(path, name), &st) == 0, st.st_mode & S_IFMT != S_IFLNK {

@@ -75,7 +75,7 @@ public final class LocalFileService: FileService {
         var entries: [DirectoryEntry] = []
         errno = 0
         while let entry = Glibc.readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            let name = directoryEntryName(entry)
             entries.append(DirectoryEntry(name: name))
         }
         if errno != 0 { throw .posix("readdir", path) }
