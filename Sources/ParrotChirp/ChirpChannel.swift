@@ -107,6 +107,28 @@ final class ChirpChannel {
         lastSend = Deadline.now
     }
 
+    /// Sends up to `count` bytes of the local file `source` from its offset
+    /// straight from the page cache (sendfile: no copy through this process).
+    /// Returns how many went, 0 at the file's end, nil when the file cannot
+    /// be sent this way (the caller reads it instead); the socket's failures
+    /// are thrown and break the channel, as `send`'s are.
+    func sendFile(_ source: Int32, count: Int) throws(ServiceError) -> Int? {
+        guard !isBroken else { throw fail(ECONNRESET, "closed") }
+        while true {
+            let sent = Glibc.sendfile(fd, source, nil, count)
+            if sent >= 0 {
+                lastSend = Deadline.now
+                return sent
+            }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN, EWOULDBLOCK: throw fail(ETIMEDOUT, "no progress for \(stallTimeout) s")
+            case EPIPE, ECONNRESET, ENOTCONN, ETIMEDOUT: throw failPosix("sendfile")
+            default: return nil  // the file's side (EIO, EINVAL for a file sendfile cannot read)
+            }
+        }
+    }
+
     func readLine() throws(ServiceError) -> String {
         var scanned = 0  // bytes after `start` known to hold no newline (fill() moves `start`)
         while true {

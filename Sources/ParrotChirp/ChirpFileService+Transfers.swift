@@ -97,12 +97,18 @@ extension ChirpFileService {
         }
     }
 
-    /// Sends `size` bytes of `local`; if the file ends or fails early, pads
-    /// with zeros and returns the error to report once the server has answered.
+    /// Sends `size` bytes of `local`, from the page cache where it can; if the
+    /// file ends or fails early, pads with zeros and returns the error to
+    /// report once the server has answered.
     private func send(_ size: Int64, from local: LocalDescriptor, to connection: ChirpConnection) throws(ServiceError) -> ServiceError? {
+        var left = size
+        while left > 0, let sent = try connection.channel.sendFile(local.fd, count: Int(min(left, Int64(Self.chunkSize)))) {
+            if sent == 0 { break }  // ended early: the loop below says so
+            left -= Int64(sent)
+        }
+        guard left > 0 else { return nil }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkSize, alignment: 16)
         defer { buffer.deallocate() }
-        var left = size
         var failure: ServiceError?
         while left > 0 {
             let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[..<Int(min(left, Int64(Self.chunkSize)))])
