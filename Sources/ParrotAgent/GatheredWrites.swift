@@ -73,6 +73,12 @@ final class GatheredWrites {
         for run in Array(runs.values) where run.file !== file { flush(run.file) }
     }
 
+    /// Sends the file's run; throws its failure, or an earlier run's.
+    func flushReporting(_ file: OpenFile) throws(ServiceError) {
+        flush(file)
+        if let failure = takeFailure(file) { throw failure }
+    }
+
     /// A run of the file's that failed, once.
     func takeFailure(_ file: OpenFile) -> ServiceError? {
         failures.removeValue(forKey: ObjectIdentifier(file))

@@ -135,8 +135,7 @@ extension Agent {
         if total <= GatheredWrites.smallWrite && file.flags & O_APPEND == 0 {
             var room = gathered.room(in: file, count: total, at: at)
             if room == nil {
-                gathered.flush(file)
-                if let failure = gathered.takeFailure(file) { throw failure }
+                try gathered.flushReporting(file)
                 room = gathered.room(in: file, count: total, at: at)
             }
             if let room {
@@ -146,8 +145,7 @@ extension Agent {
                 return Int64(total)
             }
         }
-        gathered.flush(file)
-        if let failure = gathered.takeFailure(file) { throw failure }
+        try gathered.flushReporting(file)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(total, 1), alignment: 16)
         defer { buffer.deallocate() }
         let written = UnsafeMutableRawBufferPointer(rebasing: buffer[..<total])
@@ -402,7 +400,7 @@ extension Agent {
         for name in ["fsync", "fdatasync", "syncfs"] {
             installDescriptorCall(name) { [unowned self] stop, task throws(ServiceError) in
                 let file = try openFile(task, stop.int32(0))
-                if let failure = gathered?.takeFailure(file) { throw failure }
+                try gathered?.flushReporting(file)
                 if let handle = file.handle {
                     do throws(ServiceError) { try file.service.sync(handle) } catch {
                         streamedCopies?.drop(file)

@@ -27,13 +27,17 @@ final class ChirpConnection {
     /// returns the result; a negative result is thrown as its errno.
     @discardableResult
     func call(_ request: ChirpRequest, payload: UnsafeRawBufferPointer? = nil) throws(ServiceError) -> Int64 {
-        let head = request.bytes
+        try send(request, payload: payload)
+        return try result(of: request)
+    }
+
+    /// The request line and its payload, in one send.
+    func send(_ request: ChirpRequest, payload: UnsafeRawBufferPointer?) throws(ServiceError) {
         var failure: ServiceError?
-        head.withUnsafeBytes { raw in
+        request.bytes.withUnsafeBytes { raw in
             do throws(ServiceError) { try channel.send(raw, then: payload) } catch { failure = error }
         }
         if let failure { throw failure }
-        return try result(of: request)
     }
 
     /// Reads a result line (after a request, or after a putfile's data).

@@ -25,11 +25,7 @@ extension ChirpConnection {
     }
 
     func sendAhead(_ request: ChirpRequest, payload: UnsafeRawBufferPointer, handle: Int) throws(ServiceError) {
-        var failure: ServiceError?
-        request.bytes.withUnsafeBytes { raw in
-            do throws(ServiceError) { try channel.send(raw, then: payload) } catch { failure = error }
-        }
-        if let failure { throw failure }
+        try send(request, payload: payload)
         unanswered.append(UnansweredWrite(handle: handle, request: request, count: payload.count))
         unansweredBytes += payload.count
     }
