@@ -5,14 +5,14 @@ import ParrotServices
 
 /// One authenticated session: requests go out one at a time and each reply,
 /// with its payload, is consumed before the next request, except writes sent
-/// ahead (ChirpWriteBehind.swift), whose replies are read before anything else.
+/// ahead (ChirpSentAhead.swift), whose replies are read before anything else.
 final class ChirpConnection {
     let channel: ChirpChannel
     let subject: String
     /// Which connection of the service this is: remote fds belong to one.
     let generation: Int
-    /// pwrites sent without waiting for their replies, oldest first.
-    var unanswered: [UnansweredWrite] = []
+    /// pwrites and closes sent without waiting for their replies, oldest first.
+    var unanswered: [UnansweredRequest] = []
     var unansweredBytes = 0
 
     init(host: String, port: UInt16, options: ChirpOptions, generation: Int) throws(ServiceError) {

@@ -48,7 +48,7 @@ extension ChirpFileService {
         }
     }
 
-    /// Sent ahead (ChirpWriteBehind.swift): counted as written once sent.
+    /// Sent ahead (ChirpSentAhead.swift): counted as written once sent.
     public func pwrite(_ handle: ServiceHandle, from buffer: UnsafeRawBufferPointer, at offset: Int64) throws(ServiceError) -> Int {
         try inTransfers(buffer.count) { (range) throws(ServiceError) in
             try withFile(handle, "pwrite", sendingAhead: true) { (connection, file) throws(ServiceError) in
@@ -113,24 +113,22 @@ extension ChirpFileService {
         }
     }
 
-    /// The handle is gone whatever happens, as with close(2). A file of a lost
-    /// connection was closed by the server already.
+    /// The handle is gone whatever happens, as with close(2). Once the file's
+    /// writes are answered, the close is sent ahead of its reply
+    /// (ChirpSentAhead.swift). A file of a lost connection was closed by the
+    /// server already, and so was one of a connection the server has since
+    /// closed as idle, where the close is lost with the connection.
     public func close(_ handle: ServiceHandle) throws(ServiceError) {
         try session.withCurrentConnection { (connection, state) throws(ServiceError) in
             guard var file = state.files.removeValue(forKey: handle.rawValue) else { throw Self.badHandle(handle) }
-            var refusal: ServiceError?
             if let connection, connection.generation == file.generation {
                 do throws(ServiceError) {
-                    try connection.call(.close(file.fd))
-                } catch where connection.channel.isBroken {
-                    state.connection = nil
+                    try connection.sendCloseAhead(file.fd)
                 } catch {
-                    refusal = error
+                    ChirpSession.dropConnection(&state, because: error)
                 }
             }
-            // A lost write matters more than the close that followed it.
             try Self.reportWriteFailure(&file)
-            if let refusal { throw refusal }
         }
     }
 

@@ -6,7 +6,7 @@ import ParrotServices
 /// The Chirp driver: one server, one connection reused by every operation
 /// (protocols/chirp.md).
 public final class ChirpFileService: FileService {
-    /// pwrite at any offset, sent ahead of its reply (ChirpWriteBehind.swift).
+    /// pwrite at any offset, sent ahead of its reply (ChirpSentAhead.swift).
     public var writesAtAnyOffset: Bool { true }
     public let host: String
     public let port: UInt16

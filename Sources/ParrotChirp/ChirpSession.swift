@@ -84,12 +84,13 @@ final class ChirpSession: Sendable {
         }
     }
 
-    /// Runs `body` with the current connection, if it is still up, and never
-    /// reconnects (closing a file of a lost connection has nothing to do).
+    /// Runs `body` with the current connection, unless it is known to be
+    /// broken, after reading every reply outstanding; never reconnects
+    /// (closing a file of a lost connection has nothing to do).
     func withCurrentConnection<T: Sendable>(_ body: (ChirpConnection?, inout ChirpSessionState) throws(ServiceError) -> T) throws(ServiceError) -> T {
         try state.withLock { (state) throws(ServiceError) -> T in
             ChirpSession.settle(&state)
-            if let connection = state.connection, connection.channel.isStale { state.connection = nil }
+            if let connection = state.connection, connection.channel.isBroken { state.connection = nil }
             return try body(state.connection, &state)
         }
     }

@@ -422,6 +422,29 @@ import Glibc
                 == String(repeating: "a", count: 65536) + String(repeating: "b", count: 65536) + String(repeating: "c", count: 100000))
     }
 
+    /// Closes go out ahead of their replies: each still reaches the server
+    /// (which keeps at most 1024 files open per connection, so 1500 opens
+    /// fail with EMFILE if one is lost), and one sent on a connection the
+    /// server then closes as idle leaves the next call working on a new one.
+    @Test func closesSentAheadReachTheServerAndSurviveAnIdleClose() throws {
+        let server = try BundledChirpServer(["--idle-timeout", "1"])
+        defer { server.finish() }
+        try "data\n".write(toFile: server.local("/f"), atomically: false, encoding: .utf8)
+        let script = """
+            import os, sys, time
+            path = sys.argv[1]
+            for i in range(1500):
+                os.close(os.open(path, os.O_RDONLY))
+            time.sleep(2.5)
+            fd = os.open(path, os.O_RDONLY); data = os.read(fd, 100); os.close(fd)
+            time.sleep(2.5)
+            print(data.decode(), os.stat(path).st_size, end="")
+            """
+        let result = Command.run([Paths.parrot, "run", "--no-cache", "--attr-timeout", "0", "--", "python3", "-c", script,
+                                  "/chirp/127.0.0.1:\(server.port)/f"], timeout: 120)
+        #expect(result.status == 0 && result.stdout == "data\n 5", "\(result)")
+    }
+
     /// A descriptor made real after writes that left its offset at 0 (pwrite)
     /// starts from what was written, though the open truncated the file.
     @Test(arguments: [[], ["--no-cache"]])

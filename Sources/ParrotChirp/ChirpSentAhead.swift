@@ -3,6 +3,8 @@ import Glibc
 #endif
 import ParrotServices
 
+/// Requests sent ahead of their replies: writes and closes.
+///
 /// Write-behind: a pwrite on an open file is sent and counted as done, and its
 /// reply is read later, before any other request on the connection or when
 /// too many are outstanding. The program's next write then overlaps the
@@ -10,9 +12,15 @@ import ParrotServices
 /// a refusal (ENOSPC, EDQUOT, ...) is reported by the file's next write, fsync
 /// or close, as NFS does. Replies come in request order, so nothing asked
 /// afterwards can see the file without those writes.
-struct UnansweredWrite {
-    let handle: Int
+///
+/// A close goes out once the file's writes are answered, and its own reply is
+/// read with the next request: it can only say that the server no longer
+/// knows the fd, which a program cannot act on, so the round trip is saved.
+struct UnansweredRequest {
+    /// The file of a write (a close's file is gone already).
+    let handle: Int?
     let request: ChirpRequest
+    /// Bytes of a write's payload.
     let count: Int
 }
 
@@ -26,24 +34,31 @@ extension ChirpConnection {
 
     func sendAhead(_ request: ChirpRequest, payload: UnsafeRawBufferPointer, handle: Int) throws(ServiceError) {
         try send(request, payload: payload)
-        unanswered.append(UnansweredWrite(handle: handle, request: request, count: payload.count))
+        unanswered.append(UnansweredRequest(handle: handle, request: request, count: payload.count))
         unansweredBytes += payload.count
     }
 
-    /// Reads the oldest outstanding reply: the server's refusal, or nil when
-    /// the whole write was done. Throws only when the connection fails.
+    func sendCloseAhead(_ fd: Int64) throws(ServiceError) {
+        let request = try ChirpRequest.close(fd)
+        try send(request, payload: nil)
+        unanswered.append(UnansweredRequest(handle: nil, request: request, count: 0))
+    }
+
+    /// Reads the oldest outstanding reply: a write's refusal, or nil when the
+    /// whole write was done (and for any close). Throws only when the
+    /// connection fails.
     func answerOldest() throws(ServiceError) -> ServiceError? {
         let write = unanswered[0]
         var refusal: ServiceError?
         do throws(ServiceError) {
             let written = try result(of: write.request)
-            if written != Int64(write.count) {
+            if write.handle != nil, written != Int64(write.count) {
                 // A short write to a regular file is a full disk (or a quota,
                 // which the next write would name); locally the next write says ENOSPC.
                 refusal = ServiceError(errno: ENOSPC, message: "\(write.request): the server wrote \(written) of \(write.count) bytes")
             }
         } catch where !channel.isBroken {
-            refusal = error
+            if write.handle != nil { refusal = error }
         }
         unanswered.removeFirst()
         unansweredBytes -= write.count
@@ -62,7 +77,7 @@ extension ChirpSession {
         while !connection.unanswered.isEmpty, !roomOnly || connection.writeWindowIsFull {
             let handle = connection.unanswered[0].handle
             do throws(ServiceError) {
-                if let refusal = try connection.answerOldest() {
+                if let refusal = try connection.answerOldest(), let handle {
                     if state.files[handle]?.writeFailure == nil { state.files[handle]?.writeFailure = refusal }
                 }
             } catch {
@@ -76,8 +91,9 @@ extension ChirpSession {
     /// lost, so their files fail with EIO.
     static func dropConnection(_ state: inout ChirpSessionState, because error: ServiceError) {
         guard let connection = state.connection else { return }
-        for lost in connection.unanswered where state.files[lost.handle]?.writeFailure == nil {
-            state.files[lost.handle]?.writeFailure = ServiceError(
+        for lost in connection.unanswered {
+            guard let handle = lost.handle, state.files[handle]?.writeFailure == nil else { continue }
+            state.files[handle]?.writeFailure = ServiceError(
                 errno: EIO, message: "\(lost.request): connection lost before the server confirmed the write: \(error)")
         }
         connection.unanswered.removeAll()
