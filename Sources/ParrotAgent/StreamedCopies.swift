@@ -13,7 +13,16 @@ import Glibc
 /// truncated or created them) are kept so; anything else the program does to
 /// the file (ftruncate, a descriptor made real) drops the copy, and the entry
 /// stays invalid until fetched again.
+///
+/// Only files up to `largestKept` are copied so. Writing the copy costs the
+/// tracer thread a page-cache write per block, about as much as sending the
+/// block (at 1 MiB blocks it halved a 128 MiB copy's rate), while a later
+/// read fetches the file for about the same cost, and only if it comes.
+/// Small files (sources, objects, most outputs) keep their copy: reading them
+/// back saves a round trip per file.
 final class StreamedCopies {
+    static let largestKept: Int64 = 8 << 20
+
     private struct Copy {
         let fd: Int32
         let key: String
@@ -36,6 +45,7 @@ final class StreamedCopies {
     /// `bytes` went to the server at `offset`.
     func wrote(_ file: OpenFile, _ bytes: UnsafeRawBufferPointer, at offset: Int64) {
         guard let copy = copies[ObjectIdentifier(file)] else { return }
+        guard offset + Int64(bytes.count) <= Self.largestKept else { return drop(file) }
         var done = 0
         while done < bytes.count {
             let n = pwrite(copy.fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
@@ -44,9 +54,11 @@ final class StreamedCopies {
         }
     }
 
-    /// The copy can no longer follow the file.
+    /// The copy can no longer follow the file: emptied (an entry without meta
+    /// is never evicted, so what it held would take space for nothing).
     func drop(_ file: OpenFile) {
         guard let copy = copies.removeValue(forKey: ObjectIdentifier(file)) else { return }
+        ftruncate(copy.fd, 0)
         close(copy.fd)
     }
 

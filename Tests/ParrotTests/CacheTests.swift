@@ -200,6 +200,25 @@ import Testing
                 cat $C/big
                 """, cache: cache)
             #expect(cut.stdout == "abc" && cutOps["getfile"] == 1, "\(cut) \(cutOps)")
+
+            // Beyond StreamedCopies.largestKept the copy is dropped and
+            // emptied as the file grows: streamed all the same, read back by a fetch.
+            let large = (0..<(9 << 20) + 5).map { UInt8(truncatingIfNeeded: $0 &* 40503 >> 7) }
+            FileManager.default.createFile(atPath: work + "/large", contents: Data(large))
+            let (copiedLarge, largeOps) = try Self.run(server, "cp \(work)/large $C/large", cache: cache)
+            #expect(copiedLarge.status == 0 && largeOps["putfile"] == nil, "\(copiedLarge) \(largeOps)")
+            #expect(FileManager.default.contents(atPath: server.local("/large")) == Data(large))
+            #expect(Self.cachedDataBytes(cache) < 8 << 20)
+            let (readLarge, readLargeOps) = try Self.run(server, "cmp \(work)/large $C/large && echo same", cache: cache)
+            #expect(readLarge.stdout == "same\n" && readLargeOps["getfile"] == 1, "\(readLarge) \(readLargeOps)")
+        }
+    }
+
+    /// Bytes in the cache's data files.
+    static func cachedDataBytes(_ cache: String) -> Int {
+        let files = FileManager.default.enumerator(atPath: cache)?.compactMap { $0 as? String } ?? []
+        return files.filter { $0.hasSuffix(".data") }.reduce(0) { total, name in
+            total + ((try? FileManager.default.attributesOfItem(atPath: cache + "/" + name)[.size] as? Int) ?? 0)
         }
     }
 
