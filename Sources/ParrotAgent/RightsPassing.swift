@@ -22,7 +22,7 @@ extension Agent {
     /// At the seccomp stop of an open that made a virtual descriptor: the
     /// process's first one stacks the sendmsg filter before the open returns.
     func watchingSends(_ name: String, _ stop: SyscallStop, task: TaskState, result: Int64) -> Resume? {
-        guard Self.openCalls.contains(name), result >= Int64(DescriptorTable.base) else { return nil }
+        guard result >= Int64(DescriptorTable.base), Self.openCalls.contains(name) else { return nil }
         let filters = stackedFilters(of: task.process)
         guard !filters.watchesSends, !filters.refused else { return nil }
         let numbers = ["sendmsg", "sendmmsg"].map { policy.byName[$0]!.number }

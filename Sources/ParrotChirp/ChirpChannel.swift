@@ -53,20 +53,20 @@ final class ChirpChannel {
     }
 
     /// When a reply last arrived.
-    private(set) var lastReply = Deadline.now
+    private(set) var lastReply = Deadline.coarseNow
 
     /// When a request last went out.
-    private(set) var lastSend = Deadline.now
+    private(set) var lastSend = Deadline.coarseNow
 
     /// Nothing went either way for a second: a server may have closed it as
     /// idle since (servers wait a minute), which only a look can tell.
     var isQuiet: Bool {
-        Deadline.now.nanoseconds - max(lastReply.nanoseconds, lastSend.nanoseconds) > 1_000_000_000
+        Deadline.coarseNow.nanoseconds - max(lastReply.nanoseconds, lastSend.nanoseconds) > 1_000_000_000
     }
 
     /// Recently answered: a server that closes idle connections has not done
     /// so to this one (it would take a stall far longer than this).
-    var isFresh: Bool { !isBroken && start == end && Deadline.now.nanoseconds - lastReply.nanoseconds < 500_000_000 }
+    var isFresh: Bool { !isBroken && start == end && Deadline.coarseNow.nanoseconds - lastReply.nanoseconds < 500_000_000 }
 
     func send(_ bytes: [UInt8]) throws(ServiceError) {
         var failure: ServiceError?
@@ -84,27 +84,31 @@ final class ChirpChannel {
     /// its payload in one segment: the server wakes once, not twice).
     func send(_ head: UnsafeRawBufferPointer, then body: UnsafeRawBufferPointer?) throws(ServiceError) {
         guard !isBroken else { throw fail(ECONNRESET, "closed") }
-        var parts = [head, body ?? UnsafeRawBufferPointer(start: nil, count: 0)]
-        while parts[0].count + parts[1].count > 0 {
-            var vectors = parts.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
-            let count = vectors.withUnsafeMutableBufferPointer { list -> Int in
+        // Two vectors on the stack (this runs on every request).
+        var head = head
+        var body = body ?? UnsafeRawBufferPointer(start: nil, count: 0)
+        var vectors = (iovec(), iovec())
+        while head.count + body.count > 0 {
+            vectors = (iovec(iov_base: UnsafeMutableRawPointer(mutating: head.baseAddress), iov_len: head.count),
+                       iovec(iov_base: UnsafeMutableRawPointer(mutating: body.baseAddress), iov_len: body.count))
+            let count = withUnsafeMutableBytes(of: &vectors) { raw -> Int in
+                let list = raw.baseAddress!.assumingMemoryBound(to: iovec.self)
                 var message = msghdr()
-                message.msg_iov = list.baseAddress
-                message.msg_iovlen = parts[0].count > 0 ? 2 : 1
-                if parts[0].count == 0 { message.msg_iov = list.baseAddress! + 1 }
+                message.msg_iov = head.count > 0 ? list : list + 1
+                message.msg_iovlen = head.count > 0 ? 2 : 1
                 return sendmsg(fd, &message, Int32(MSG_NOSIGNAL))
             }
             if count >= 0 {
-                let fromHead = min(count, parts[0].count)
-                parts[0] = UnsafeRawBufferPointer(rebasing: parts[0][fromHead...])
-                parts[1] = UnsafeRawBufferPointer(rebasing: parts[1][(count - fromHead)...])
+                let fromHead = min(count, head.count)
+                head = UnsafeRawBufferPointer(rebasing: head[fromHead...])
+                body = UnsafeRawBufferPointer(rebasing: body[(count - fromHead)...])
             } else if errno == EAGAIN || errno == EWOULDBLOCK {
                 throw fail(ETIMEDOUT, "no progress for \(stallTimeout) s")
             } else if errno != EINTR {
                 throw failPosix("send")
             }
         }
-        lastSend = Deadline.now
+        lastSend = Deadline.coarseNow
     }
 
     /// Sends up to `count` bytes of the local file `source` from its offset
@@ -117,7 +121,7 @@ final class ChirpChannel {
         while true {
             let sent = Glibc.sendfile(fd, source, nil, count)
             if sent >= 0 {
-                lastSend = Deadline.now
+                lastSend = Deadline.coarseNow
                 return sent
             }
             switch errno {
@@ -187,7 +191,7 @@ final class ChirpChannel {
         while true {
             let count = recv(fd, destination.baseAddress, destination.count, 0)
             if count > 0 {
-                lastReply = Deadline.now
+                lastReply = Deadline.coarseNow
                 return count
             }
             if count == 0 { throw fail(ECONNRESET, "the server closed the connection") }

@@ -34,24 +34,33 @@ final class ChirpConnection {
     /// The request line and its payload, in one send.
     func send(_ request: ChirpRequest, payload: UnsafeRawBufferPointer?) throws(ServiceError) {
         var failure: ServiceError?
-        request.bytes.withUnsafeBytes { raw in
-            do throws(ServiceError) { try channel.send(raw, then: payload) } catch { failure = error }
+        var text = request.text
+        text.withUTF8 { raw in
+            do throws(ServiceError) { try channel.send(UnsafeRawBufferPointer(raw), then: payload) } catch { failure = error }
         }
         if let failure { throw failure }
     }
 
     /// Reads a result line (after a request, or after a putfile's data).
     func result(of request: ChirpRequest) throws(ServiceError) -> Int64 {
-        let value = try channel.withLine { ChirpReplyParsing.integers($0, count: 1)?.first }
+        let value = try channel.withLine { ChirpReplyParsing.integer($0) }
         guard let value else { throw channel.fail(EPROTO, "\(request): malformed result") }
         if value < 0 { throw ChirpErrorCode(result: value).error(request.line) }
         return value
     }
 
+    /// Parsed in place, into 13 numbers on the stack: a stat line follows
+    /// every stat and open.
     func readStatus() throws(ServiceError) -> FileStatus {
-        let values = try channel.withLine { ChirpReplyParsing.integers($0, count: 13) }
-        guard let values else { throw channel.fail(EPROTO, "malformed stat line") }
-        return ChirpReplyParsing.status(values)
+        let status = try channel.withLine { line in
+            withUnsafeTemporaryAllocation(of: Int64.self, capacity: 13) { values -> FileStatus? in
+                var count = 0
+                guard ChirpReplyParsing.scan(line, count: 13, { values[count] = $0; count += 1 }) else { return nil }
+                return ChirpReplyParsing.status(UnsafeBufferPointer(values))
+            }
+        }
+        guard let status else { throw channel.fail(EPROTO, "malformed stat line") }
+        return status
     }
 
     func readFileSystemStatus() throws(ServiceError) -> FileSystemStatus {

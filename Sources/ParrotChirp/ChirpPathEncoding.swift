@@ -4,6 +4,8 @@ enum ChirpPathEncoding {
     private static let hex = Array("0123456789ABCDEF".utf8)
 
     static func encode(_ path: String) -> String {
+        // Most paths need nothing: no copy then.
+        guard path.utf8.contains(where: needsEscape) else { return path }
         var out: [UInt8] = []
         out.reserveCapacity(path.utf8.count)
         for byte in path.utf8 {

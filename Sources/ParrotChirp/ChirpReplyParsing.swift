@@ -32,11 +32,24 @@ enum ChirpReplyParsing {
     static func integers(_ bytes: UnsafeRawBufferPointer, count: Int) -> [Int64]? {
         var values: [Int64] = []
         values.reserveCapacity(count)
+        return scan(bytes, count: count) { values.append($0) } ? values : nil
+    }
+
+    /// A result line: exactly one integer (no array made: one per request).
+    static func integer(_ bytes: UnsafeRawBufferPointer) -> Int64? {
+        var value: Int64 = 0
+        return scan(bytes, count: 1) { value = $0 } ? value : nil
+    }
+
+    /// Hands each of exactly `count` integers to `take`; false when the line
+    /// is anything else.
+    static func scan(_ bytes: UnsafeRawBufferPointer, count: Int, _ take: (Int64) -> Void) -> Bool {
         var index = 0
-        while index < bytes.count || values.count < count {
-            guard index < bytes.count else { return nil }
-            if !values.isEmpty {
-                guard bytes[index] == UInt8(ascii: " ") else { return nil }
+        var taken = 0
+        while index < bytes.count || taken < count {
+            guard index < bytes.count else { return false }
+            if taken > 0 {
+                guard bytes[index] == UInt8(ascii: " ") else { return false }
                 index += 1
             }
             var negative = false
@@ -46,17 +59,18 @@ enum ChirpReplyParsing {
             while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") {
                 let (times, overflow1) = value.multipliedReportingOverflow(by: 10)
                 let (sum, overflow2) = times.addingReportingOverflow(Int64(bytes[index] - UInt8(ascii: "0")))
-                guard !overflow1 && !overflow2 else { return nil }
+                guard !overflow1 && !overflow2 else { return false }
                 value = sum
                 index += 1
             }
-            guard index > first, values.count < count else { return nil }
-            values.append(negative ? -value : value)
+            guard index > first, taken < count else { return false }
+            take(negative ? -value : value)
+            taken += 1
         }
-        return values
+        return true
     }
 
-    static func status(_ v: [Int64]) -> FileStatus {
+    static func status<Values: RandomAccessCollection<Int64>>(_ v: Values) -> FileStatus where Values.Index == Int {
         FileStatus(dev: UInt64(bitPattern: v[0]), ino: UInt64(bitPattern: v[1]),
                    mode: UInt32(truncatingIfNeeded: v[2]), nlink: UInt64(bitPattern: v[3]),
                    uid: UInt32(truncatingIfNeeded: v[4]), gid: UInt32(truncatingIfNeeded: v[5]),

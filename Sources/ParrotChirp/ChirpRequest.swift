@@ -6,20 +6,25 @@ import ParrotServices
 /// One request line, exactly as it goes on the wire (without its newline).
 /// The factories are the only place that knows each command's argument order.
 public struct ChirpRequest: Equatable, Sendable, CustomStringConvertible {
-    public let line: String
+    /// The line with its newline, as sent (made once: requests go out on
+    /// every remote call).
+    let text: String
 
     /// The server closes the connection on a line of 1024 or more characters
     /// (newline excluded; checked against chirp_server 9.9).
     static let maxLineLength = 1023
 
     private init(_ words: String...) throws(ServiceError) {
-        line = words.joined(separator: " ")
-        guard line.utf8.count <= ChirpRequest.maxLineLength else {
-            throw ServiceError(errno: ENAMETOOLONG, message: "chirp: request too long for the server (\(line.utf8.count) bytes): \(line.prefix(60))...")
+        var text = words.joined(separator: " ")
+        guard text.utf8.count <= ChirpRequest.maxLineLength else {
+            throw ServiceError(errno: ENAMETOOLONG, message: "chirp: request too long for the server (\(text.utf8.count) bytes): \(text.prefix(60))...")
         }
+        text.append("\n")
+        self.text = text
     }
 
-    public var bytes: [UInt8] { Array((line + "\n").utf8) }
+    public var line: String { String(text.dropLast()) }
+    public var bytes: [UInt8] { Array(text.utf8) }
     public var description: String { line }
 
     private static func path(_ path: String) -> String { ChirpPathEncoding.encode(path) }

@@ -51,16 +51,16 @@ final class ChirpSession: Sendable {
     /// taken effect. A reply from the server (an error code) ends it at once.
     /// Writes sent ahead are answered first (`sendingAhead`: only as many as
     /// it takes to make room for one more).
-    func perform<T: Sendable>(_ what: String, idempotent: Bool, sendingAhead: Bool = false,
+    func perform<T: Sendable>(_ what: @autoclosure () -> String, idempotent: Bool, sendingAhead: Bool = false,
                               _ body: (ChirpConnection, inout ChirpSessionState) throws(ServiceError) -> T) throws(ServiceError) -> T {
         try state.withLock { (state) throws(ServiceError) -> T in
             // A write sent ahead cannot be repeated: after a quiet spell, when
             // the server may have closed the connection, every reply is read
             // and the connection looked at first, as for a non-idempotent request.
-            let quiet = state.connection?.channel.isQuiet ?? false
+            let quiet = sendingAhead && state.connection?.channel.isQuiet ?? false
             ChirpSession.settle(&state, roomOnly: sendingAhead && !quiet)
-            let mustBeAlive = !idempotent || (sendingAhead && quiet)
-            let deadline = Deadline.after(seconds: options.retryTimeout)
+            let mustBeAlive = !idempotent || quiet
+            var deadline: Deadline?  // from the first failure: most calls never need it
             var pause = options.initialBackoff
             while true {
                 var started = false
@@ -74,9 +74,11 @@ final class ChirpSession: Sendable {
                     ChirpSession.dropConnection(&state, because: error)
                     guard state.everConnected else { throw error }
                     if started && !idempotent {
-                        throw ServiceError(errno: ECONNRESET, message: "chirp \(host):\(port): connection lost during \(what), which may have taken effect: \(error)")
+                        throw ServiceError(errno: ECONNRESET, message: "chirp \(host):\(port): connection lost during \(what()), which may have taken effect: \(error)")
                     }
-                    guard deadline.secondsLeft > pause else { throw error }
+                    let giveUp = deadline ?? .after(seconds: options.retryTimeout)
+                    deadline = giveUp
+                    guard giveUp.secondsLeft > pause else { throw error }
                     usleep(UInt32(pause * 1e6))
                     pause = min(pause * 2, options.maxBackoff)
                 }

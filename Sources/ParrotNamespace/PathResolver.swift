@@ -69,21 +69,29 @@ public struct PathResolver {
     }
 
     /// `/SERVICE/AUTHORITY[/PATH]` with no empty, `.` or `..` component and no
-    /// trailing slash: the location, read straight off the bytes.
+    /// trailing slash: the location, read straight off the bytes (on every
+    /// remote call: no splitting, no hashing, the service's own name reused).
     static func plainServicePath(_ path: String, services: Set<String>) -> RemoteLocation? {
-        let bytes = path.utf8
-        guard bytes.first == UInt8(ascii: "/"), bytes.last != UInt8(ascii: "/") else { return nil }
-        var previous: UInt8 = 0
-        for byte in bytes {
-            // "//", "/." (covers "/./", "/../" and a final "/." or "/..").
-            if previous == UInt8(ascii: "/") && (byte == UInt8(ascii: "/") || byte == UInt8(ascii: ".")) { return nil }
-            previous = byte
-        }
-        let parts = path.utf8.dropFirst().split(separator: UInt8(ascii: "/"), maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count >= 2, services.contains(String(decoding: parts[0], as: UTF8.self)) else { return nil }
-        let rest = parts.count == 3 ? "/" + String(decoding: parts[2], as: UTF8.self) : "/"
-        return RemoteLocation(service: String(decoding: parts[0], as: UTF8.self),
-                              authority: String(decoding: parts[1], as: UTF8.self), path: rest)
+        let found = path.utf8.withContiguousStorageIfAvailable { bytes -> (String, Int?)? in
+            let slash = UInt8(ascii: "/")
+            guard bytes.count > 1, bytes[0] == slash, bytes[bytes.count - 1] != slash else { return nil }
+            let serviceEnd = bytes[1...].firstIndex(of: slash) ?? bytes.count
+            let name = UnsafeBufferPointer(rebasing: bytes[1..<serviceEnd])
+            guard let service = services.first(where: { $0.utf8.elementsEqual(name) }), serviceEnd < bytes.count else { return nil }
+            var previous: UInt8 = 0
+            for byte in bytes {
+                // "//", "/." (covers "/./", "/../" and a final "/." or "/..").
+                if previous == slash && (byte == slash || byte == UInt8(ascii: ".")) { return nil }
+                previous = byte
+            }
+            return (service, bytes[(serviceEnd + 1)...].firstIndex(of: slash))
+        } ?? nil
+        guard let (service, pathStart) = found else { return nil }
+        let utf8 = path.utf8
+        let authorityStart = utf8.index(utf8.startIndex, offsetBy: service.utf8.count + 2)
+        let authorityEnd = pathStart.map { utf8.index(utf8.startIndex, offsetBy: $0) } ?? utf8.endIndex
+        return RemoteLocation(service: service, authority: String(path[authorityStart..<authorityEnd]),
+                              path: pathStart == nil ? "/" : String(path[authorityEnd...]))
     }
 
     private static func mentions(_ path: String.UTF8View, _ name: String.UTF8View) -> Bool {
@@ -100,13 +108,14 @@ public struct PathResolver {
     ///   - path: an absolute path of the program's view (unnormalized).
     ///   - followFinal: follow a symlink in the last component.
     public func resolve(_ path: String, followFinal: Bool) -> ResolveOutcome {
+        if table.isTrivial, let remote = Self.plainServicePath(path, services: services) {
+            // Already normalized and naming a service: nothing to walk, and
+            // the path is the location's own view of itself.
+            return .resolved(Resolution(hostPath: path, virtualPath: path, entry: nil,
+                                        translated: true, remote: remote))
+        }
         guard needsWalk(path) else {
             return .resolved(Resolution(hostPath: path, virtualPath: path, entry: nil, translated: false))
-        }
-        if table.isTrivial, let remote = Self.plainServicePath(path, services: services) {
-            // Already normalized and naming a service: nothing to walk.
-            return .resolved(Resolution(hostPath: path, virtualPath: remote.virtualPath, entry: nil,
-                                        translated: true, remote: remote))
         }
         var done: [Substring] = []
         // The resolved path so far ("/a/b"), and where each component starts in it,

@@ -13,6 +13,15 @@ public struct Deadline: Comparable, Sendable {
         return Deadline(nanoseconds: UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec))
     }
 
+    /// The same clock read at tick resolution (a few ms), without reading
+    /// the cycle counter: for timestamps taken on every request and compared
+    /// with thresholds of a second or so.
+    public static var coarseNow: Deadline {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &time)
+        return Deadline(nanoseconds: UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec))
+    }
+
     public static func after(seconds: Double) -> Deadline {
         Deadline(nanoseconds: now.nanoseconds + UInt64(max(0, seconds) * 1e9))
     }

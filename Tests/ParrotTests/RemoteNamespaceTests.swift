@@ -34,6 +34,17 @@ import Glibc
         #expect(remote(r.resolve("/chirpy/x", followFinal: true)) == nil)
         #expect(remote(r.resolve("/srv/f", followFinal: true)) == nil)
         #expect(RemoteLocation(service: "chirp", authority: "h:1", path: "/x").virtualPath == "/chirp/h:1/x")
+        // The byte-level shortcut for normalized paths and the walk agree.
+        for path in ["/chirp/h:9094/dir/ünï cödé", "/chirp/u@h:1/a/.hidden", "/chirp/h/x%41"] {
+            guard case .resolved(let resolution) = r.resolve(path, followFinal: true) else {
+                Issue.record("\(path) not resolved"); continue
+            }
+            let walked = RemoteLocation(normalized: path, services: services)
+            #expect(resolution.remote == walked && resolution.virtualPath == path && walked?.virtualPath == path, "\(path)")
+        }
+        #expect(PathResolver.plainServicePath("/chirp/h:9094/dir/ünï", services: services)?.path == "/dir/ünï")
+        #expect(PathResolver.plainServicePath("/chirp/h/a/.hidden", services: services) == nil)  // left to the walk
+        #expect(PathResolver.plainServicePath("/chirpy/h/a", services: services) == nil)
     }
 
     @Test func leavingAServiceWithDotDotIsLocal() throws {
