@@ -98,7 +98,7 @@ def compile_programs(bindir, static_workload):
     bindir.mkdir(parents=True, exist_ok=True)
     cc = os.environ.get("CC", "cc")
     built = {}
-    for name in ("chirp_workload", "chirp_raw"):
+    for name in ("chirp_workload", "chirp_raw", "floor_chirp_agent"):
         r = subprocess.run([cc, "-O2", "-Wall", "-o", str(bindir / name), str(HERE / f"{name}.c")],
                            capture_output=True, text=True)
         if r.returncode != 0:
@@ -258,6 +258,11 @@ def latency_configs(args, bins, server, localdir, n):
         ("native", "native", pinned(pin, [wl, "latency", str(localdir), str(n)]), None),
         ("raw", "raw client", pinned(pin, [raw, str(server.port), "latency", "/lat-raw", str(n)]), None),
     ]
+    # The cheapest ptrace agent there can be, serving stat only: what a stop
+    # costs (raw -> floor) and what the agent adds to it (floor -> parrot).
+    configs.append(("floor", "floor agent",
+                    pinned(pin, [bins["floor_chirp_agent"], str(server.port), str(args.parrot), "filter", "--", wl,
+                                 "slatency", server.url("lat-floor/small.dat"), str(n)]), None))
     cb = shutil.which("chirp_benchmark")
     if cb:
         # chirp_benchmark HOST FILE LOOPS CYCLES BWLOOPS: each loop runs LOOPS
@@ -288,10 +293,11 @@ def run_latency(args, bins, server, raw_rows):
         n = max(n // 10, 10)
     localdir = WORK / "latency-local"
     localdir.mkdir(parents=True, exist_ok=True)
-    for d in ("lat-raw", "lat-parrot", "lat-cctools"):
+    for d in ("lat-raw", "lat-parrot", "lat-cctools", "lat-floor"):
         (server.root / d).mkdir(exist_ok=True)
         if server.kind == "debian" and os.geteuid() == 0:
             os.chown(server.root / d, 9999, 9999)
+    (server.root / "lat-floor" / "small.dat").write_bytes(b"x" * 8192)
     configs = latency_configs(args, bins, server, localdir, n)
     results, failures = {}, {}
     for rnd in range(args.rounds):
@@ -302,7 +308,7 @@ def run_latency(args, bins, server, raw_rows):
                 seconds, values, error = run_chirp_benchmark(argv, args.timeout)
             else:
                 seconds, values, error = run_timed(argv, args.timeout)
-            missing = [m for m, _ in LATENCY_METRICS if values is not None and m not in values]
+            missing = [m for m in measured(key) if values is not None and m not in values]
             if error or missing:
                 log(f"chirp_bench.py: {label} failed: {error or 'missing ' + str(missing)}")
                 failures[key] = failures.get(key, 0) + 1
@@ -310,9 +316,14 @@ def run_latency(args, bins, server, raw_rows):
             results.setdefault(key, []).append(values)
             raw_rows.append({"figure": "5.2", "round": rnd + 1, "config": key, **values})
     shutil.rmtree(localdir, ignore_errors=True)
-    med = {k: {m: statistics.median(r[m] for r in runs) for m, _ in LATENCY_METRICS}
+    med = {k: {m: statistics.median(r[m] for r in runs) for m in measured(k)}
            for k, runs in results.items()}
     return configs, med, failures, n
+
+
+def measured(key):
+    """The metrics a latency configuration reports (the floor agent: stat)."""
+    return ["stat"] if key == "floor" else [m for m, _ in LATENCY_METRICS]
 
 
 def run_chirp_benchmark(argv, timeout):
@@ -331,7 +342,7 @@ def latency_report(configs, med, failures, n, server, args):
     lines = ["| Operation | " + " | ".join(label for _, label in cols)
              + " | parrot − native | parrot / raw |", "|" + "---|" * (len(cols) + 3)]
     for m, label in LATENCY_METRICS:
-        row = [label] + [fmt_us(med[k][m]) for k, _ in cols]
+        row = [label] + [fmt_us(med[k][m]) if m in med[k] else "" for k, _ in cols]
         p, nat, raw = (med.get(k, {}).get(m) for k in ("parrot", "native", "raw"))
         row.append(fmt_us(p - nat) if p and nat else "n/a")
         row.append(f"{p / raw:.2f}×" if p and raw else "n/a")
@@ -344,6 +355,13 @@ def latency_report(configs, med, failures, n, server, args):
     out.append("- *native*: `chirp_workload latency DIR` on a local directory.")
     out.append("- *raw client*: `chirp_raw` (Benchmarks/chirp_raw.c), one request and its reply per "
                "operation on one connection: the protocol's floor. open+close is two round trips.")
+    if "floor" in med:
+        out.append("- *floor agent*: `floor_chirp_agent PORT parrot filter -- chirp_workload slatency FILE` "
+                   "(Benchmarks/floor_chirp_agent.c): the cheapest possible ptrace agent under the same filter. "
+                   "It serves each stat of a remote path itself (one request, the reply's numbers written into "
+                   "the program's struct stat, the call skipped) and lets every other stop through, so it "
+                   "measures only stat. Raw client to floor agent is what a stop costs; floor agent to "
+                   "parrot is what the agent adds.")
     if "chirp_benchmark" in med:
         out.append("- *chirp_benchmark*: cctools' own client (Debian's build): its `stat`, `open` (open+close), "
                    "`read8`, `write8` loops through its chirp_reli layer.")
@@ -569,6 +587,10 @@ def targets(lat, thr, load_ok):
             worst = max(med["parrot"][m] / med["raw"][m] for m, _ in LATENCY_METRICS)
             rows.append(f"| per-operation latency through the agent ≤ 1.5× the raw client's (worst of four) "
                         f"| {worst:.2f}× | {'yes' if worst <= 1.5 else '**no**'} |")
+        if "floor" in med:
+            floor = med["floor"]["stat"] / med["raw"]["stat"]
+            rows.append(f"| (for reference) stat through the floor agent / the raw client's: the least any "
+                        f"ptrace agent can add here | {floor:.2f}× | |")
     if thr:
         med = thr[1]
         # The same program through both agents (cctools Parrot cannot run dd here).
@@ -605,7 +627,7 @@ def plot_latency(path, configs, med):
     width = 0.8 / len(cols)
     for i, (k, label) in enumerate(cols):
         xs = [j + (i - (len(cols) - 1) / 2) * width for j in range(len(LATENCY_METRICS))]
-        ax.bar(xs, [med[k][m] for m, _ in LATENCY_METRICS], width, label=label)
+        ax.bar(xs, [med[k].get(m, 0) for m, _ in LATENCY_METRICS], width, label=label)
     ax.set_xticks(range(len(LATENCY_METRICS)), [label for _, label in LATENCY_METRICS])
     ax.set_yscale("log")
     ax.set_ylabel("µs per operation (log scale)")

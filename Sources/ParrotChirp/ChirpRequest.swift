@@ -15,7 +15,14 @@ public struct ChirpRequest: Equatable, Sendable, CustomStringConvertible {
     static let maxLineLength = 1023
 
     private init(_ words: String...) throws(ServiceError) {
-        var text = words.joined(separator: " ")
+        // Appended into one buffer sized up front (joined() took a tenth of
+        // the agent's own time per remote open).
+        var text = ""
+        text.reserveCapacity(words.reduce(words.count) { $0 + $1.utf8.count })
+        for word in words {
+            if !text.isEmpty { text.append(" ") }
+            text.append(word)
+        }
         guard text.utf8.count <= ChirpRequest.maxLineLength else {
             throw ServiceError(errno: ENAMETOOLONG, message: "chirp: request too long for the server (\(text.utf8.count) bytes): \(text.prefix(60))...")
         }
