@@ -12,10 +12,8 @@
 //       descriptor (unlike dd, whose output is reopened onto fd 1).
 //   chirp_workload rlatency FILE ITERATIONS
 //       the read-only part of `latency` on an existing FILE (stat,
-//       open+close, an 8 KiB pread), for read-only services such as HTTP.
-//   chirp_workload slatency FILE ITERATIONS
-//       only the stat of `latency`, on an existing FILE (for the floor agent,
-//       Benchmarks/floor_chirp_agent.c, which serves nothing else).
+//       open+close, an 8 KiB pread), for read-only services such as HTTP
+//       and for the floor agent (Benchmarks/floor_chirp_agent.c).
 //   chirp_workload readall FILE BLOCK
 //       open FILE, read(2) it to the end in BLOCK-byte calls, close; prints
 //       the bandwidth including the open (which fetches a cached copy).
@@ -138,13 +136,10 @@ int main(int argc, char **argv) {
         stream(argv[2], (size_t)atoll(argv[3]), atoll(argv[4]));
     } else if (argc == 4 && !strcmp(argv[1], "rlatency")) {
         read_latency(argv[2], atol(argv[3]));
-    } else if (argc == 4 && !strcmp(argv[1], "slatency")) {
-        snprintf(path_small, sizeof path_small, "%s", argv[2]);
-        run("stat", op_stat, atol(argv[3]));
     } else if (argc == 4 && !strcmp(argv[1], "readall")) {
         read_all(argv[2], (size_t)atoll(argv[3]));
     } else {
-        fprintf(stderr, "usage: chirp_workload latency DIR N | stream PATH BLOCK BYTES | rlatency FILE N | slatency FILE N | readall FILE BLOCK\n");
+        fprintf(stderr, "usage: chirp_workload latency DIR N | stream PATH BLOCK BYTES | rlatency FILE N | readall FILE BLOCK\n");
         return 2;
     }
     return 0;

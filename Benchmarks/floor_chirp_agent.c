@@ -1,12 +1,18 @@
-// The cheapest possible ptrace agent for a remote stat: the floor that Figure
+// The cheapest possible ptrace agent for remote calls: the floor that Figure
 // 5.2's agent column is measured against. It traces COMMAND (normally `parrot
-// filter -- chirp_workload ...`, so the real filter decides what stops), lets
-// every stop through, and serves each newfstatat of a path under
-// /chirp/127.0.0.1:PORT/ itself: one `stat` request on one connection, the
-// reply's numbers written into the program's struct stat, the call skipped.
-// Nothing else: no path resolution, no descriptors, no other calls. The
-// difference between this and the raw client is what the stop alone costs;
-// the difference between the agent and this is what the agent adds.
+// filter -- chirp_workload rlatency ...`, so the real filter decides what
+// stops), lets every stop through, and serves itself, each with exactly the
+// requests the agent makes, on one connection:
+//   - newfstatat of a path under /chirp/127.0.0.1:PORT/: one `stat`, the
+//     reply's numbers written into the program's struct stat;
+//   - openat (read-only) of such a path: one `open`, whose remote fd comes
+//     back in the virtual range (2^30 and up) that the filter traps;
+//   - pread64 and close of such a descriptor: one `pread` (its data written
+//     into the program's buffer) or one `close`.
+// Each served call is skipped with its result set. Nothing else: no path
+// resolution, no descriptor table, no errors beyond -EIO. The difference
+// between this and the raw client is what the stops cost; the difference
+// between the agent and this is what the agent adds.
 //
 // usage: floor_chirp_agent PORT COMMAND [ARGS...]; exits with COMMAND's status.
 #define _GNU_SOURCE
@@ -58,28 +64,62 @@ static int parse_stat(const char *text, struct stat *st) {
     return 0;
 }
 
-// A newfstatat stop: served here when its path is remote, else let through.
-static void serve_stat(pid_t pid, const struct __ptrace_syscall_info *info) {
-    char path[1024];
-    struct iovec local = {path, sizeof path - 1}, remote = {(void *)info->seccomp.args[1], sizeof path - 1};
+#define VIRTUAL_BASE (1L << 30)
+static char data[1 << 16];
+
+// The remote part of a path argument, or NULL when it names no such path.
+static const char *remote_path(pid_t pid, unsigned long address, char *path, size_t size) {
+    struct iovec local = {path, size - 1}, remote = {(void *)address, size - 1};
     ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
     size_t plen = strlen(prefix);
-    if (n <= (ssize_t)plen) return;
+    if (n <= (ssize_t)plen) return NULL;
     path[n] = 0;
-    if (strncmp(path, prefix, plen) != 0) return;
-    request(NULL, 0, "stat %s\n", path + plen - 1);
-    long long r = result();
-    struct stat st;
-    if (r >= 0 && parse_stat(line(), &st) == 0) {
-        struct iovec out = {&st, sizeof st}, to = {(void *)info->seccomp.args[2], sizeof st};
-        if (process_vm_writev(pid, &out, 1, &to, 1, 0) != sizeof st) r = -EFAULT;
-    } else if (r >= 0) {
-        r = -EIO;
-    } else {
-        r = -ENOENT;
+    return strncmp(path, prefix, plen) ? NULL : path + plen - 1;
+}
+
+static int copy_out(pid_t pid, unsigned long address, const void *bytes, size_t len) {
+    struct iovec local = {(void *)bytes, len}, remote = {(void *)address, len};
+    return process_vm_writev(pid, &local, 1, &remote, 1, 0) == (ssize_t)len ? 0 : -EFAULT;
+}
+
+// Serves the call when it is one of ours (returns 1 with *result set).
+static int serve(pid_t pid, const struct __ptrace_syscall_info *info, long *answer) {
+    const __uint64_t *a = info->seccomp.args;
+    char path[1024];
+    const char *name;
+    switch (info->seccomp.nr) {
+    case SYS_newfstatat: {
+        if (!(name = remote_path(pid, a[1], path, sizeof path))) return 0;
+        request(NULL, 0, "stat %s\n", name);
+        long long r = result();
+        struct stat st;
+        *answer = r < 0 ? -ENOENT : parse_stat(line(), &st) ? -EIO : copy_out(pid, a[2], &st, sizeof st);
+        return 1;
     }
-    ptrace(PTRACE_POKEUSER, pid, offsetof(struct user_regs_struct, orig_rax), -1L);
-    ptrace(PTRACE_POKEUSER, pid, offsetof(struct user_regs_struct, rax), r < 0 ? r : 0);
+    case SYS_openat: {
+        if ((a[2] & O_ACCMODE) != O_RDONLY || !(name = remote_path(pid, a[1], path, sizeof path))) return 0;
+        request(NULL, 0, "open %s r 0\n", name);
+        long long fd = result();
+        if (fd >= 0) line();  // the file's stat
+        *answer = fd < 0 ? -ENOENT : VIRTUAL_BASE + fd;
+        return 1;
+    }
+    case SYS_pread64: {
+        if ((long)a[0] < VIRTUAL_BASE) return 0;
+        size_t want = a[2] < sizeof data ? a[2] : sizeof data;
+        request(NULL, 0, "pread %ld %zu %lld\n", (long)a[0] - VIRTUAL_BASE, want, (long long)a[3]);
+        long long n = result();
+        if (n > 0) payload(data, (size_t)n);
+        *answer = n < 0 ? -EIO : n > 0 && copy_out(pid, a[1], data, (size_t)n) ? -EFAULT : n;
+        return 1;
+    }
+    case SYS_close:
+        if ((long)a[0] < VIRTUAL_BASE) return 0;
+        request(NULL, 0, "close %ld\n", (long)a[0] - VIRTUAL_BASE);
+        *answer = result() < 0 ? -EIO : 0;
+        return 1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv) {
@@ -114,9 +154,12 @@ int main(int argc, char **argv) {
         int signal = WSTOPSIG(status), event = status >> 16;
         if (event == PTRACE_EVENT_SECCOMP) {
             struct __ptrace_syscall_info info;
+            long served;
             if (ptrace(PTRACE_GET_SYSCALL_INFO, pid, sizeof info, &info) > 0 &&
-                info.op == PTRACE_SYSCALL_INFO_SECCOMP && info.seccomp.nr == SYS_newfstatat)
-                serve_stat(pid, &info);
+                info.op == PTRACE_SYSCALL_INFO_SECCOMP && serve(pid, &info, &served)) {
+                ptrace(PTRACE_POKEUSER, pid, offsetof(struct user_regs_struct, orig_rax), -1L);
+                ptrace(PTRACE_POKEUSER, pid, offsetof(struct user_regs_struct, rax), served);
+            }
             signal = 0;
         } else if (event || signal == SIGTRAP) {
             signal = 0;
