@@ -127,32 +127,6 @@ int parrot_wtermsig(int status) { return WTERMSIG(status); }
 int parrot_wifstopped(int status) { return WIFSTOPPED(status); }
 int parrot_wstopsig(int status) { return WSTOPSIG(status); }
 
-static uint64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-pid_t parrot_wait_all(int *status, int nothread, uint64_t spin_ns) {
-    int flags = __WALL | (nothread ? __WNOTHREAD : 0);
-    pid_t r;
-    if (spin_ns) {
-        // Poll before sleeping: a sleeping tracer lets its CPU idle, and waking an
-        // idle virtual CPU costs far more than the stop itself.
-        uint64_t deadline = now_ns() + spin_ns;
-        do {
-            r = waitpid(-1, status, flags | WNOHANG);
-            if (r != 0) return r < 0 ? -errno : r;
-            // A tracee waiting for this very CPU runs now instead of after the spin.
-            sched_yield();
-        } while (now_ns() < deadline);
-    }
-    do {
-        r = waitpid(-1, status, flags);
-    } while (r < 0 && errno == EINTR);
-    return r < 0 ? -errno : r;
-}
-
 int parrot_tgkill(pid_t tgid, pid_t tid, int sig) {
     return syscall(SYS_tgkill, tgid, tid, sig) < 0 ? -errno : 0;
 }

@@ -265,6 +265,17 @@ public final class Agent: TraceEventHandler {
         }
     }
 
+    /// Gathered writes go out half a second after they began even if the
+    /// program makes no trapped call meanwhile.
+    public func wakeDeadline() -> UInt64? {
+        guard let gathered, !gathered.isEmpty else { return nil }
+        return gathered.deadline
+    }
+
+    public func deadlinePassed() {
+        gathered?.flushAll()
+    }
+
     public func taskExited(_ tid: pid_t, how: Termination) {
         recorder?.processExited(tid, how: how)
         if let process = tasks.removeValue(forKey: tid)?.process {

@@ -10,16 +10,23 @@ import ParrotServices
 /// (Agent.handleSyscall), before another write that does not follow it, and
 /// at the file's close and fsync, so no one can see the file without it. A
 /// run that fails is reported by the file's next write, fsync or close, as
-/// the drivers' writes sent ahead are.
+/// the drivers' writes sent ahead are. A program that writes a line and then
+/// sleeps or computes makes no trapped call: its run goes out `longestWait`
+/// after it began all the same (the tracer wakes for it), as a client's dirty
+/// data reaches an NFS server without a close. Half a second: well inside
+/// any server's idle timeout, so the connection is still the one in use.
 final class GatheredWrites {
     /// Writes up to this size are gathered; larger ones go out at once.
     static let smallWrite = 64 << 10
     static let capacity = 256 << 10
+    static let longestWait: UInt64 = 500_000_000
 
     private struct Run {
         let file: OpenFile
         let offset: Int64
         let buffer: UnsafeMutableRawBufferPointer
+        /// When the first write was gathered (monotonic ns).
+        let began: UInt64
         var count = 0
         var end: Int64 { offset + Int64(count) }
     }
@@ -35,6 +42,9 @@ final class GatheredWrites {
 
     var isEmpty: Bool { runs.isEmpty }
 
+    /// When the oldest run must go out at the latest.
+    var deadline: UInt64? { runs.values.lazy.map(\.began).min().map { $0 + Self.longestWait } }
+
     /// Where `count` bytes written at `offset` go in the file's run (started
     /// here if it has none); nil when they would leave a gap in it or do not
     /// fit, after which `flush(file)` and a second try start a new run.
@@ -42,7 +52,7 @@ final class GatheredWrites {
         let id = ObjectIdentifier(file)
         guard let run = runs[id] else {
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.capacity, alignment: 16)
-            runs[id] = Run(file: file, offset: offset, buffer: buffer)
+            runs[id] = Run(file: file, offset: offset, buffer: buffer, began: Deadline.now.nanoseconds)
             return UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
         }
         guard offset >= run.offset, offset <= run.end, offset - run.offset + Int64(count) <= Int64(Self.capacity) else { return nil }

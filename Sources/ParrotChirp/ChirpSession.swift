@@ -65,7 +65,7 @@ final class ChirpSession: Sendable {
             while true {
                 var started = false
                 do throws(ServiceError) {
-                    let connection = try connect(&state, checkAlive: mustBeAlive)
+                    let connection = try connect(&state, checkAlive: mustBeAlive, lookEvenIfFresh: quiet)
                     started = true
                     return try body(connection, &state)
                 } catch {
@@ -105,9 +105,13 @@ final class ChirpSession: Sendable {
     /// The live connection, or a new one. A request that must not be repeated
     /// first checks that the server has not closed an idle connection (one
     /// poll); others find out from the failure and are retried.
-    private func connect(_ state: inout ChirpSessionState, checkAlive: Bool) throws(ServiceError) -> ChirpConnection {
+    /// After a quiet spell (`lookEvenIfFresh`) a reply just read proves
+    /// nothing: it may have waited in the socket since before the server
+    /// closed the connection.
+    private func connect(_ state: inout ChirpSessionState, checkAlive: Bool,
+                         lookEvenIfFresh: Bool = false) throws(ServiceError) -> ChirpConnection {
         if let connection = state.connection, !connection.channel.isBroken,
-           checkAlive ? (connection.channel.isFresh || !connection.channel.isStale) : true {
+           checkAlive ? ((connection.channel.isFresh && !lookEvenIfFresh) || !connection.channel.isStale) : true {
             return connection
         }
         ChirpSession.dropConnection(&state, because: ServiceError(errno: ECONNRESET, message: "the connection was closed"))

@@ -17,4 +17,14 @@ public protocol TraceEventHandler: AnyObject {
     func taskExeced(_ tid: pid_t, formerTid: pid_t)
     /// `tid` is gone: exited or killed (how, when the kernel said).
     func taskExited(_ tid: pid_t, how: Termination)
+    /// When the tracer should call `deadlinePassed()` if no stop comes first
+    /// (CLOCK_MONOTONIC nanoseconds); nil when nothing waits.
+    func wakeDeadline() -> UInt64?
+    /// The deadline passed with the tracees running untrapped.
+    func deadlinePassed()
+}
+
+extension TraceEventHandler {
+    public func wakeDeadline() -> UInt64? { nil }
+    public func deadlinePassed() {}
 }

@@ -43,7 +43,11 @@ public final class Tracer {
     private func loop() {
         var status: Int32 = 0
         while true {
-            let pid = parrot_wait_all(&status, waitNoThread ? 1 : 0, spinNanoseconds)
+            let pid = parrot_wait_all(&status, waitNoThread ? 1 : 0, spinNanoseconds, handler.wakeDeadline() ?? 0)
+            if pid == -ETIMEDOUT {
+                handler.deadlinePassed()
+                continue
+            }
             if pid < 0 { return }  // ECHILD: nothing left to trace
             if parrot_wifexited(status) != 0 {
                 finished(pid, .exited(parrot_wexitstatus(status)))

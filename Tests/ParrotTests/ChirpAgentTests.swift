@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -443,6 +444,40 @@ import Glibc
         let result = Command.run([Paths.parrot, "run", "--no-cache", "--attr-timeout", "0", "--", "python3", "-c", script,
                                   "/chirp/127.0.0.1:\(server.port)/f"], timeout: 120)
         #expect(result.status == 0 && result.stdout == "data\n 5", "\(result)")
+    }
+
+    /// A small write gathered in the agent reaches the server about half a
+    /// second later although the program then sleeps (no trapped call to send it
+    /// before): the tracer wakes for it. The server's file is watched from
+    /// outside; before this it went from empty straight to both lines at the close.
+    @Test(arguments: [[], ["--no-cache"]])
+    func aGatheredWriteGoesOutWhileTheProgramSleeps(_ options: [String]) throws {
+        try withChirpServer { server in
+            let target = server.local("/progress")
+            let watching = Mutex((done: false, seen: Set<String>()))
+            let watcher = Thread {
+                while !watching.withLock({ $0.done }) {
+                    if let text = try? String(contentsOfFile: target, encoding: .utf8) { watching.withLock { _ = $0.seen.insert(text) } }
+                    usleep(20_000)
+                }
+            }
+            watcher.start()
+            let script = """
+                import os, sys, time
+                fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                os.write(fd, b"progress 1\\n"); time.sleep(3); os.write(fd, b"done\\n"); os.close(fd)
+                """
+            let result = Command.run([Paths.parrot, "run"] + options + ["--", "python3", "-c", script,
+                                      ChirpAgentTests.chirpPath(server) + "/progress"], timeout: 60)
+            usleep(100_000)
+            let seen = watching.withLock { state in
+                state.done = true
+                return state.seen
+            }
+            #expect(result.status == 0, "\(result)")
+            #expect(seen.contains("progress 1\n"), "\(seen)")
+            #expect(localContents(target) == "progress 1\ndone\n")
+        }
     }
 
     /// A descriptor made real after writes that left its offset at 0 (pwrite)

@@ -114,8 +114,9 @@ int parrot_wifstopped(int status);
 int parrot_wstopsig(int status);
 
 // waitpid with __WALL (and __WNOTHREAD when asked), polling for up to spin_ns
-// before it blocks. Returns pid or -errno.
-pid_t parrot_wait_all(int *status, int nothread, uint64_t spin_ns);
+// before it blocks. Returns pid or -errno; with `wake_ns` (CLOCK_MONOTONIC),
+// -ETIMEDOUT when nothing came by then.
+pid_t parrot_wait_all(int *status, int nothread, uint64_t spin_ns, uint64_t wake_ns);
 
 // tgkill, not in Glibc's Swift overlay.
 int parrot_tgkill(pid_t tgid, pid_t tid, int sig);
