@@ -93,3 +93,8 @@ pid_t parrot_wait_all(int *status, int nothread, uint64_t spin_ns, uint64_t wake
     if (armed) disarm_wake();
     return r < 0 ? -saved : r;
 }
+
+void parrot_wait_done(void) {
+    if (wake_timer_state == 1) timer_delete(wake_timer);
+    wake_timer_state = 0;
+}

@@ -36,6 +36,7 @@ public final class Tracer {
         handler.taskCreated(pid, parent: 0, kind: .fork)
         started(pid)
         loop()
+        parrot_wait_done()
         if let failure = readSpawnFailure(reportFd) { throw failure }
         return mainTermination ?? .exited(0)
     }

@@ -117,6 +117,8 @@ int parrot_wstopsig(int status);
 // before it blocks. Returns pid or -errno; with `wake_ns` (CLOCK_MONOTONIC),
 // -ETIMEDOUT when nothing came by then.
 pid_t parrot_wait_all(int *status, int nothread, uint64_t spin_ns, uint64_t wake_ns);
+// Frees this thread's wake timer, if parrot_wait_all made one.
+void parrot_wait_done(void);
 
 // tgkill, not in Glibc's Swift overlay.
 int parrot_tgkill(pid_t tgid, pid_t tid, int sig);
