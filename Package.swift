@@ -63,7 +63,7 @@ let package = Package(
         ]),
         .testTarget(name: "ParrotTests", dependencies: [
             "ParrotFilter", "ParrotNamespace", "ParrotAgent", "ParrotServices", "ParrotChirp", "ParrotHTTP", "ParrotFTP",
-            "ParrotSandbox", "ParrotChirpServer",
+            "ParrotSandbox", "ParrotChirpServer", "ParrotCache",
         ]),
     ]
 )
