@@ -323,22 +323,30 @@ import Glibc
         #expect(Date().timeIntervalSince(start) < 5)
     }
 
-    /// Kills the server from another thread once the program has made `marker`.
-    static func crash(_ server: ChirpServer, once marker: String) {
+    /// Runs `script` streaming (`--no-cache -T 2`) on the remote `name` with a
+    /// marker path as its second argument, and kills the server from another
+    /// thread once the program has made the marker. Returns the result and
+    /// how long the run took.
+    static func runWhileServerDies(_ server: ChirpServer, _ script: String, name: String) -> (CommandResult, TimeInterval) {
+        let work = Paths.temporaryDirectory("chirp-kill")
+        defer { Paths.remove(work) }
+        let marker = work + "/under-way"
         Thread {
             let deadline = Date().addingTimeInterval(30)
             while !FileManager.default.fileExists(atPath: marker) && Date() < deadline { usleep(10_000) }
             server.crash()
         }.start()
+        let start = Date()
+        let result = Command.run([Paths.parrot, "run", "--no-cache", "-T", "2", "--", "python3", "-c", script,
+                                  chirpPath(server) + name, marker], timeout: 60)
+        return (result, Date().timeIntervalSince(start))
     }
 
     @Test func serverKilledMidCopyIsAnErrorNotAHang() throws {
         try withChirpServer(privatePort: true) { server in
             server.write("/big.bin", [UInt8](repeating: 1, count: 8 << 20))
-            let work = Paths.temporaryDirectory("chirp-kill")
-            defer { Paths.remove(work) }
-            // Reads slowly so that the server dies in the middle (once reading has begun).
-            let marker = work + "/reading"
+            // Reads slowly so that the server dies in the middle (once reading
+            // has begun), streaming: the cache would have the whole file first.
             let reader = """
                 import os, sys, time
                 fd = os.open(sys.argv[1], os.O_RDONLY)
@@ -349,13 +357,9 @@ import Glibc
                     print("error", e.strerror); sys.exit(3)
                 print("finished")
                 """
-            Self.crash(server, once: marker)
-            let start = Date()
-            // Streaming (the cache would have the whole file before the first read).
-            let result = Command.run([Paths.parrot, "run", "--no-cache", "-T", "2", "--", "python3", "-c", reader,
-                                      Self.chirpPath(server) + "/big.bin", marker], timeout: 60)
+            let (result, seconds) = Self.runWhileServerDies(server, reader, name: "/big.bin")
             #expect(result.status == 3 && result.stdout.hasPrefix("error"), "\(result)")
-            #expect(Date().timeIntervalSince(start) < 20, "\(result)")
+            #expect(seconds < 20, "\(result)")
             #expect(!result.timedOut)
         }
     }
@@ -364,9 +368,6 @@ import Glibc
     /// never confirmed make a later write or the close fail, not succeed.
     @Test func serverKilledMidWriteIsAnErrorNotASuccess() throws {
         try withChirpServer(privatePort: true) { server in
-            let work = Paths.temporaryDirectory("chirp-kill-write")
-            defer { Paths.remove(work) }
-            let marker = work + "/writing"
             let writer = """
                 import errno, os, sys, time
                 fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -378,12 +379,9 @@ import Glibc
                     print("error", errno.errorcode[e.errno]); sys.exit(3)
                 print("finished")
                 """
-            Self.crash(server, once: marker)
-            let start = Date()
-            let result = Command.run([Paths.parrot, "run", "--no-cache", "-T", "2", "--", "python3", "-c", writer,
-                                      Self.chirpPath(server) + "/out.bin", marker], timeout: 60)
+            let (result, seconds) = Self.runWhileServerDies(server, writer, name: "/out.bin")
             #expect(result.status == 3 && result.stdout.hasPrefix("error E"), "\(result)")
-            #expect(Date().timeIntervalSince(start) < 20, "\(result)")
+            #expect(seconds < 20, "\(result)")
         }
     }
 
