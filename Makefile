@@ -33,7 +33,9 @@ demo: release
 # installed here with pip when missing (without it: tables only).
 # Figure 5.2 runs twice: everything on one CPU (every party's CPU time adds
 # up), then the server on a CPU of its own, as a server on another host would
-# be. Figure 5.1 (a copy: a pipeline of program, agent and server) runs unpinned.
+# be. Figure 5.1 (a copy: a pipeline of program, agent and server) runs unpinned,
+# and so do streamed reads at the same block sizes (read-ahead against one
+# request per read).
 # CCTOOLS_PARROT=/path/to/parrot_run adds cctools Parrot's columns.
 CCTOOLS = $(if $(CCTOOLS_PARROT),--cctools-parrot $(CCTOOLS_PARROT))
 bench: release
@@ -43,6 +45,7 @@ bench: release
 	python3 Benchmarks/chirp_bench.py --parrot $(RELEASE) --only 5.2 --only load $(CCTOOLS)
 	python3 Benchmarks/chirp_bench.py --parrot $(RELEASE) --only 5.2 --server-apart $(CCTOOLS)
 	python3 Benchmarks/chirp_bench.py --parrot $(RELEASE) --only 5.1 --no-pin $(CCTOOLS)
+	python3 Benchmarks/chirp_bench.py --parrot $(RELEASE) --only reads --no-pin $(CCTOOLS)
 	python3 Benchmarks/remote_bench.py --parrot $(RELEASE)
 	python3 Benchmarks/andrew.py --parrot $(RELEASE)
 

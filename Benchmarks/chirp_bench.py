@@ -71,7 +71,7 @@ def parse_args():
     p.add_argument("--quick", action="store_true",
                    help="16 MB file, a tenth of the latency iterations, no load check; "
                         "writes no results unless --output-dir")
-    p.add_argument("--only", choices=["5.1", "5.2", "load"], action="append",
+    p.add_argument("--only", choices=["5.1", "5.2", "load", "reads"], action="append",
                    help="run only these parts (repeatable)")
     p.add_argument("--output-dir", type=Path, help="default results/ (none with --quick)")
     p.add_argument("--pin", type=int, metavar="CPU",
@@ -92,7 +92,7 @@ def parse_args():
         args.output_dir = RESULTS
     args.parrot = Path(os.path.abspath(args.parrot))
     args.server_parrot = Path(os.path.abspath(args.server_parrot or args.parrot))
-    args.parts = set(args.only or ["5.1", "5.2", "load"])
+    args.parts = set(args.only or ["5.1", "5.2", "load", "reads"])
     if args.quick and not args.only:
         args.parts.discard("load")
     return args
@@ -470,17 +470,23 @@ def run_throughput(args, bins, server, raw_rows):
                 seconds, _, error = run_timed(argv, args.timeout)
                 if error is None:
                     error = check_size(server, localdir, key, nbytes)
-                if error:
-                    log(f"chirp_bench.py: {label} bs={bs} failed: {error}")
-                    failures[key] = failures.get(key, 0) + 1
-                    continue
-                mbps = nbytes / seconds / MB
-                results.setdefault(key, {}).setdefault(bs, []).append(mbps)
-                raw_rows.append({"figure": "5.1", "round": rnd + 1, "config": key, "block": bs,
-                                 "bytes": nbytes, "seconds": round(seconds, 4), "MB/s": round(mbps, 1)})
+                note_rate((results, failures, raw_rows), "5.1", rnd, key, label, bs, nbytes, seconds, error)
     shutil.rmtree(localdir, ignore_errors=True)
     med = {k: {bs: statistics.median(v) for bs, v in per.items()} for k, per in results.items()}
     return configs, med, failures, total, (statistics.median(startup) if startup else None)
+
+
+def note_rate(tables, figure, rnd, key, label, bs, nbytes, seconds, error):
+    """Adds one timed transfer to tables = (results, failures, raw_rows), or counts its failure."""
+    results, failures, raw_rows = tables
+    if error:
+        log(f"chirp_bench.py: {label} bs={bs} failed: {error}")
+        failures[key] = failures.get(key, 0) + 1
+        return
+    mbps = nbytes / seconds / MB
+    results.setdefault(key, {}).setdefault(bs, []).append(mbps)
+    raw_rows.append({"figure": figure, "round": rnd + 1, "config": key, "block": bs,
+                     "bytes": nbytes, "seconds": round(seconds, 4), "MB/s": round(mbps, 1)})
 
 
 def check_size(server, localdir, key, nbytes):
@@ -563,6 +569,86 @@ def ratio(med, a, b, bs):
     if bs in med.get(a, {}) and bs in med.get(b, {}):
         return f"{med[a][bs] / med[b][bs]:.2f}×"
     return "n/a"
+
+
+# ------------------------------------------------------------------ streamed reads
+
+def read_configs(args, bins, server, local):
+    """[(key, label, argv maker)]: read(2) of the whole file at a block size, each its own run."""
+    wl, pin, parrot = bins["chirp_workload"], args.pin, str(args.parrot)
+    remote = server.url("big-read")
+    configs = [
+        ("native", "native", lambda bs: pinned(pin, [wl, "readall", str(local), str(bs)])),
+        ("ahead", "parrot --no-cache", lambda bs: pinned(pin, [parrot, "run", "--no-cache", "--", wl, "readall",
+                                                                remote, str(bs)])),
+        ("each", "parrot --no-cache --attr-timeout 0",
+         lambda bs: pinned(pin, [parrot, "run", "--no-cache", "--attr-timeout", "0", "--", wl, "readall",
+                                 remote, str(bs)])),
+    ]
+    if args.cctools_parrot and "chirp_workload_static" in bins:
+        configs.append(("cctools", "cctools parrot_run",
+                        lambda bs: pinned(pin, [str(args.cctools_parrot), bins["chirp_workload_static"], "readall",
+                                                remote, str(bs)])))
+    return configs
+
+
+def run_reads(args, bins, server, raw_rows):
+    total = QUICK_TOTAL if args.quick else TOTAL
+    localdir = WORK / "reads-local"
+    localdir.mkdir(parents=True, exist_ok=True)
+    data = os.urandom(MIB) * (total // MIB)
+    for path in (localdir / "big", server.root / "big-read"):
+        path.write_bytes(data)
+    configs = read_configs(args, bins, server, localdir / "big")
+    results, failures = {}, {}
+    for rnd in range(args.rounds):
+        order = configs[rnd % len(configs):] + configs[:rnd % len(configs)]
+        blocks = BLOCKS if rnd % 2 == 0 else BLOCKS[::-1]
+        for key, label, make in order:
+            for bs in blocks:
+                log(f"chirp_bench.py: reads round {rnd + 1}/{args.rounds}: {label} bs={bs // 1024}K ...")
+                seconds, values, error = run_timed(make(bs), args.timeout)
+                if error is None and values.get("bytes") != total:
+                    error = f"read {values.get('bytes')} bytes, expected {total}"
+                note_rate((results, failures, raw_rows), "reads", rnd, key, label, bs, total, seconds, error)
+    shutil.rmtree(localdir, ignore_errors=True)
+    med = {k: {bs: statistics.median(v) for bs, v in per.items()} for k, per in results.items()}
+    return configs, med, failures, total
+
+
+def reads_report(configs, med, failures, total, server, args):
+    labels = {k: label for k, label, _ in configs}
+    keys = [k for k, _, _ in configs if k in med]
+    head = ["Block"] + [labels[k] for k in keys] + ["read-ahead / one request a read"]
+    if "cctools" in med:
+        head.append("read-ahead / cctools")
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for bs in BLOCKS:
+        row = [f"{bs // 1024} KiB"] + [f"{med[k][bs]:.0f}" if bs in med[k] else "failed" for k in keys]
+        row.append(ratio(med, "ahead", "each", bs))
+        if "cctools" in med:
+            row.append(ratio(med, "ahead", "cctools", bs))
+        lines.append("| " + " | ".join(row) + " |")
+    out = [f"# Streamed reads on this machine: reading a {total // MIB} MiB file from Chirp on loopback", ""]
+    out += lines + [""]
+    out.append(f"MB/s (10^6 bytes a second), medians over {args.rounds} rounds; configurations and block sizes "
+               f"alternate. Each figure is bytes over the wall-clock time of the whole command, agent start-up "
+               f"and exit included. Server: {server.version} on 127.0.0.1.")
+    out.append("")
+    out.append("- *native*: `chirp_workload readall LOCAL BS` (open, `read` at the block size to the end) on a "
+               "local copy in the page cache.")
+    out.append("- *parrot --no-cache*: the same on `/chirp/127.0.0.1:PORT/big-read` with `--no-cache`: every "
+               "read is a stop on a virtual descriptor; reads that continue the one before are served from "
+               "data read ahead (64 KiB or four reads, doubling up to 1 MiB a request) for as long as "
+               "`--attr-timeout` (1 s) trusts it.")
+    out.append("- *parrot --no-cache --attr-timeout 0*: nothing kept, so each read is one `pread` request: "
+               "the agent before read-ahead.")
+    if "cctools" in med:
+        out.append("- *cctools parrot_run*: the workload linked statically under cctools Parrot, whose Chirp "
+                   "client reads through a 64 KiB buffer.")
+    for k, count in failures.items():
+        out.append(f"- {count} run(s) of *{labels[k]}* failed (see stderr); medians of the rest.")
+    return out
 
 
 # ------------------------------------------------------------------ load check
@@ -728,7 +814,7 @@ def main():
     load_before = load_note()
     started = time.monotonic()
     server = Server(args.server, args)
-    raw_rows, lat, thr, load_lines, load_ok = [], None, None, [], None
+    raw_rows, lat, thr, load_lines, load_ok, reads = [], None, None, [], None, None
     try:
         if "5.2" in args.parts:
             lat = run_latency(args, bins, server, raw_rows)
@@ -736,6 +822,8 @@ def main():
             thr = run_throughput(args, bins, server, raw_rows)
         if "load" in args.parts:
             load_lines, load_ok = run_load(args, bins, server)
+        if "reads" in args.parts:
+            reads = run_reads(args, bins, server, raw_rows)
     finally:
         if current_group is not None:
             kill_group(current_group)
@@ -765,12 +853,15 @@ def main():
     if thr:
         outputs["figure-5.1"] = (throughput_report(*thr, server, args) + [f"- {n}" for n in notes] + [machine]
                                  + quick + tgt, plot_throughput, (thr[0], thr[1], thr[3]))
+    if reads:
+        outputs["streamed-reads"] = (reads_report(*reads, server, args) + [machine] + quick, None, ())
     if not outputs:
         print("\n".join(tgt + [machine]))
     for name, (lines, plot, plot_args) in outputs.items():
         if args.output_dir:
             args.output_dir.mkdir(parents=True, exist_ok=True)
-            lines.append("- " + write_plot(plot, args.output_dir / f"{name}.png", *plot_args))
+            if plot:
+                lines.append("- " + write_plot(plot, args.output_dir / f"{name}.png", *plot_args))
             (args.output_dir / f"{name}.md").write_text("\n".join(lines) + "\n")
             log(f"chirp_bench.py: wrote {name}.md")
         print("\n".join(lines) + "\n")

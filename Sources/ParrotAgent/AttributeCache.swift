@@ -12,7 +12,8 @@ import Glibc
 /// everything under it; writes through an open handle forget its file.
 /// Changes by other clients, or seen only through a symbolic link that leads
 /// to a changed name, show after `lifetime` at most (with -S: never within
-/// the run).
+/// the run). Data read ahead on open files (ReadAhead) is kept and forgotten
+/// the same way.
 final class AttributeCache: FileService, @unchecked Sendable {
     var writesAtAnyOffset: Bool { inner.writesAtAnyOffset }
     let inner: FileService
@@ -24,6 +25,7 @@ final class AttributeCache: FileService, @unchecked Sendable {
     private var writers: [ServiceHandle: String] = [:]
     /// Drivers may be called from several threads.
     private let lock = Mutex()
+    let readAhead: ReadAhead
 
     private struct Key: Hashable {
         let path: String
@@ -33,6 +35,7 @@ final class AttributeCache: FileService, @unchecked Sendable {
     init(_ inner: FileService, lifetime: Double) {
         self.inner = inner
         self.lifetime = lifetime
+        readAhead = ReadAhead(lifetime: lifetime)
     }
 
     private var expiry: UInt64 {
@@ -69,6 +72,7 @@ final class AttributeCache: FileService, @unchecked Sendable {
     private func forget(_ paths: [String], subtrees: Bool) {
         let names = Set(paths.flatMap { path in [Self.trimmed(path), Self.parent(of: path)] })
         let prefixes = subtrees ? paths.map { Self.trimmed($0) == "/" ? "/" : Self.trimmed($0) + "/" } : []
+        readAhead.forget(names: names, prefixes: prefixes)
         lock.withLock {
             for name in names {
                 answers[Key(path: name, follow: true)] = nil
@@ -135,17 +139,22 @@ final class AttributeCache: FileService, @unchecked Sendable {
     }
     func openWithStatus(_ path: String, flags: Int32, mode: UInt32) throws(ServiceError) -> (ServiceHandle, FileStatus?) {
         guard flags & (O_CREAT | O_TRUNC) != 0 || flags & 3 != O_RDONLY else {
-            return try inner.openWithStatus(path, flags: flags, mode: mode)
+            let opened = try inner.openWithStatus(path, flags: flags, mode: mode)
+            readAhead.opened(opened.0, path: Self.trimmed(path))
+            return opened
         }
         let opened = try changed([path]) { () throws(ServiceError) in try inner.openWithStatus(path, flags: flags, mode: mode) }
         lock.withLock { writers[opened.0] = path }
+        readAhead.opened(opened.0, path: Self.trimmed(path))
         return opened
     }
     func read(_ handle: ServiceHandle, into buffer: UnsafeMutableRawBufferPointer) throws(ServiceError) -> Int {
         try inner.read(handle, into: buffer)
     }
     func pread(_ handle: ServiceHandle, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(ServiceError) -> Int {
-        try inner.pread(handle, into: buffer, at: offset)
+        try readAhead.pread(handle, into: buffer, at: offset) { (buffer, offset) throws(ServiceError) in
+            try inner.pread(handle, into: buffer, at: offset)
+        }
     }
     /// A write through `handle` changed its file (every kept answer, when
     /// the file is not known).
@@ -157,6 +166,7 @@ final class AttributeCache: FileService, @unchecked Sendable {
                 answers.removeAll(keepingCapacity: true)
                 links.removeAll(keepingCapacity: true)
             }
+            readAhead.forgetAll()
         }
     }
     func write(_ handle: ServiceHandle, from buffer: UnsafeRawBufferPointer) throws(ServiceError) -> Int {
@@ -171,6 +181,7 @@ final class AttributeCache: FileService, @unchecked Sendable {
     func close(_ handle: ServiceHandle) throws(ServiceError) {
         // A server may set the time of a written file when it is closed.
         if let path = lock.withLock({ writers.removeValue(forKey: handle) }) { forget([path], subtrees: false) }
+        readAhead.closed(handle)
         try inner.close(handle)
     }
     func sync(_ handle: ServiceHandle) throws(ServiceError) { try inner.sync(handle) }

@@ -71,7 +71,7 @@ struct RunCommand: ParsableCommand {
     var sessionCache = false
 
     @Option(name: .customLong("attr-timeout"),
-            help: "Seconds to keep a server's answer to stat, found or not (0: ask every time; with -S: the whole run).")
+            help: "Seconds to keep a server's answer to stat, found or not, and data read ahead (0: ask every time; with -S: the whole run).")
     var attributeTimeout: Double = 1
 
     @Option(name: .customLong("cache-size"), help: "Evict least recently used cached files beyond this size (K, M, G suffixes).")
