@@ -12,10 +12,11 @@ import Glibc
 /// everything under it; writes through an open handle forget its file.
 /// Changes by other clients, or seen only through a symbolic link that leads
 /// to a changed name, show after `lifetime` at most (with -S: never within
-/// the run). Data read ahead on open files (ReadAhead) is kept and forgotten
-/// the same way.
+/// the run). Data read ahead on open files (ReadAhead, for drivers whose
+/// reads are round trips) is trusted for as long.
 final class AttributeCache: FileService, @unchecked Sendable {
     var writesAtAnyOffset: Bool { inner.writesAtAnyOffset }
+    var readsInRoundTrips: Bool { inner.readsInRoundTrips }
     let inner: FileService
     /// Seconds an answer is kept; infinity in session mode.
     let lifetime: Double
@@ -25,7 +26,7 @@ final class AttributeCache: FileService, @unchecked Sendable {
     private var writers: [ServiceHandle: String] = [:]
     /// Drivers may be called from several threads.
     private let lock = Mutex()
-    let readAhead: ReadAhead
+    let readAhead: ReadAhead?
 
     private struct Key: Hashable {
         let path: String
@@ -35,11 +36,11 @@ final class AttributeCache: FileService, @unchecked Sendable {
     init(_ inner: FileService, lifetime: Double) {
         self.inner = inner
         self.lifetime = lifetime
-        readAhead = ReadAhead(lifetime: lifetime)
+        readAhead = inner.readsInRoundTrips ? ReadAhead(lifetime: lifetime) : nil
     }
 
     private var expiry: UInt64 {
-        lifetime.isInfinite ? UInt64.max : Deadline.now.nanoseconds + UInt64(lifetime * 1e9)
+        lifetime >= 1e9 ? UInt64.max : Deadline.now.nanoseconds + UInt64(lifetime * 1e9)  // infinity (-S) included
     }
 
     private func remembered(_ path: String, follow: Bool) throws(ServiceError) -> FileStatus {
@@ -72,7 +73,6 @@ final class AttributeCache: FileService, @unchecked Sendable {
     private func forget(_ paths: [String], subtrees: Bool) {
         let names = Set(paths.flatMap { path in [Self.trimmed(path), Self.parent(of: path)] })
         let prefixes = subtrees ? paths.map { Self.trimmed($0) == "/" ? "/" : Self.trimmed($0) + "/" } : []
-        readAhead.forget(names: names, prefixes: prefixes)
         lock.withLock {
             for name in names {
                 answers[Key(path: name, follow: true)] = nil
@@ -140,19 +140,21 @@ final class AttributeCache: FileService, @unchecked Sendable {
     func openWithStatus(_ path: String, flags: Int32, mode: UInt32) throws(ServiceError) -> (ServiceHandle, FileStatus?) {
         guard flags & (O_CREAT | O_TRUNC) != 0 || flags & 3 != O_RDONLY else {
             let opened = try inner.openWithStatus(path, flags: flags, mode: mode)
-            readAhead.opened(opened.0, path: Self.trimmed(path))
+            readAhead?.opened(opened.0, status: opened.1)
             return opened
         }
         let opened = try changed([path]) { () throws(ServiceError) in try inner.openWithStatus(path, flags: flags, mode: mode) }
         lock.withLock { writers[opened.0] = path }
-        readAhead.opened(opened.0, path: Self.trimmed(path))
+        readAhead?.opened(opened.0, status: opened.1)
+        if flags & O_TRUNC != 0 { readAhead?.written(through: opened.0) }
         return opened
     }
     func read(_ handle: ServiceHandle, into buffer: UnsafeMutableRawBufferPointer) throws(ServiceError) -> Int {
         try inner.read(handle, into: buffer)
     }
     func pread(_ handle: ServiceHandle, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(ServiceError) -> Int {
-        try readAhead.pread(handle, into: buffer, at: offset) { (buffer, offset) throws(ServiceError) in
+        guard let readAhead else { return try inner.pread(handle, into: buffer, at: offset) }
+        return try readAhead.pread(handle, into: buffer, at: offset) { (buffer, offset) throws(ServiceError) in
             try inner.pread(handle, into: buffer, at: offset)
         }
     }
@@ -166,22 +168,27 @@ final class AttributeCache: FileService, @unchecked Sendable {
                 answers.removeAll(keepingCapacity: true)
                 links.removeAll(keepingCapacity: true)
             }
-            readAhead.forgetAll()
         }
     }
     func write(_ handle: ServiceHandle, from buffer: UnsafeRawBufferPointer) throws(ServiceError) -> Int {
-        defer { forgetWrites(of: handle) }
+        defer {
+            forgetWrites(of: handle)
+            readAhead?.written(through: handle)
+        }
         return try inner.write(handle, from: buffer)
     }
     func pwrite(_ handle: ServiceHandle, from buffer: UnsafeRawBufferPointer, at offset: Int64) throws(ServiceError) -> Int {
-        defer { forgetWrites(of: handle) }
+        defer {
+            forgetWrites(of: handle)
+            readAhead?.written(through: handle)
+        }
         return try inner.pwrite(handle, from: buffer, at: offset)
     }
     func fstat(_ handle: ServiceHandle) throws(ServiceError) -> FileStatus { try inner.fstat(handle) }
     func close(_ handle: ServiceHandle) throws(ServiceError) {
         // A server may set the time of a written file when it is closed.
         if let path = lock.withLock({ writers.removeValue(forKey: handle) }) { forget([path], subtrees: false) }
-        readAhead.closed(handle)
+        readAhead?.closed(handle)
         try inner.close(handle)
     }
     func sync(_ handle: ServiceHandle) throws(ServiceError) { try inner.sync(handle) }
@@ -203,6 +210,7 @@ final class AttributeCache: FileService, @unchecked Sendable {
         try changed([path]) { () throws(ServiceError) in try inner.symlink(target: target, at: path) }
     }
     func truncate(_ path: String, length: Int64) throws(ServiceError) {
+        defer { readAhead?.forgetAll() }
         try changed([path]) { () throws(ServiceError) in try inner.truncate(path, length: length) }
     }
     func chmod(_ path: String, mode: UInt32) throws(ServiceError) {
@@ -219,7 +227,8 @@ final class AttributeCache: FileService, @unchecked Sendable {
         try inner.getFile(path, to: localPath)
     }
     func putFile(_ localPath: String, to path: String, mode: UInt32) throws(ServiceError) -> Int64 {
-        try changed([path]) { () throws(ServiceError) in try inner.putFile(localPath, to: path, mode: mode) }
+        defer { readAhead?.forgetAll() }
+        return try changed([path]) { () throws(ServiceError) in try inner.putFile(localPath, to: path, mode: mode) }
     }
     func checksum(_ path: String, algorithm: ChecksumAlgorithm) throws(ServiceError) -> [UInt8] {
         try inner.checksum(path, algorithm: algorithm)

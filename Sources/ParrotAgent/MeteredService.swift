@@ -7,6 +7,7 @@ import Glibc
 /// the time spent waiting for the server.
 final class MeteredService: FileService, @unchecked Sendable {
     var writesAtAnyOffset: Bool { inner.writesAtAnyOffset }
+    var readsInRoundTrips: Bool { inner.readsInRoundTrips }
     let inner: FileService
     let server: String
     let recorder: JobRecorder

@@ -3,17 +3,24 @@ import ParrotServices
 import Glibc
 #endif
 
-/// Reads ahead on handles read in sequence, as NFS clients do: a program
-/// reading a streamed remote file (--no-cache) 4 KiB at a time pays a round
-/// trip per read otherwise. The second read that continues the one before
-/// fetches a window (64 KiB or four reads, doubling with each fetch up to
-/// 1 MiB), and reads that fall inside it are answered without a request.
+/// Reads ahead on handles read in sequence, as NFS clients do, for drivers
+/// whose every pread is a round trip (Chirp; HTTP and FTP stream sequential
+/// reads themselves): a program reading a streamed remote file (--no-cache)
+/// 4 KiB at a time pays a round trip per read otherwise. The second read that
+/// continues the one before fetches a window (64 KiB or four reads, doubling
+/// with each fetch up to 1 MiB, less when many handles hold data), and reads
+/// that fall inside it are answered without a request. A read of 1 MiB or
+/// more, or one out of sequence, goes to the server as asked.
 ///
 /// The data is trusted as long as the server's answers to stat are
-/// (`lifetime`, see AttributeCache, which owns this and forgets the data of
-/// the names a change made through the agent touches); a random read, or a
-/// read no bigger than the window, goes to the server as before. At most
-/// `budget` bytes are held, the least recently used handles' first to go.
+/// (`lifetime`; AttributeCache owns this). A change of a file's contents
+/// made through the owner forgets the data of that file, found by the
+/// identity (device, inode) its open reported, so a write under another name
+/// of it (a hard link, a symbolic link, a name it was renamed to) counts too;
+/// data of unknown identity goes with any write, and all data with a write
+/// through a handle of unknown identity or a truncate or put by name.
+/// After data is lost (forgotten, expired, evicted) the window starts small
+/// again. At most `budget` bytes are held, the least recently used first to go.
 final class ReadAhead: @unchecked Sendable {
     static let firstWindow = 64 << 10
     static let largestWindow = 1 << 20
@@ -21,13 +28,17 @@ final class ReadAhead: @unchecked Sendable {
 
     let lifetime: Double
 
+    struct Identity: Hashable {
+        let device: UInt64
+        let inode: UInt64
+    }
+
     /// What is known about reads through one handle.
     private struct Stream {
-        /// The remote file's path, when the open went through the owner.
-        var path: String?
+        var identity: Identity?
         /// Where a read continuing the last one starts (-1: none yet).
         var next: Int64 = -1
-        /// The size of the last fetch (0: none yet).
+        /// The size of the last fetch (0: none yet, or its data was lost).
         var window = 0
         /// File bytes from `start`, fetched together.
         var data: [UInt8] = []
@@ -38,43 +49,56 @@ final class ReadAhead: @unchecked Sendable {
         var until: UInt64 = 0
         /// Order of last use, for eviction.
         var used: UInt64 = 0
+
+        var holdsData: Bool { !data.isEmpty }
     }
 
     private var streams: [ServiceHandle: Stream] = [:]
     private var held = 0
     private var clock: UInt64 = 0
+    /// Counts forgetting, so that a fetch that raced with it keeps nothing.
+    private var generation: UInt64 = 0
     private let lock = Mutex()
 
     init(lifetime: Double) {
         self.lifetime = lifetime
     }
 
-    func opened(_ handle: ServiceHandle, path: String) {
-        lock.withLock { dropData(of: handle, keepingState: false, path: path) }
+    func opened(_ handle: ServiceHandle, status: FileStatus?) {
+        let identity = status.map { Identity(device: $0.dev, inode: $0.ino) }
+        lock.withLock {
+            dropData(of: handle)
+            streams[handle] = Stream(identity: identity)
+        }
     }
 
     func closed(_ handle: ServiceHandle) {
-        lock.withLock { dropData(of: handle, keepingState: false, path: nil) }
+        lock.withLock {
+            dropData(of: handle)
+            streams[handle] = nil
+            generation += 1
+        }
     }
 
-    /// Forgets the data of handles on `names`, on anything under `prefixes`,
-    /// and of handles whose path is not known.
-    func forget(names: Set<String>, prefixes: [String]) {
+    /// The file open as `handle` was written (or truncated) through it: its
+    /// data goes wherever it is held, with all data of unknown identity.
+    func written(through handle: ServiceHandle) {
         lock.withLock {
-            for (handle, stream) in streams where !stream.data.isEmpty || stream.atEnd {
-                guard let path = stream.path else {
-                    dropData(of: handle)
-                    continue
-                }
-                if names.contains(path) || prefixes.contains(where: { path.hasPrefix($0) }) { dropData(of: handle) }
+            generation += 1
+            guard held > 0 else { return }
+            guard let identity = streams[handle]?.identity else {
+                dropAll()
+                return
+            }
+            for (other, stream) in streams where stream.holdsData && (stream.identity ?? identity) == identity {
+                dropData(of: other)
             }
         }
     }
 
+    /// A change by name whose file is not known here (truncate, put).
     func forgetAll() {
-        lock.withLock {
-            for handle in streams.keys { dropData(of: handle) }
-        }
+        lock.withLock { dropAll() }
     }
 
     /// Bytes held for all handles (for tests).
@@ -88,34 +112,34 @@ final class ReadAhead: @unchecked Sendable {
         guard want > 0, want < Self.largestWindow else { return try passedOn(handle, buffer, offset, fetch) }
         let now = Deadline.coarseNow.nanoseconds
         // Answered from what was fetched before, as far as it goes.
-        let (kept, continues, lastWindow) = lock.withLock { () -> (Int, Bool, Int) in
-            guard var stream = streams[handle] else { return (0, false, 0) }
+        let (kept, ended, continues, lastWindow, startGeneration) = lock.withLock { () -> (Int, Bool, Bool, Int, UInt64) in
+            guard var stream = streams[handle] else { return (0, false, false, 0, generation) }
+            if stream.holdsData && stream.until <= now { dropData(of: handle) }  // expired
+            stream = streams[handle]!
             var done = 0
             var ended = false
-            if stream.until > now, offset >= stream.start, offset <= stream.start + Int64(stream.data.count) {
+            if stream.holdsData, offset >= stream.start, offset <= stream.start + Int64(stream.data.count) {
                 let from = Int(offset - stream.start)
                 done = min(stream.data.count - from, want)
-                stream.data.withUnsafeBytes { bytes in
-                    buffer.baseAddress!.copyMemory(from: bytes.baseAddress! + from, byteCount: done)
+                if done > 0 {
+                    stream.data.withUnsafeBytes { bytes in
+                        buffer.baseAddress!.copyMemory(from: bytes.baseAddress! + from, byteCount: done)
+                    }
                 }
                 ended = stream.atEnd
-            }
-            let continues = stream.next == offset
-            if done > 0 || ended {
                 stream.next = offset + Int64(done)
                 clock += 1
                 stream.used = clock
             }
+            let continues = stream.next == offset || done > 0
             streams[handle] = stream
-            return (ended ? -1 - done : done, continues, stream.window)
+            return (done, ended, continues, stream.window, generation)
         }
-        if kept < 0 { return -1 - kept }  // the file ended there when the data was fetched
-        if kept == want { return kept }
+        if ended || kept == want { return kept }  // an end of file is where the data said
         let position = offset + Int64(kept)
         let rest = UnsafeMutableRawBufferPointer(rebasing: buffer[kept...])
-        // A read that does not continue the last one goes out as asked.
-        guard continues || kept > 0 else { return try passedOn(handle, rest, position, fetch) }
-        let window = min(max(Self.firstWindow, lastWindow * 2, want * 4), Self.largestWindow)
+        guard continues else { return try passedOn(handle, rest, position, fetch) }
+        let window = min(max(Self.firstWindow, lastWindow * 2, want * 4), windowLimit())
         guard window > rest.count else { return kept + (try passedOn(handle, rest, position, fetch)) }
         var data = [UInt8](repeating: 0, count: window)
         var failure: ServiceError?
@@ -132,10 +156,11 @@ final class ReadAhead: @unchecked Sendable {
         data.removeLast(window - count)
         let given = min(count, rest.count)
         data.withUnsafeBytes { rest.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: given) }
-        let until = lifetime.isInfinite ? UInt64.max : Deadline.coarseNow.nanoseconds + UInt64(lifetime * 1e9)
+        let until = Self.deadline(after: lifetime)
         lock.withLock {
-            var stream = streams[handle] ?? Stream()
-            held += count - stream.data.count
+            // Closed meanwhile, or a change forgot data while this was fetched: keep nothing.
+            guard var stream = streams[handle], generation == startGeneration, count > 0 else { return }
+            dropData(of: handle)
             clock += 1
             stream.data = data
             stream.start = position
@@ -145,9 +170,24 @@ final class ReadAhead: @unchecked Sendable {
             stream.next = position + Int64(given)
             stream.used = clock
             streams[handle] = stream
+            held += count
             evict(sparing: handle)
         }
         return kept + given
+    }
+
+    /// Nanoseconds of the coarse clock `seconds` from now (the end of time for
+    /// infinity or anything too far to count).
+    static func deadline(after seconds: Double) -> UInt64 {
+        let now = Deadline.coarseNow.nanoseconds
+        guard seconds < 1e9 else { return .max }
+        return now + UInt64(seconds * 1e9)
+    }
+
+    /// Windows shrink when many handles hold data, so that they rarely evict each other.
+    private func windowLimit() -> Int {
+        let holding = lock.withLock { streams.values.filter { !$0.data.isEmpty }.count }
+        return max(Self.firstWindow, min(Self.largestWindow, Self.budget / (holding + 1)))
     }
 
     /// A read that reads nothing ahead; it still says where the next one would continue.
@@ -162,19 +202,19 @@ final class ReadAhead: @unchecked Sendable {
         return count
     }
 
-    /// Drops a handle's data (under the lock); without `keepingState` also
-    /// what it knows of the reads, and records `path` for a handle just opened.
-    private func dropData(of handle: ServiceHandle, keepingState: Bool = true, path: String? = nil) {
-        if let stream = streams[handle] { held -= stream.data.count }
-        if keepingState, var stream = streams[handle] {
-            stream.data = []
-            stream.atEnd = false
-            streams[handle] = stream
-        } else if let path {
-            streams[handle] = Stream(path: path)
-        } else {
-            streams[handle] = nil
-        }
+    /// Drops a handle's data (under the lock); its next fetch starts with a small window.
+    private func dropData(of handle: ServiceHandle) {
+        guard var stream = streams[handle], stream.holdsData || stream.window > 0 else { return }
+        held -= stream.data.count
+        stream.data = []
+        stream.atEnd = false
+        stream.window = 0
+        streams[handle] = stream
+    }
+
+    private func dropAll() {
+        for handle in streams.keys { dropData(of: handle) }
+        generation += 1
     }
 
     /// Keeps at most `budget` bytes, dropping the least recently used data first.

@@ -18,6 +18,7 @@ import Synchronization
 public final class FTPFileService: FileService {
     /// STOR and APPE write only at the end.
     public var writesAtAnyOffset: Bool { false }
+    public var readsInRoundTrips: Bool { false }  // one RETR streams sequential reads
     let server: FTPServer
     let pool: FTPConnectionPool
     let openFiles = Mutex(FTPOpenFiles())

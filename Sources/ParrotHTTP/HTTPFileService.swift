@@ -51,6 +51,7 @@ struct HTTPOpenFiles {
 /// - everything that would change the server is EROFS.
 public final class HTTPFileService: FileService {
     public var writesAtAnyOffset: Bool { false }
+    public var readsInRoundTrips: Bool { false }  // a GET streams sequential reads
     public let secure: Bool
     public let host: String
     public let port: UInt16

@@ -25,6 +25,10 @@ public protocol FileService: AnyObject, Sendable {
     /// STOR cannot seek back): then a file opened only to be written needs
     /// no local copy. No default, so that wrappers pass on their driver's.
     var writesAtAnyOffset: Bool { get }
+    /// Whether every pread is a request and its reply (Chirp), so that reading
+    /// ahead saves round trips; drivers that stream sequential reads on an
+    /// open transfer (HTTP, FTP) or read local files say no. No default either.
+    var readsInRoundTrips: Bool { get }
     func open(_ path: String, flags: Int32, mode: UInt32) throws(ServiceError) -> ServiceHandle
     /// open, with the status of what was opened when the protocol tells it
     /// anyway (saves a round trip to learn whether it is a directory).

@@ -7,6 +7,7 @@ import CLinuxHeaders
 /// agent's own paths. A handle is the agent's file descriptor.
 public final class LocalFileService: FileService {
     public var writesAtAnyOffset: Bool { true }
+    public var readsInRoundTrips: Bool { false }
     public init() {}
 
     public func open(_ path: String, flags: Int32, mode: UInt32) throws(ServiceError) -> ServiceHandle {

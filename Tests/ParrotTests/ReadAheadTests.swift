@@ -20,7 +20,7 @@ import Glibc
         init(size: Int) {
             path = Paths.temporaryDirectory("readahead") + "/file"
             bytes = (0..<size).map { _ in UInt8.random(in: 0...255) }
-            FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
             fd = Glibc.open(path, O_RDWR)
         }
 
@@ -88,28 +88,66 @@ import Glibc
         #expect(ahead.heldBytes == 0)
     }
 
-    @Test func forgottenOrExpiredDataIsFetchedAgain() throws {
-        let source = Source(size: 200_000)
-        let handle = ServiceHandle(rawValue: 7)
-        let ahead = ReadAhead(lifetime: 0.3)
-        ahead.opened(handle, path: "/d/file")
+    static func status(inode: UInt) -> FileStatus {
+        var st = stat()
+        st.st_dev = 1
+        st.st_ino = inode
+        st.st_mode = S_IFREG | 0o644
+        return FileStatus(st)
+    }
+
+    /// `handle`'s window, fetched by two reads of 4 KiB from the start.
+    func startReading(_ source: Source, _ ahead: ReadAhead, _ handle: ServiceHandle) throws {
         _ = try source.read(ahead, handle, at: 0, count: 4096)
         _ = try source.read(ahead, handle, at: 4096, count: 4096)
-        // The file changes where the window holds it.
-        _ = "changed".utf8.withContiguousStorageIfAvailable { Glibc.pwrite(source.fd, $0.baseAddress, $0.count, 8192) }
-        #expect(try source.read(ahead, handle, at: 8192, count: 7) != Array("changed".utf8), "served from the window")
-        ahead.forget(names: ["/d/other"], prefixes: ["/e/"])
-        #expect(try source.read(ahead, handle, at: 8199, count: 1).count == 1)
-        #expect(ahead.heldBytes > 0, "another name's change keeps the data")
-        ahead.forget(names: ["/d/file", "/d"], prefixes: [])
+    }
+
+    func change(_ source: Source, _ text: String, at offset: Int) {
+        _ = text.utf8.withContiguousStorageIfAvailable { Glibc.pwrite(source.fd, $0.baseAddress, $0.count, off_t(offset)) }
+    }
+
+    @Test func aWriteToTheSameFileUnderAnyNameForgetsItsData() throws {
+        let source = Source(size: 200_000)
+        let ahead = ReadAhead(lifetime: 60)
+        let (reader, other, alias, writer) = (ServiceHandle(rawValue: 1), ServiceHandle(rawValue: 2),
+                                              ServiceHandle(rawValue: 3), ServiceHandle(rawValue: 4))
+        ahead.opened(reader, status: Self.status(inode: 10))
+        ahead.opened(other, status: Self.status(inode: 20))
+        ahead.opened(alias, status: Self.status(inode: 10))  // a hard link, a symbolic link, a new name
+        try startReading(source, ahead, reader)
+        try startReading(source, ahead, other)
+        change(source, "changed", at: 8192)
+        #expect(try source.read(ahead, reader, at: 8192, count: 7) != Array("changed".utf8), "served from the window")
+        ahead.written(through: writer)  // not opened here: nothing can be trusted
         #expect(ahead.heldBytes == 0)
-        #expect(try source.read(ahead, handle, at: 8192, count: 7) == Array("changed".utf8))
-        _ = "CHANGED".utf8.withContiguousStorageIfAvailable { Glibc.pwrite(source.fd, $0.baseAddress, $0.count, 8192) }
-        _ = try source.read(ahead, handle, at: 8199, count: 4096)  // fetches a window again
+        #expect(try source.read(ahead, reader, at: 8192, count: 7) == Array("changed".utf8))
+        try startReading(source, ahead, other)
+        change(source, "CHANGED", at: 8192)
+        ahead.written(through: alias)
+        let fetches = source.fetches.count
+        #expect(try source.read(ahead, reader, at: 8192, count: 7) == Array("CHANGED".utf8), "written under another name")
+        #expect(source.fetches.count == fetches + 1)
+        // Another file (inode 20; here the same bytes) keeps what it fetched.
+        #expect(try source.read(ahead, other, at: 8192, count: 7) == Array("changed".utf8))
+        #expect(source.fetches.count == fetches + 1)
+        ahead.closed(reader)
+        ahead.closed(other)
+        #expect(ahead.heldBytes == 0)
+    }
+
+    @Test func expiredDataIsFetchedAgainWithASmallWindow() throws {
+        let source = Source(size: 3_000_000)
+        let ahead = ReadAhead(lifetime: 0.3)
+        var offset: Int64 = 0
+        while source.fetches.last?.count ?? 0 < 256 << 10 {
+            _ = try source.read(ahead, at: offset, count: 4096)
+            offset += 4096
+        }
+        change(source, "CHANGED", at: Int(offset))
         Thread.sleep(forTimeInterval: 0.4)
-        #expect(try source.read(ahead, handle, at: 8192, count: 7) == Array("CHANGED".utf8), "after the lifetime")
-        ahead.closed(handle)
-        #expect(ahead.heldBytes == 0)
+        source.fetches.removeAll()
+        #expect(try source.read(ahead, at: offset, count: 7) == Array("CHANGED".utf8), "after the lifetime")
+        #expect(source.fetches.map(\.count) == [ReadAhead.firstWindow], "\(source.fetches)")
     }
 
     @Test func heldDataStaysWithinTheBudget() throws {
@@ -125,6 +163,24 @@ import Glibc
             #expect(ahead.heldBytes <= ReadAhead.budget)
         }
         #expect(ahead.heldBytes > ReadAhead.budget / 2)
+    }
+
+    /// `paste` of many files: windows shrink instead of evicting each other.
+    @Test func manyHandlesReadInTurnFetchLittleMoreThanTheyRead() throws {
+        let source = Source(size: 4_000_000)
+        let ahead = ReadAhead(lifetime: 60)
+        let handles = (0..<40).map { ServiceHandle(rawValue: $0) }
+        var read = 0
+        for step in 0..<300 {
+            for handle in handles {
+                let got = try source.read(ahead, handle, at: Int64(step * 4096), count: 4096)
+                #expect(got == source.expected(at: step * 4096, count: 4096))
+                read += got.count
+            }
+        }
+        let fetched = source.fetches.reduce(0) { $0 + $1.count }
+        #expect(fetched < read * 2, "fetched \(fetched) bytes for \(read) read")
+        #expect(source.fetches.count < handles.count * 30, "\(source.fetches.count) fetches")
     }
 }
 
@@ -170,6 +226,36 @@ import Glibc
             let (each, eachReads) = try Self.reads(server, ["--attr-timeout", "0"], script)
             #expect(each.status == 0 && each.stdout == ahead.stdout, "\(each)")
             #expect(eachReads >= Self.size / 4096, "\(eachReads) read requests")
+        }
+    }
+
+    /// Data read ahead follows the file, not its name: writes under a new
+    /// name, through a hard link, and a truncate are seen at once, as natively.
+    @Test(arguments: ChirpServerKind.allCases)
+    func changesUnderOtherNamesAreSeenAtOnce(_ kind: ChirpServerKind) throws {
+        try withChirpServer(kind) { server in
+            let script = """
+                import os, sys
+                d = sys.argv[1]
+                a, b, c = d + "/a.bin", d + "/b.bin", d + "/c.bin"
+                with open(a, "wb") as f: f.write(os.urandom(300_000))
+                fd = os.open(a, os.O_RDONLY)
+                os.read(fd, 4096); os.read(fd, 4096)
+                os.rename(a, b); os.read(fd, 4096)
+                w = os.open(b, os.O_WRONLY); os.pwrite(w, b"renamed", 20000); os.close(w)
+                print(os.pread(fd, 7, 20000))
+                os.link(b, c)
+                w = os.open(c, os.O_WRONLY); os.pwrite(w, b"linked", 30000); os.close(w)
+                print(os.pread(fd, 6, 30000))
+                os.truncate(b, 10000)
+                print(len(os.pread(fd, 4096, 12288)), len(os.read(fd, 100_000)))
+                os.unlink(b); os.unlink(c)
+                """
+            let native = Command.run(["python3", "-c", script, server.local("")])
+            #expect(native.status == 0 && native.stdout == "b'renamed'\nb'linked'\n0 0\n", "\(native)")
+            let traced = Command.run([Paths.parrot, "run", "--no-cache", "--", "python3", "-c", script,
+                                      "/chirp/127.0.0.1:\(server.port)"], timeout: 60)
+            #expect(traced.status == 0 && traced.stdout == native.stdout, "\(traced)")
         }
     }
 
