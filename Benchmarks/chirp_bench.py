@@ -173,8 +173,10 @@ class Server:
                 argv.append("--user=9999")
                 for d in ("root", "transient", "challenge"):
                     os.chown(self.dir / d, 9999, 9999)
-            name = f"chirp_server ({args.chirp_server.name})" if args.chirp_server else "Debian chirp_server"
-            self.version = name + " " + (tool_version([binary, "--version"]).splitlines() or ["?"])[0]
+            name = "chirp_server (--chirp-server)" if args.chirp_server else "Debian chirp_server"
+            # Its --version names the binary's path: keep only the name.
+            version = (tool_version([binary, "--version"]).splitlines() or ["?"])[0]
+            self.version = name + " " + version.replace(binary, Path(binary).name)
         self.log = open(self.dir / "log", "w")
         self.proc = subprocess.Popen(pinned(args.server_cpu, argv), stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
