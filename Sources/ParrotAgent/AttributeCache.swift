@@ -142,23 +142,13 @@ final class AttributeCache: FileService, @unchecked Sendable {
         guard flags & (O_CREAT | O_TRUNC) != 0 || flags & 3 != O_RDONLY else {
             let opened = try inner.openWithStatus(path, flags: flags, mode: mode)
             readAhead?.opened(opened.0, status: opened.1)
-            keep(opened.1, of: path, flags: flags)
             return opened
         }
         let opened = try changed([path]) { () throws(ServiceError) in try inner.openWithStatus(path, flags: flags, mode: mode) }
         lock.withLock { writers[opened.0] = path }
         readAhead?.opened(opened.0, status: opened.1)
         if flags & O_TRUNC != 0 { readAhead?.written(through: opened.0) }
-        keep(opened.1, of: path, flags: flags)
         return opened
-    }
-
-    /// The status an open's reply carried (Chirp's) answers the fstat or stat
-    /// that programs make right after it (cat, cp, python's open).
-    private func keep(_ status: FileStatus?, of path: String, flags: Int32) {
-        guard let status, flags & O_NOFOLLOW == 0 else { return }
-        let until = expiry
-        lock.withLock { answers[Key(path: path, follow: true)] = (until, .success(status)) }
     }
     func read(_ handle: ServiceHandle, into buffer: UnsafeMutableRawBufferPointer) throws(ServiceError) -> Int {
         try inner.read(handle, into: buffer)

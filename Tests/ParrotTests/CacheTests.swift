@@ -103,23 +103,6 @@ import Testing
         }
     }
 
-    /// Chirp's reply to an open carries the file's status, which answers the
-    /// fstat a program makes right after it (cat, python's open).
-    @Test func anOpensStatusAnswersTheFstatAfterIt() throws {
-        try withChirpServer { server in
-            server.write("/f.txt", "twelve bytes")
-            let cache = Paths.temporaryDirectory("cache")
-            defer { Paths.remove(cache) }
-            let script = "cat $C/f.txt; python3 -c 'import os, sys; print(os.fstat(os.open(sys.argv[1], os.O_RDONLY)).st_size)' $C/f.txt"
-            let (kept, ops) = try Self.run(server, script, cache: cache, options: ["--no-cache"])
-            #expect(kept.status == 0 && kept.stdout == "twelve bytes12\n" && ops["stat"] == nil && ops["open"] == 2,
-                    "\(kept) \(ops)")
-            let (asked, askedOps) = try Self.run(server, script, cache: cache, options: ["--no-cache", "--attr-timeout", "0"])
-            #expect(asked.stdout == kept.stdout && askedOps["stat", default: 0] + askedOps["fstat", default: 0] >= 2,
-                    "\(askedOps)")
-        }
-    }
-
     @Test func sessionModeAsksTheServerOnce() throws {
         try withChirpServer { server in
             server.write("/data.txt", "x\n")
