@@ -19,7 +19,6 @@ public final class FTPFileService: FileService {
     /// STOR and APPE write only at the end.
     public var writesAtAnyOffset: Bool { false }
     public var readsInRoundTrips: Bool { false }  // one RETR streams sequential reads
-    public var listsWithStatus: Bool { false }
     let server: FTPServer
     let pool: FTPConnectionPool
     let openFiles = Mutex(FTPOpenFiles())

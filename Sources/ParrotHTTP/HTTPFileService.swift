@@ -52,7 +52,6 @@ struct HTTPOpenFiles {
 public final class HTTPFileService: FileService {
     public var writesAtAnyOffset: Bool { false }
     public var readsInRoundTrips: Bool { false }  // a GET streams sequential reads
-    public var listsWithStatus: Bool { false }
     public let secure: Bool
     public let host: String
     public let port: UInt16
