@@ -98,6 +98,14 @@ final class AttributeCache: FileService, @unchecked Sendable {
     }
 
     func stat(_ path: String) throws(ServiceError) -> FileStatus { try remembered(path, follow: true) }
+
+    /// The server's answer now, whatever is kept (then kept): a copy about
+    /// to be written back must not start from a file changed meanwhile
+    /// under another name (a link) whose change forgot only that name.
+    func asked(_ path: String, follow: Bool) throws(ServiceError) -> FileStatus {
+        lock.withLock { answers[Key(path: path, follow: follow)] = nil }
+        return try remembered(path, follow: follow)
+    }
     func lstat(_ path: String) throws(ServiceError) -> FileStatus { try remembered(path, follow: false) }
 
     func access(_ path: String, mode: Int32) throws(ServiceError) {
@@ -202,6 +210,18 @@ final class AttributeCache: FileService, @unchecked Sendable {
     func unlink(_ path: String) throws(ServiceError) { try changed([path]) { () throws(ServiceError) in try inner.unlink(path) } }
     func rename(_ from: String, to: String) throws(ServiceError) {
         try changed([from, to], subtrees: true) { () throws(ServiceError) in try inner.rename(from, to: to) }
+        // Files open for writing under the old name are written under the new one now.
+        let (old, new) = (Self.trimmed(from), Self.trimmed(to))
+        lock.withLock {
+            for (handle, path) in writers {
+                let trimmed = Self.trimmed(path)
+                if trimmed == old {
+                    writers[handle] = new
+                } else if trimmed.hasPrefix(old == "/" ? "/" : old + "/") {
+                    writers[handle] = new + trimmed.dropFirst(old.count)
+                }
+            }
+        }
     }
     func link(_ existing: String, to newPath: String) throws(ServiceError) {
         try changed([existing, newPath]) { () throws(ServiceError) in try inner.link(existing, to: newPath) }

@@ -114,7 +114,11 @@ extension Agent {
             let service = try services.driver(for: location)
             var status: FileStatus
             do throws(ServiceError) {
-                status = try argument.followed ? service.stat(location.path) : service.lstat(location.path)
+                if let kept = service as? AttributeCache {
+                    status = try kept.asked(location.path, follow: argument.followed)
+                } else {
+                    status = try argument.followed ? service.stat(location.path) : service.lstat(location.path)
+                }
                 if flags & (O_CREAT | O_EXCL) == O_CREAT | O_EXCL { throw ServiceError(errno: EEXIST) }
                 guard status.isRegularFile else { return nil }  // directories, links: as the server says
                 if flags & 3 != O_RDONLY || flags & O_TRUNC != 0 {

@@ -230,9 +230,12 @@ extension Agent {
         var index = Int(file.offset)
         while index < listing.count {
             let entry = listing[index]
-            let record = KernelStructs.dirent64(name: entry.name, inode: entry.status?.ino ?? Self.inode(entry.name),
+            // cctools' server sends a zeroed status for an entry it cannot stat:
+            // inode 0 would hide the name (readdir consumers skip it).
+            let status = entry.status.flatMap { $0.mode & S_IFMT == 0 || $0.ino == 0 ? nil : $0 }
+            let record = KernelStructs.dirent64(name: entry.name, inode: status?.ino ?? Self.inode(entry.name),
                                                 nextOffset: Int64(index + 1),
-                                                type: KernelStructs.directoryEntryType(mode: entry.status?.mode))
+                                                type: KernelStructs.directoryEntryType(mode: status?.mode))
             if bytes.count + record.count > size {
                 if bytes.isEmpty { throw ServiceError(errno: EINVAL) }
                 break

@@ -78,6 +78,50 @@ import Testing
         }
     }
 
+    /// A kept answer about a name outlives a change the agent made through
+    /// another name of the same file (a symbolic link) for up to
+    /// --attr-timeout; reading may be that stale, but a copy opened to be
+    /// written back asks the server, or the change made through the link is
+    /// lost when the copy goes back.
+    @Test func aCopyWrittenBackStartsFromTheServersFile() throws {
+        try withChirpServer { server in
+            server.makeDirectory("/d")
+            server.write("/d/t", "")
+            server.symlink("t", at: "/d/link")
+            let cache = Paths.temporaryDirectory("cache")
+            defer { Paths.remove(cache) }
+            let (result, _) = try Self.run(server, "cat $C/d/t; echo data > $C/d/link; echo more >> $C/d/t; cat $C/d/t",
+                                           cache: cache, options: ["--attr-timeout", "60"])
+            #expect(result.status == 0 && localContents(server.local("/d/t")) == "data\nmore\n", "\(result)")
+        }
+    }
+
+    /// A file renamed while open for writing: its writes forget what was
+    /// kept about its new name.
+    @Test func writesAfterARenameForgetTheNewName() throws {
+        try withChirpServer { server in
+            server.makeDirectory("/d")
+            let cache = Paths.temporaryDirectory("cache")
+            defer { Paths.remove(cache) }
+            let script = """
+                python3 -c '
+                import os, sys
+                d = sys.argv[1]
+                fd = os.open(d + "/a", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                os.rename(d + "/a", d + "/b"); os.mkdir(d + "/e"); os.rename(d + "/b", d + "/e/b")
+                before = os.stat(d + "/e/b").st_size
+                os.write(fd, b"xyz"); os.fsync(fd)
+                print(before, os.stat(d + "/e/b").st_size)
+                os.close(fd)
+                print(os.stat(d + "/e/b").st_size)' $C/d
+                """
+            for options in [["--attr-timeout", "60"], ["--attr-timeout", "60", "--no-cache"]] {
+                let (result, _) = try Self.run(server, script + "; rm -r $C/d/e", cache: cache, options: options)
+                #expect(result.status == 0 && result.stdout == "0 3\n3\n", "\(options) \(result)")
+            }
+        }
+    }
+
     @Test func sessionModeAsksTheServerOnce() throws {
         try withChirpServer { server in
             server.write("/data.txt", "x\n")

@@ -130,6 +130,20 @@ import Glibc
         }
     }
 
+    /// cctools' server lists a directory it may read but not search with a
+    /// zeroed status for every entry; the names must still be listed.
+    @Test func entriesTheServerCannotStatAreStillListed() throws {
+        try withChirpServer { server in
+            server.makeDirectory("/d")
+            server.makeDirectory("/d/sub")
+            server.write("/d/f", "12345")
+            chmod(server.local("/d"), 0o644)
+            defer { chmod(server.local("/d"), 0o755) }
+            let result = Self.agent(server, "ls $C/d", options: ["--no-cache"])
+            #expect(result.stdout == "f\nsub\n", "\(result)")
+        }
+    }
+
     @Test func remoteWorkingDirectory() throws {
         try withChirpServer { server in
             server.makeDirectory("/proj/src")
