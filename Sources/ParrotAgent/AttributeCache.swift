@@ -39,9 +39,7 @@ final class AttributeCache: FileService, @unchecked Sendable {
         readAhead = inner.readsInRoundTrips ? ReadAhead(lifetime: lifetime) : nil
     }
 
-    private var expiry: UInt64 {
-        lifetime >= 1e9 ? UInt64.max : Deadline.now.nanoseconds + UInt64(lifetime * 1e9)  // infinity (-S) included
-    }
+    private var expiry: UInt64 { Deadline.now.adding(seconds: lifetime).nanoseconds }
 
     private func remembered(_ path: String, follow: Bool) throws(ServiceError) -> FileStatus {
         let key = Key(path: path, follow: follow)

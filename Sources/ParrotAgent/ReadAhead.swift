@@ -156,7 +156,7 @@ final class ReadAhead: @unchecked Sendable {
         data.removeLast(window - count)
         let given = min(count, rest.count)
         data.withUnsafeBytes { rest.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: given) }
-        let until = Self.deadline(after: lifetime)
+        let until = Deadline.coarseNow.adding(seconds: lifetime).nanoseconds
         lock.withLock {
             // Closed meanwhile, or a change forgot data while this was fetched: keep nothing.
             guard var stream = streams[handle], generation == startGeneration, count > 0 else { return }
@@ -174,14 +174,6 @@ final class ReadAhead: @unchecked Sendable {
             evict(sparing: handle)
         }
         return kept + given
-    }
-
-    /// Nanoseconds of the coarse clock `seconds` from now (the end of time for
-    /// infinity or anything too far to count).
-    static func deadline(after seconds: Double) -> UInt64 {
-        let now = Deadline.coarseNow.nanoseconds
-        guard seconds < 1e9 else { return .max }
-        return now + UInt64(seconds * 1e9)
     }
 
     /// Windows shrink when many handles hold data, so that they rarely evict each other.

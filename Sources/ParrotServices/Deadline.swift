@@ -22,8 +22,12 @@ public struct Deadline: Comparable, Sendable {
         return Deadline(nanoseconds: UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec))
     }
 
-    public static func after(seconds: Double) -> Deadline {
-        Deadline(nanoseconds: now.nanoseconds + UInt64(max(0, seconds) * 1e9))
+    public static func after(seconds: Double) -> Deadline { now.adding(seconds: seconds) }
+
+    /// `seconds` later; the end of time for infinity (-S) or anything too far to count.
+    public func adding(seconds: Double) -> Deadline {
+        guard seconds < 1e9 else { return Deadline(nanoseconds: .max) }
+        return Deadline(nanoseconds: nanoseconds + UInt64(max(0, seconds) * 1e9))
     }
 
     public var hasPassed: Bool { Deadline.now >= self }
