@@ -7,7 +7,9 @@
 #include <linux/seccomp.h>
 #include <signal.h>
 #include <stddef.h>
+#include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -41,6 +43,36 @@ static int install_filter(const void *filter, uint16_t len) {
     return 0;
 }
 
+// The answering filter with its listener (5.19+ for WAIT_KILLABLE_RECV: once
+// the agent has taken a call, only a fatal signal interrupts it, so an answer
+// is never lost after its remote side effect). Returns the listener or -1.
+static int install_answering_filter(const void *filter, uint16_t len) {
+    struct sock_fprog prog = { .len = len, .filter = (struct sock_filter *)filter };
+    unsigned long flags = SECCOMP_FILTER_FLAG_NEW_LISTENER | (1UL << 5);  // WAIT_KILLABLE_RECV
+    int fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags | SECCOMP_FILTER_FLAG_SPEC_ALLOW, &prog);
+    if (fd < 0) fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+    return fd;
+}
+
+// Sends the listener to the agent; 0 or -1 (errno set).
+static int send_listener(int socket, int listener) {
+    char byte = 0;
+    struct iovec io = { &byte, 1 };
+    union { struct cmsghdr header; char space[CMSG_SPACE(sizeof(int))]; } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr message = { 0 };
+    message.msg_iov = &io;
+    message.msg_iovlen = 1;
+    message.msg_control = control.space;
+    message.msg_controllen = sizeof control.space;
+    struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = SCM_RIGHTS;
+    header->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(header), &listener, sizeof listener);
+    return sendmsg(socket, &message, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
 int parrot_exec_filtered(const char *file, char *const argv[], const void *filter, uint16_t filter_len) {
     if (install_filter(filter, filter_len)) return -errno;
     execvp(file, argv);
@@ -67,8 +99,20 @@ pid_t parrot_spawn(const struct parrot_spawn_request *req) {
         if (rc < 0) report(req->report_fd, PARROT_STAGE_LANDLOCK, -rc);
     }
 
-    int stage = install_filter(req->filter, req->filter_len);
-    if (stage) report(req->report_fd, stage, errno);
+    int listener = -1;
+    if (req->answered_filter && req->listener_socket >= 0) {
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) report(req->report_fd, PARROT_STAGE_NNP, errno);
+        listener = install_answering_filter(req->answered_filter, req->answered_filter_len);
+    }
+    if (listener >= 0) {
+        // Without its listener every answered call would fail with ENOSYS.
+        if (send_listener(req->listener_socket, listener) < 0) report(req->report_fd, PARROT_STAGE_SECCOMP, errno);
+        close(listener);
+    } else {
+        int stage = install_filter(req->filter, req->filter_len);
+        if (stage) report(req->report_fd, stage, errno);
+    }
+    if (req->listener_socket >= 0) close(req->listener_socket);
 
     execvpe(req->file, req->argv, req->envp);
     report(req->report_fd, PARROT_STAGE_EXEC, errno);

@@ -129,7 +129,7 @@ public final class Agent: TraceEventHandler {
     }
 
     /// Every path means what it means on the host: no mount entries, no services.
-    var namespaceIsTrivial: Bool { options.mounts.isTrivial && options.services.isEmpty }
+    public var namespaceIsTrivial: Bool { options.mounts.isTrivial && options.services.isEmpty }
 
     func install(_ name: String, _ handler: @escaping Handler) {
         guard let number = policy.byName[name]?.number else { return }
@@ -139,8 +139,10 @@ public final class Agent: TraceEventHandler {
     private func installHandlers() {
         install("clone") { [unowned self] stop, _, _ in try self.stripUntraced(stop) }
         for rule in policy.rules {
-            if case .trapVirtualFD = rule.action {
+            switch rule.action {
+            case .trapVirtualFD, .answerVirtualFD:
                 install(rule.name) { stop, _, _ in try Self.refuseVirtualDescriptor(stop) }
+            default: break
             }
         }
         installIdentityHandlers()
@@ -214,6 +216,12 @@ public final class Agent: TraceEventHandler {
         if case .inject = resume {
             // Injected calls own the exit stops: say what happens instead.
             log.write("[\(tracee.tid)] \(describe(stop))\(note) = (injected calls)")
+            return resume
+        }
+        if stop.isAnswered {
+            // No exit stop to wait for: the answer is the result.
+            let result = stop.answeredResult.map(describeResult) ?? "(runs natively)"
+            log.write("[\(tracee.tid)] \(describe(stop))\(note) = \(result) [answered]")
             return resume
         }
         ThreadMemo.of(tracee).pendingLog = describe(stop) + note

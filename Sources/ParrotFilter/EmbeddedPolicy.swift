@@ -12,6 +12,11 @@ let embeddedPolicyText = #"""
 #                                path syscalls, cwd, socket addresses, fd-table edits
 #   trap-vfd A[,B]               stops only when argument A (or B) is a virtual
 #                                descriptor (fd >= VFD_BASE); native fds run untrapped
+#   answer-vfd A                 like trap-vfd, but the agent answers the call from
+#                                its own thread through a seccomp user notification
+#                                instead of a ptrace stop: calls it always emulates
+#                                whole, the data path of remote files. Falls back to
+#                                trap-vfd where the kernel lacks what that needs (5.19)
 #   trap-unless-empty-path F D   stops unless flags argument F has AT_EMPTY_PATH and
 #                                descriptor argument D is native: glibc's fstat is
 #                                newfstatat(fd, "", buf, AT_EMPTY_PATH)
@@ -27,15 +32,15 @@ let embeddedPolicyText = #"""
 # `foreign NAME...` lists entry points the kernel builds that are not in the
 # x86_64 table (other ABIs and architectures), so the hole test can skip them.
 
-read                       0  trap-vfd 0
-write                      1  trap-vfd 0
+read                       0  answer-vfd 0
+write                      1  answer-vfd 0
 open                       2  trap
-close                      3  trap-vfd 0
+close                      3  answer-vfd 0
 stat                       4  trap
-fstat                      5  trap-vfd 0
+fstat                      5  answer-vfd 0
 lstat                      6  trap
 poll                       7  allow
-lseek                      8  trap-vfd 0
+lseek                      8  answer-vfd 0
 mmap                       9  trap-vfd 4
 mprotect                  10  allow
 munmap                    11  allow
@@ -44,10 +49,10 @@ rt_sigaction              13  allow
 rt_sigprocmask            14  allow
 rt_sigreturn              15  allow
 ioctl                     16  trap-vfd 0
-pread64                   17  trap-vfd 0
-pwrite64                  18  trap-vfd 0
-readv                     19  trap-vfd 0
-writev                    20  trap-vfd 0
+pread64                   17  answer-vfd 0
+pwrite64                  18  answer-vfd 0
+readv                     19  answer-vfd 0
+writev                    20  answer-vfd 0
 access                    21  trap
 pipe                      22  allow
 select                    23  allow
@@ -244,7 +249,7 @@ epoll_create             213  allow
 epoll_ctl_old            214  errno ENOSYS
 epoll_wait_old           215  errno ENOSYS
 remap_file_pages         216  allow
-getdents64               217  trap-vfd 0
+getdents64               217  answer-vfd 0
 set_tid_address          218  allow
 restart_syscall          219  allow
 semtimedop               220  allow
@@ -322,8 +327,8 @@ epoll_create1            291  allow
 dup3                     292  trap-vfd 0,1
 pipe2                    293  allow
 inotify_init1            294  allow
-preadv                   295  trap-vfd 0
-pwritev                  296  trap-vfd 0
+preadv                   295  answer-vfd 0
+pwritev                  296  answer-vfd 0
 rt_tgsigqueueinfo        297  allow
 perf_event_open          298  allow
 recvmmsg                 299  allow
@@ -354,8 +359,8 @@ userfaultfd              323  allow
 membarrier               324  allow
 mlock2                   325  allow
 copy_file_range          326  trap-vfd 0,2
-preadv2                  327  trap-vfd 0
-pwritev2                 328  trap-vfd 0
+preadv2                  327  answer-vfd 0
+pwritev2                 328  answer-vfd 0
 pkey_mprotect            329  allow
 pkey_alloc               330  allow
 pkey_free                331  allow

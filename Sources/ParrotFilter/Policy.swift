@@ -6,6 +6,9 @@ public enum PolicyAction: Equatable, Sendable {
     case trap
     /// Trap only when one of these arguments is a virtual descriptor.
     case trapVirtualFD(args: [Int])
+    /// Like trapVirtualFD, but the agent answers the call through a seccomp user
+    /// notification, without a ptrace stop, where the kernel allows it.
+    case answerVirtualFD(args: [Int])
     /// Trap unless the flags argument has AT_EMPTY_PATH and the descriptor is native.
     case trapUnlessEmptyPath(flagsArg: Int, fdArg: Int)
     /// Trap when the argument has this (single) bit set.
@@ -115,6 +118,9 @@ public struct Policy: Sendable {
         case "trap-vfd":
             try expect(2)
             return .trapVirtualFD(args: try words[1].split(separator: ",").map { try arg(String($0)) })
+        case "answer-vfd":
+            try expect(2)
+            return .answerVirtualFD(args: try words[1].split(separator: ",").map { try arg(String($0)) })
         case "trap-unless-empty-path":
             try expect(3)
             return .trapUnlessEmptyPath(flagsArg: try arg(words[1]), fdArg: try arg(words[2]))

@@ -17,6 +17,9 @@ public enum TrapReason: UInt32, Sendable {
     case watchedClose = 2
     /// A stacked filter's trap: sendmsg or sendmmsg of a process that holds a virtual descriptor.
     case watchedSend = 3
+    /// Marks answer-vfd returns while compiling; the compiled program says
+    /// notify or trap (classified) instead, so no stop ever carries it.
+    case answered = 4
     case foreignABI = 0xFFFE
     case unclassified = 0xFFFF
 }

@@ -11,6 +11,9 @@ public struct SpawnSpec {
     public var environment: [String]
     public var workingDirectory: String?
     public var filter: CompiledFilter
+    /// The same policy with answered calls (FilterCompiler `answering:`): used
+    /// instead of `filter` when the kernel can give the agent their listener.
+    public var answeredFilter: CompiledFilter?
     /// Signals that were ignored when the agent started stay ignored in the program.
     public var ignoredSignals: UInt64
     /// A Landlock ruleset (ParrotSandbox) the child enters before exec, or -1.
@@ -49,31 +52,43 @@ public struct StartFailure: Error, CustomStringConvertible {
 }
 
 /// Forks the child (C, async-signal-safe until exec) and returns its pid stopped
-/// and seized, plus the read end of its failure pipe.
-func spawnStopped(_ spec: SpawnSpec) throws -> (pid: pid_t, reportFd: Int32) {
+/// and seized, the read end of its failure pipe, and the socket its listener
+/// for answered calls comes through before it executes the program (or -1).
+func spawnStopped(_ spec: SpawnSpec) throws -> (pid: pid_t, reportFd: Int32, listenerSocket: Int32) {
     var pipeFds: [Int32] = [-1, -1]
     guard parrot_pipe_cloexec(&pipeFds) == 0 else {
         throw StartFailure(description: "pipe: \(errnoName(errno))", status: 125)
     }
+    var socketFds: [Int32] = [-1, -1]
+    if spec.answeredFilter != nil, parrot_socketpair_cloexec(&socketFds) != 0 {
+        socketFds = [-1, -1]  // the traps alone then
+    }
+    let answered = spec.answeredFilter?.bytes ?? []
     let pid: pid_t = withCStrings(spec.arguments) { argv in
         withCStrings(spec.environment) { envp in
             spec.filter.bytes.withUnsafeBytes { filter in
-                spec.file.withCString { file in
-                    withOptionalCString(spec.workingDirectory) { cwd in
-                        var request = parrot_spawn_request(
-                            file: file, argv: argv, envp: envp, cwd: cwd,
-                            filter: filter.baseAddress, filter_len: UInt16(spec.filter.instructionCount),
-                            ignored_signals: spec.ignoredSignals, report_fd: pipeFds[1],
-                            landlock_fd: spec.landlockRuleset, landlock_flags: spec.landlockFlags)
-                        return parrot_spawn(&request)
+                answered.withUnsafeBytes { answeredFilter in
+                    spec.file.withCString { file in
+                        withOptionalCString(spec.workingDirectory) { cwd in
+                            var request = parrot_spawn_request(
+                                file: file, argv: argv, envp: envp, cwd: cwd,
+                                filter: filter.baseAddress, filter_len: UInt16(spec.filter.instructionCount),
+                                ignored_signals: spec.ignoredSignals, report_fd: pipeFds[1],
+                                landlock_fd: spec.landlockRuleset, landlock_flags: spec.landlockFlags,
+                                answered_filter: answered.isEmpty ? nil : answeredFilter.baseAddress,
+                                answered_filter_len: UInt16(answered.count / 8), listener_socket: socketFds[1])
+                            return parrot_spawn(&request)
+                        }
                     }
                 }
             }
         }
     }
     close(pipeFds[1])
+    if socketFds[1] >= 0 { close(socketFds[1]) }
     if pid < 0 {
         close(pipeFds[0])
+        if socketFds[0] >= 0 { close(socketFds[0]) }
         throw StartFailure(description: "fork: \(errnoName(-pid))", status: 125)
     }
     // Wait until the child has stopped itself, then seize it.
@@ -82,6 +97,7 @@ func spawnStopped(_ spec: SpawnSpec) throws -> (pid: pid_t, reportFd: Int32) {
         let r = waitpid(pid, &status, WUNTRACED)
         if r < 0 && errno == EINTR { continue }
         if r < 0 || !(parrot_wifstopped(status) != 0) {
+            if socketFds[0] >= 0 { close(socketFds[0]) }
             let failure = readSpawnFailure(pipeFds[0])  // closes it
             throw failure ?? StartFailure(description: "the child exited before it could be traced", status: 125)
         }
@@ -94,13 +110,14 @@ func spawnStopped(_ spec: SpawnSpec) throws -> (pid: pid_t, reportFd: Int32) {
         kill(pid, SIGKILL)
         waitpid(pid, nil, 0)
         close(pipeFds[0])
+        if socketFds[0] >= 0 { close(socketFds[0]) }
         let reason = Int32(-rc) == EPERM
             ? "ptrace is not permitted here (PTRACE_SEIZE: EPERM); parrot needs ptrace: check kernel.yama.ptrace_scope and the container's seccomp profile"
             : "PTRACE_SEIZE failed: \(errnoName(Int32(-rc)))"
         throw StartFailure(description: reason, status: 125)
     }
     kill(pid, SIGCONT)
-    return (pid, pipeFds[0])
+    return (pid, pipeFds[0], socketFds[0])
 }
 
 /// The child's report, if it failed before running the program.

@@ -5,8 +5,9 @@ import Glibc
 #endif
 
 /// A tracee stopped at PTRACE_EVENT_SECCOMP (or at the exit of a call whose
-/// result the agent asked to see). Reads and edits happen through this value;
-/// everything here runs on the tracer thread.
+/// result the agent asked to see), or a call the filter sent to the listener
+/// (answered: the caller sleeps in the kernel, its registers out of reach).
+/// Reads and edits happen through this value, with the tracer's lock held.
 public struct SyscallStop {
     public let tid: pid_t
     public let number: Int
@@ -15,6 +16,8 @@ public struct SyscallStop {
     public let stackPointer: UInt64
     public let arch: UInt32
     public let trapData: UInt32
+    /// Where an answered call's result goes; nil at a ptrace stop.
+    let answer: CallAnswer?
 
     init(tid: pid_t, info: parrot_syscall_info) {
         self.tid = tid
@@ -24,7 +27,24 @@ public struct SyscallStop {
         stackPointer = info.sp
         arch = info.arch
         trapData = info.ret_data
+        answer = nil
     }
+
+    init(notification: parrot_notification, answer: CallAnswer) {
+        tid = notification.tid
+        number = Int(notification.nr)
+        args = withUnsafeBytes(of: notification.args) { Array($0.bindMemory(to: UInt64.self)) }
+        instructionPointer = notification.ip
+        stackPointer = 0  // not in a notification; answered calls never need it
+        arch = notification.arch
+        trapData = TrapReason.classified.rawValue
+        self.answer = answer
+    }
+
+    /// Answered through the listener rather than stopped under ptrace.
+    public var isAnswered: Bool { answer != nil }
+    /// The result an answered call was given so far (nil: none, it runs natively).
+    public var answeredResult: Int64? { answer?.value }
 
     /// Argument as the C `int` the kernel will use (fds, flags).
     public func int32(_ index: Int) -> Int32 { Int32(truncatingIfNeeded: args[index]) }
@@ -33,11 +53,13 @@ public struct SyscallStop {
 
     /// Replaces argument `index` for the real call.
     public func setArgument(_ index: Int, _ value: UInt64) throws {
+        if answer != nil { throw TracerError(description: "an answered call cannot be rewritten", errno: EINVAL) }
         try TracerError.check(parrot_poke_reg(tid, parrot_arg_reg(Int32(index)), value), "set argument")
     }
 
     /// Skips the call and makes it return `value` (negative: -errno).
     public func emulate(returning value: Int64) throws {
+        if let answer { return answer.value = value }
         try TracerError.check(parrot_poke_reg(tid, PARROT_REG_ORIG_RAX, UInt64.max), "skip syscall")
         try TracerError.check(parrot_poke_reg(tid, PARROT_REG_RAX, UInt64(bitPattern: value)), "set result")
     }
@@ -46,6 +68,7 @@ public struct SyscallStop {
 
     /// Whether the call was made to return without running (emulate, fail).
     public func isSkipped() throws -> Bool {
+        if let answer { return answer.value != nil }
         var number: UInt64 = 0
         try TracerError.check(parrot_peek_reg(tid, PARROT_REG_ORIG_RAX, &number), "read syscall number")
         return number == UInt64.max
@@ -53,8 +76,14 @@ public struct SyscallStop {
 
     /// Changes the result of a call at its syscall-exit stop.
     public func setResult(_ value: Int64) throws {
+        if let answer { return answer.value = value }
         try TracerError.check(parrot_poke_reg(tid, PARROT_REG_RAX, UInt64(bitPattern: value)), "set result")
     }
+}
+
+/// The result of an answered call, filled in by the agent.
+final class CallAnswer {
+    var value: Int64?
 }
 
 /// What the tracer does after the agent handled a seccomp stop.

@@ -16,6 +16,15 @@ public final class Tracer {
     let waitNoThread: Bool
     /// How long to poll for the next stop before sleeping (see parrot_wait_all).
     public var spinNanoseconds: UInt64 = 50_000
+    /// Held by whichever thread runs the agent: the tracer thread, except while
+    /// it waits, or the answerer.
+    let lock = TracerLock()
+    /// Where the child's listener for answered calls arrives, until it does.
+    var listenerSocket: Int32 = -1
+    var answerer: CallAnswerer?
+    /// Whether the program's answered calls go to the listener (false: the
+    /// kernel could not, and they stop under ptrace like the rest).
+    public private(set) var answersCalls = false
 
     public init(handler: TraceEventHandler, sharedProcess: Bool = false) {
         self.handler = handler
@@ -30,21 +39,36 @@ public final class Tracer {
     public func run(_ spec: SpawnSpec, started: (pid_t) -> Void = { _ in },
                     mainExited: @escaping () -> Void = {}) throws -> Termination {
         self.mainExited = mainExited
-        let (pid, reportFd) = try spawnStopped(spec)
+        let (pid, reportFd, listenerSocket) = try spawnStopped(spec)
+        self.listenerSocket = listenerSocket
         mainPid = pid
         tracees[pid] = Tracee(tid: pid)
         handler.taskCreated(pid, parent: 0, kind: .fork)
         started(pid)
         loop()
         parrot_wait_done()
+        answerer?.stop()
+        answerer = nil
+        if self.listenerSocket >= 0 { close(self.listenerSocket) }
         if let failure = readSpawnFailure(reportFd) { throw failure }
         return mainTermination ?? .exited(0)
     }
 
+    func locked<T>(_ body: () throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+
     private func loop() {
         var status: Int32 = 0
+        lock.lock()
+        defer { lock.unlock() }
         while true {
-            let pid = parrot_wait_all(&status, waitNoThread ? 1 : 0, spinNanoseconds, handler.wakeDeadline() ?? 0)
+            let deadline = handler.wakeDeadline() ?? 0
+            lock.unlock()
+            let pid = parrot_wait_all(&status, waitNoThread ? 1 : 0, spinNanoseconds, deadline)
+            lock.lock()
             if pid == -ETIMEDOUT {
                 handler.deadlinePassed()
                 continue
@@ -58,6 +82,34 @@ public final class Tracer {
                 stopped(pid, signal: parrot_wstopsig(status), event: status >> 16)
             }
         }
+    }
+
+    /// The child sent its listener before it executed the program (or ran
+    /// with the traps alone): answered calls begin with this first exec.
+    private func startAnswering() {
+        let listener = parrot_receive_listener(listenerSocket)
+        close(listenerSocket)
+        listenerSocket = -1
+        guard listener >= 0 else { return }
+        let made = CallAnswerer(listener: listener, tracer: self)
+        made.start()
+        answerer = made
+        answersCalls = true
+    }
+
+    /// An answered call (on the answerer's thread, the lock held): its result,
+    /// or proceed to run it natively as it is.
+    func answer(_ notification: parrot_notification) -> (value: Int64, proceed: Bool) {
+        // A task unknown here, or running calls injected by the agent, makes
+        // the call as if untrapped (a virtual number then fails with EBADF).
+        guard let tracee = tracees[notification.tid], tracee.injection == nil else { return (0, true) }
+        let answer = CallAnswer()
+        let stop = SyscallStop(notification: notification, answer: answer)
+        let resume = try? handler.handleSyscall(stop, tracee: tracee)
+        if let value = answer.value { return (value, false) }
+        if case .proceed? = resume { return (0, true) }
+        if resume == nil { return (0, true) }  // the handler failed: unchanged, as at a stop
+        return (-Int64(ENOSYS), false)  // injections need a ptrace stop: never asked for here
     }
 
     private func finished(_ pid: pid_t, _ how: Termination) {
@@ -105,6 +157,7 @@ public final class Tracer {
                 tracee.scratch = execer.scratch
             }
             handler.taskExeced(pid, formerTid: former)
+            if listenerSocket >= 0 { startAnswering() }
             resume(tracee)
         case Ptrace.eventStop:
             if tracee.expectingInitialStop {

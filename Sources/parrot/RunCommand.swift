@@ -99,6 +99,10 @@ struct RunCommand: ParsableCommand {
             help: "Microseconds the agent polls for the next stop before it sleeps (0: never poll).")
     var spinMicroseconds: UInt64 = 50
 
+    @Flag(name: .customLong("ptrace-only"),
+          help: "Stop the program under ptrace for every trapped call. By default reads and writes of remote files are answered through a seccomp user-notification listener (Linux 5.19+), which is faster but takes the one listener a process may have: use this for programs that install their own.")
+    var ptraceOnly = false
+
     @OptionGroup(title: "Sandbox and identity")
     var sandboxOptions: SandboxOptions
 
@@ -214,7 +218,7 @@ struct RunCommand: ParsableCommand {
         do throws(ServiceError) { try agent.checkWorkingDirectory() } catch {
             throw ValidationError("-w \(workDir ?? ""): \(ErrnoName.name(of: error.errno)) (\(error))")
         }
-        let filter = try FilterCompiler.compile(policy)
+        let (filter, answeringFilter) = try FilterCompiler.compileTrappingAndAnswering(policy)
         var environment = Self.environment()
         defer { reportFiles.forEach { $0.1.close() } }
         func reportFile(_ name: String?) -> LocalDescriptor? { reportFiles.first { $0.0 == name }?.1 }
@@ -223,6 +227,10 @@ struct RunCommand: ParsableCommand {
         var spec = SpawnSpec(file: program[0], arguments: program, environment: environment,
                              workingDirectory: hostStartDir, filter: filter,
                              ignoredSignals: SpawnSpec.currentlyIgnoredSignals())
+        // Nothing to answer without services: virtual descriptors never exist.
+        if !ptraceOnly && !agent.namespaceIsTrivial {
+            spec.answeredFilter = answeringFilter
+        }
         if let sandbox {
             sandbox.report.forEach { log.write($0) }
             spec.landlockRuleset = try sandbox.makeRuleset()

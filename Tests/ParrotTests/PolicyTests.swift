@@ -7,7 +7,8 @@ import Testing
         #expect(policy.rules.count > 350)
         #expect(policy.byName["getpid"]?.action == .allow)
         #expect(policy.byName["openat"]?.action == .trap)
-        #expect(policy.byName["read"]?.action == .trapVirtualFD(args: [0]))
+        #expect(policy.byName["read"]?.action == .answerVirtualFD(args: [0]))
+        #expect(policy.byName["mmap"]?.action == .trapVirtualFD(args: [4]))
         #expect(policy.byName["newfstatat"]?.action == .trapUnlessEmptyPath(flagsArg: 3, fdArg: 0))
         #expect(policy.byName["io_uring_setup"]?.action == .errno(name: "ENOSYS", value: 38))
         #expect(policy.byName["clone3"]?.action == .errno(name: "ENOSYS", value: 38))
@@ -17,5 +18,20 @@ import Testing
         let filter = try FilterCompiler.compile(.builtin)
         #expect(filter.instructionCount > 100)
         #expect(filter.instructionCount < 4096)  // the kernel's BPF_MAXINSNS
+    }
+
+    /// answer-vfd returns SECCOMP_RET_USER_NOTIF only when answering, and the
+    /// same program shape traps otherwise.
+    @Test func answeredCallsNotifyOnlyWhenAsked() throws {
+        func returns(_ filter: CompiledFilter) -> Set<UInt32> {
+            Set(stride(from: 0, to: filter.bytes.count, by: 8).compactMap { at -> UInt32? in
+                let code = UInt16(filter.bytes[at]) | UInt16(filter.bytes[at + 1]) << 8
+                guard code == 0x06 else { return nil }  // BPF_RET | BPF_K
+                return (0..<4).reduce(UInt32(0)) { $0 | UInt32(filter.bytes[at + 4 + $1]) << (8 * UInt32($1)) }
+            })
+        }
+        let notify: UInt32 = 0x7fc0_0000
+        #expect(returns(try FilterCompiler.compile(.builtin, answering: true)).contains(notify))
+        #expect(!returns(try FilterCompiler.compile(.builtin)).contains(notify))
     }
 }

@@ -33,6 +33,12 @@ struct parrot_spawn_request {
     int report_fd;             // write end of a CLOEXEC pipe for a parrot_spawn_failure
     int landlock_fd;           // Landlock ruleset to enter before exec, or -1
     uint32_t landlock_flags;   // landlock_restrict_self flags
+    // The same policy with answered calls (SECCOMP_RET_USER_NOTIF), or NULL.
+    // The child installs it when the kernel can, sends the listener over
+    // `listener_socket` and runs with `filter` otherwise.
+    const void *answered_filter;
+    uint16_t answered_filter_len;
+    int listener_socket;       // unix socket for SCM_RIGHTS, or -1
 };
 
 // Forks a child that stops itself (SIGSTOP), waits to be seized, installs the
@@ -127,6 +133,33 @@ int parrot_tkill(pid_t tid, int sig);
 
 // pipe2(O_CLOEXEC); returns 0 or -errno.
 int parrot_pipe_cloexec(int fds[2]);
+
+// --- answered calls: seccomp user notifications (answer.c) ----------------------
+
+// One notified call, as the kernel's struct seccomp_notif gives it.
+struct parrot_notification {
+    uint64_t id;
+    pid_t tid;
+    int32_t nr;
+    uint32_t arch;
+    uint64_t ip;
+    uint64_t args[6];
+};
+
+// socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC); returns 0 or -errno.
+int parrot_socketpair_cloexec(int fds[2]);
+// The listener the child sent over `socket`, or -errno (EAGAIN: none was sent).
+int parrot_receive_listener(int socket);
+// Asks the kernel to wake answerer and caller on the same CPU (6.6+); 0 or -errno.
+int parrot_listener_sync_wakeup(int listener);
+// Waits for a notification on `listener` or a byte on `stop_fd`, until
+// `deadline_ns` (CLOCK_MONOTONIC, 0: none). Returns 1 notification, 2 stop,
+// 3 no caller can remain (hang-up), 0 deadline, -errno.
+int parrot_listener_wait(int listener, int stop_fd, uint64_t deadline_ns);
+// Receives one notification; 0 or -errno (ENOENT: its caller is gone).
+int parrot_listener_receive(int listener, struct parrot_notification *out);
+// Answers it: `error` < 0 fails the call, `proceed` runs it natively instead.
+int parrot_listener_answer(int listener, uint64_t id, int64_t value, int32_t error, int proceed);
 
 // memfd_create for exporting the BPF program; returns fd or -errno.
 int parrot_memfd(const char *name);

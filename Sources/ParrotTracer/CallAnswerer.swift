@@ -1,0 +1,82 @@
+import CParrotShim
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Serves the calls the filter answers through its seccomp user-notification
+/// listener (the data path of virtual descriptors), on a thread of its own:
+/// such a caller sleeps in the kernel, not in a ptrace stop, so no ptrace call
+/// is ever needed here. The tracer's lock keeps the agent single-threaded.
+final class CallAnswerer {
+    private let listener: Int32
+    private unowned let tracer: Tracer
+    /// A byte written here ends the thread.
+    private var stopPipe: [Int32] = [-1, -1]
+    private var thread = pthread_t()
+    private var running = false
+
+    init(listener: Int32, tracer: Tracer) {
+        self.listener = listener
+        self.tracer = tracer
+        // Caller and answerer then hand the CPU to each other directly (6.6+);
+        // without it every answer waits for the scheduler to wake a CPU.
+        _ = parrot_listener_sync_wakeup(listener)
+    }
+
+    func start() {
+        guard parrot_pipe_cloexec(&stopPipe) == 0 else { return }
+        let context = Unmanaged.passRetained(self).toOpaque()
+        running = pthread_create(&thread, nil, { context in
+            let answerer = Unmanaged<CallAnswerer>.fromOpaque(context!).takeRetainedValue()
+            answerer.serve()
+            return nil
+        }, context) == 0
+        if !running { Unmanaged<CallAnswerer>.fromOpaque(context).release() }
+    }
+
+    /// Ends the thread; called on the tracer thread without the lock.
+    func stop() {
+        if running {
+            var byte: UInt8 = 0
+            _ = write(stopPipe[1], &byte, 1)
+            pthread_join(thread, nil)
+            running = false
+        }
+        for fd in stopPipe where fd >= 0 { close(fd) }
+        stopPipe = [-1, -1]
+        close(listener)
+    }
+
+    private func serve() {
+        while true {
+            let deadline = tracer.locked { tracer.handler.wakeDeadline() } ?? 0
+            switch parrot_listener_wait(listener, stopPipe[0], deadline) {
+            case 1:
+                var notification = parrot_notification()
+                // ENOENT: the caller died (or a signal took it) before this.
+                guard parrot_listener_receive(listener, &notification) == 0 else { continue }
+                let (value, proceed) = tracer.locked { tracer.answer(notification) }
+                _ = parrot_listener_answer(listener, notification.id, max(value, 0),
+                                           Int32(clamping: min(value, 0)), proceed ? 1 : 0)
+            case 0:
+                tracer.locked { tracer.handler.deadlinePassed() }
+            default:
+                return  // asked to stop, no caller left, or the listener failed
+            }
+        }
+    }
+}
+
+/// A plain mutex: the tracer thread holds it except while it waits for a stop.
+final class TracerLock {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+
+    init() { pthread_mutex_init(mutex, nil) }
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    func lock() { pthread_mutex_lock(mutex) }
+    func unlock() { pthread_mutex_unlock(mutex) }
+}
