@@ -48,18 +48,29 @@ final class CallAnswerer {
     }
 
     private func serve() {
+        // The deadline is read while the lock is held anyway: taking it again
+        // would often wait for the tracer thread, which the answered caller
+        // may already have woken with its next trapped call.
+        var deadline = tracer.locked { tracer.handler.wakeDeadline() } ?? 0
         while true {
-            let deadline = tracer.locked { tracer.handler.wakeDeadline() } ?? 0
             switch parrot_listener_wait(listener, stopPipe[0], deadline) {
             case 1:
                 var notification = parrot_notification()
                 // ENOENT: the caller died (or a signal took it) before this.
                 guard parrot_listener_receive(listener, &notification) == 0 else { continue }
-                let (value, proceed) = tracer.locked { tracer.answer(notification) }
+                let (value, proceed, next) = tracer.locked {
+                    let (value, proceed) = tracer.answer(notification)
+                    return (value, proceed, tracer.handler.wakeDeadline())
+                }
+                deadline = next ?? 0
                 _ = parrot_listener_answer(listener, notification.id, max(value, 0),
                                            Int32(clamping: min(value, 0)), proceed ? 1 : 0)
             case 0:
-                tracer.locked { tracer.handler.deadlinePassed() }
+                // The tracer thread may have sent what was due; then this finds nothing.
+                deadline = tracer.locked {
+                    tracer.handler.deadlinePassed()
+                    return tracer.handler.wakeDeadline()
+                } ?? 0
             default:
                 return  // asked to stop, no caller left, or the listener failed
             }
