@@ -37,8 +37,12 @@ int parrot_receive_listener(int socket) {
     ssize_t n = recvmsg(socket, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (n < 0) return -errno;
     if (n == 0) return -EAGAIN;  // the child closed its end: it runs with the traps only
+    // A byte without its descriptor: the child runs with the listener's
+    // filter and this process could not take the listener (out of fds).
+    if (message.msg_flags & MSG_CTRUNC) return -EMFILE;
     struct cmsghdr *header = CMSG_FIRSTHDR(&message);
-    if (!header || header->cmsg_type != SCM_RIGHTS) return -EAGAIN;
+    if (!header || header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS
+        || header->cmsg_len != CMSG_LEN(sizeof(int))) return -EPROTO;
     int fd;
     memcpy(&fd, CMSG_DATA(header), sizeof fd);
     return fd;
@@ -86,6 +90,10 @@ int parrot_listener_receive(int listener, struct parrot_notification *out) {
     return 0;
 }
 
+int parrot_listener_id_valid(int listener, uint64_t id) {
+    return ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) < 0 ? -errno : 0;
+}
+
 int parrot_listener_answer(int listener, uint64_t id, int64_t value, int32_t error, int proceed) {
     struct seccomp_notif_resp response;
     memset(&response, 0, sizeof response);
@@ -97,5 +105,10 @@ int parrot_listener_answer(int listener, uint64_t id, int64_t value, int32_t err
     } else {
         response.val = value;
     }
-    return ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &response) < 0 ? -errno : 0;
+    // A taken call waits killably: an answer lost to a signal here would
+    // leave it waiting for good.
+    int rc;
+    do rc = ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &response);
+    while (rc < 0 && errno == EINTR);
+    return rc < 0 ? -errno : 0;
 }

@@ -8,7 +8,8 @@ import Glibc
 #endif
 
 /// The agent: decides, for every trapped call, whether it runs as is, with
-/// rewritten arguments, or is emulated. Runs on the tracer thread.
+/// rewritten arguments, or is emulated. Runs with the tracer's lock held, on
+/// the tracer thread or (answered calls) the answerer's: never two at once.
 public final class Agent: TraceEventHandler {
     typealias Handler = (SyscallStop, Tracee, TaskState) throws -> Resume
 

@@ -8,6 +8,9 @@ public enum VirtualDescriptor {
     static let tag: UInt64 = 0x4000_0000
     /// The other three values of (fd & mask): native descriptors and negative specials.
     static let nativeTags: [UInt64] = [0, 0x8000_0000, 0xC000_0000]
+
+    /// Whether a descriptor argument, as the filter sees it, is virtual.
+    public static func isVirtual(_ argument: UInt64) -> Bool { argument & mask == tag }
 }
 
 /// SECCOMP_RET_DATA values that tell the tracer why a call stopped.

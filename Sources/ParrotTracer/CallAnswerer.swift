@@ -23,8 +23,9 @@ final class CallAnswerer {
         _ = parrot_listener_sync_wakeup(listener)
     }
 
-    func start() {
-        guard parrot_pipe_cloexec(&stopPipe) == 0 else { return }
+    /// False when the thread cannot be made (no descriptors, no threads left).
+    func start() -> Bool {
+        guard parrot_pipe_cloexec(&stopPipe) == 0 else { return false }
         let context = Unmanaged.passRetained(self).toOpaque()
         running = pthread_create(&thread, nil, { context in
             let answerer = Unmanaged<CallAnswerer>.fromOpaque(context!).takeRetainedValue()
@@ -32,6 +33,7 @@ final class CallAnswerer {
             return nil
         }, context) == 0
         if !running { Unmanaged<CallAnswerer>.fromOpaque(context).release() }
+        return running
     }
 
     /// Ends the thread; called on the tracer thread without the lock.
@@ -59,6 +61,12 @@ final class CallAnswerer {
                 // ENOENT: the caller died (or a signal took it) before this.
                 guard parrot_listener_receive(listener, &notification) == 0 else { continue }
                 let (value, proceed, next) = tracer.locked {
+                    // Its task may have died while the tracer thread held the
+                    // lock, and its tid gone to another (a thread's exec takes
+                    // the leader's): nothing may touch that task's memory then.
+                    guard parrot_listener_id_valid(listener, notification.id) == 0 else {
+                        return (Int64(0), true, tracer.handler.wakeDeadline())
+                    }
                     let (value, proceed) = tracer.answer(notification)
                     return (value, proceed, tracer.handler.wakeDeadline())
                 }
@@ -78,16 +86,42 @@ final class CallAnswerer {
     }
 }
 
-/// A plain mutex: the tracer thread holds it except while it waits for a stop.
+/// The agent's lock, shared by the tracer thread (which holds it except while
+/// it waits for a stop) and the answerer. First come, first served: with a
+/// plain mutex the tracer thread, releasing it only for a waitpid that returns
+/// at once while stops keep coming, would take it back before a woken answerer
+/// ran, and answered calls would wait behind every trapped one.
 final class TracerLock {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let turn = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var nextTicket: UInt64 = 0
+    private var serving: UInt64 = 0
 
-    init() { pthread_mutex_init(mutex, nil) }
+    init() {
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(turn, nil)
+    }
+
     deinit {
+        pthread_cond_destroy(turn)
         pthread_mutex_destroy(mutex)
+        turn.deallocate()
         mutex.deallocate()
     }
 
-    func lock() { pthread_mutex_lock(mutex) }
-    func unlock() { pthread_mutex_unlock(mutex) }
+    func lock() {
+        pthread_mutex_lock(mutex)
+        let ticket = nextTicket
+        nextTicket += 1
+        while ticket != serving { pthread_cond_wait(turn, mutex) }
+        pthread_mutex_unlock(mutex)
+    }
+
+    func unlock() {
+        pthread_mutex_lock(mutex)
+        serving += 1
+        let waiting = nextTicket != serving
+        pthread_mutex_unlock(mutex)
+        if waiting { pthread_cond_broadcast(turn) }
+    }
 }

@@ -2,7 +2,10 @@
 import Glibc
 #endif
 
-/// The agent's side of the tracer: called on the tracer thread, in stop order.
+/// The agent's side of the tracer: called with the tracer's lock held, one call
+/// at a time, on the tracer thread (ptrace stops, in stop order) or on the
+/// answerer's (answered calls: `handleSyscall` only, with a stop whose
+/// `isAnswered` is true, which must be emulated whole or left to run as is).
 public protocol TraceEventHandler: AnyObject {
     /// A PTRACE_EVENT_SECCOMP stop. Errors (e.g. the task died) are logged and the
     /// call proceeds unchanged.

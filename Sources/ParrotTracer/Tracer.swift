@@ -1,4 +1,5 @@
 import CParrotShim
+import ParrotFilter
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,6 +26,8 @@ public final class Tracer {
     /// Whether the program's answered calls go to the listener (false: the
     /// kernel could not, and they stop under ptrace like the rest).
     public private(set) var answersCalls = false
+    /// Why the run was ended before the program could run as it should.
+    var agentFailure: StartFailure?
 
     public init(handler: TraceEventHandler, sharedProcess: Bool = false) {
         self.handler = handler
@@ -50,6 +53,7 @@ public final class Tracer {
         answerer?.stop()
         answerer = nil
         if self.listenerSocket >= 0 { close(self.listenerSocket) }
+        if let agentFailure { throw agentFailure }
         if let failure = readSpawnFailure(reportFd) { throw failure }
         return mainTermination ?? .exited(0)
     }
@@ -90,11 +94,32 @@ public final class Tracer {
         let listener = parrot_receive_listener(listenerSocket)
         close(listenerSocket)
         listenerSocket = -1
-        guard listener >= 0 else { return }
-        let made = CallAnswerer(listener: listener, tracer: self)
-        made.start()
+        if listener == -EAGAIN { return }  // the child could not make one: every call traps
+        let made = listener >= 0 ? CallAnswerer(listener: listener, tracer: self) : nil
+        guard let made, made.start() else {
+            // Its answered calls would wait for good (or fail with ENOSYS).
+            made?.stop()
+            let reason = listener >= 0 ? "cannot start the thread that answers calls" : "lost the child's listener (\(errnoName(-listener)))"
+            agentFailure = StartFailure(description: reason + "; --ptrace-only runs without one", status: 125)
+            kill(mainPid, SIGKILL)
+            return
+        }
         answerer = made
         answersCalls = true
+    }
+
+    /// A signal that came before the answerer took a call interrupted it
+    /// (ERESTARTSYS): without SA_RESTART the program would see EINTR from a
+    /// read or close of a file, which a local file never gives and a ptrace
+    /// stop never did. Here, before the handler runs, the call is made to
+    /// restart whatever the handler's flags (ERESTARTNOINTR).
+    private func restartInterruptedAnswer(_ tid: pid_t) {
+        var number: UInt64 = 0, result: UInt64 = 0, fd: UInt64 = 0
+        let restartSys = UInt64(bitPattern: -512), restartNoIntr = UInt64(bitPattern: -513)
+        guard parrot_peek_reg(tid, PARROT_REG_RAX, &result) == 0, result == restartSys,
+              parrot_peek_reg(tid, PARROT_REG_ORIG_RAX, &number) == 0, number != UInt64.max,
+              parrot_peek_reg(tid, PARROT_REG_RDI, &fd) == 0, VirtualDescriptor.isVirtual(fd) else { return }
+        _ = parrot_poke_reg(tid, PARROT_REG_RAX, restartNoIntr)
     }
 
     /// An answered call (on the answerer's thread, the lock held): its result,
@@ -174,6 +199,7 @@ public final class Tracer {
                 syscallExitStop(tracee)
             } else {
                 // Signal-delivery stop: deliver it.
+                if answersCalls { restartInterruptedAnswer(pid) }
                 Ptrace.resume(Ptrace.cont, pid, signal: signal)
             }
         }

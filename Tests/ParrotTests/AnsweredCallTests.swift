@@ -67,6 +67,24 @@ import Glibc
         }
     }
 
+    /// The same with a handler installed without SA_RESTART, in C (Python
+    /// retries EINTR itself): a signal that comes before the answerer takes a
+    /// call must restart it, as a local file's read is never interrupted.
+    @Test func readsOfRemoteFilesAreNeverInterrupted() throws {
+        try withChirpServer { server in
+            server.write("/in.bin", Self.randomBytes(3 << 20))
+            let program = Fixture.binary("eintr", flags: ["-pthread"])
+            let native = Command.run([program, server.local("/in.bin"), "4"])
+            #expect(native.stdout.hasPrefix("eintr 0, same bytes"), "\(native)")
+            for options in [["--no-cache"], ["--no-cache", "--ptrace-only"]] {
+                let traced = Command.run([Paths.parrot, "run"] + options + ["--", program,
+                                          ChirpAgentTests.chirpPath(server) + "/in.bin", "4"], timeout: 120)
+                #expect(traced.status == 0, "\(options): \(traced)")
+                #expect(traced.stdout == native.stdout, "\(options): \(traced)")
+            }
+        }
+    }
+
     /// Threads reading one remote file through their own descriptors and one
     /// shared one: every byte where it belongs.
     @Test func threadsShareAnsweredCalls() throws {

@@ -148,7 +148,8 @@ struct parrot_notification {
 
 // socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC); returns 0 or -errno.
 int parrot_socketpair_cloexec(int fds[2]);
-// The listener the child sent over `socket`, or -errno (EAGAIN: none was sent).
+// The listener the child sent over `socket`, or -errno (EAGAIN: none was sent,
+// the child runs with the traps alone; anything else: it was sent but lost).
 int parrot_receive_listener(int socket);
 // Asks the kernel to wake answerer and caller on the same CPU (6.6+); 0 or -errno.
 int parrot_listener_sync_wakeup(int listener);
@@ -158,6 +159,8 @@ int parrot_listener_sync_wakeup(int listener);
 int parrot_listener_wait(int listener, int stop_fd, uint64_t deadline_ns);
 // Receives one notification; 0 or -errno (ENOENT: its caller is gone).
 int parrot_listener_receive(int listener, struct parrot_notification *out);
+// 0 while the call's task is still waiting for this answer, else -errno (ENOENT).
+int parrot_listener_id_valid(int listener, uint64_t id);
 // Answers it: `error` < 0 fails the call, `proceed` runs it natively instead.
 int parrot_listener_answer(int listener, uint64_t id, int64_t value, int32_t error, int proceed);
 
