@@ -70,6 +70,8 @@ def parse_args():
                    help="binary whose chirp-server command serves (default: --parrot)")
     p.add_argument("--cctools-parrot", type=Path, metavar="PATH",
                    help="cctools parrot_run, for a column of its own")
+    p.add_argument("--agent-option", action="append", default=[], metavar="OPTION",
+                   help="pass OPTION to every `parrot run` (repeatable), e.g. --agent-option=--ptrace-only")
     p.add_argument("--rounds", type=int, default=5, help="rounds, at least 3 (default 5)")
     p.add_argument("--quick", action="store_true",
                    help="16 MB file, a tenth of the latency iterations, no load check; "
@@ -285,11 +287,11 @@ def latency_configs(args, bins, server, localdir, n):
     # Streaming: each call is one request, the paper's measurement. With the
     # whole-file cache (the default) reads come from a local copy instead.
     configs.append(("parrot", "parrot",
-                    pinned(pin, [str(args.parrot), "run", "--no-cache", "--attr-timeout", "0", "--", wl, "latency",
+                    pinned(pin, [str(args.parrot), "run", *args.agent_option, "--no-cache", "--attr-timeout", "0", "--", wl, "latency",
                                  server.url("lat-parrot"), str(n)]),
                     None))
     configs.append(("parrot_cached", "parrot, cache",
-                    pinned(pin, [str(args.parrot), "run", "--", wl, "latency", server.url("lat-parrot"), str(n)]),
+                    pinned(pin, [str(args.parrot), "run", *args.agent_option, "--", wl, "latency", server.url("lat-parrot"), str(n)]),
                     None))
     if args.cctools_parrot and "chirp_workload_static" in bins:
         configs.append(("cctools", "cctools parrot_run",
@@ -384,9 +386,11 @@ def latency_report(configs, med, failures, n, server, args):
                "cached copy with one stat, and reads of the copy stay local; the written file is opened "
                "write-only, so it is streamed as below.")
     out.append("- *parrot*: `parrot run --no-cache --attr-timeout 0 -- chirp_workload latency /chirp/127.0.0.1:PORT/DIR`; every "
-               "call is one stop and one request (open+close: two), except the writes: the agent gathers "
-               "small writes (here 8 KiB over the same 8 KiB again and again) and sends them when another "
-               "call comes or 256 KiB are gathered, so that row is the cost of a stop, not a round trip.")
+               "call is one request (open+close: two) and one ptrace stop, or for reads and closes one "
+               "answered call (a seccomp user notification, no stop); the writes are gathered: the agent "
+               "collects small writes (here 8 KiB over the same 8 KiB again and again) and sends them when "
+               "another call comes or 256 KiB are gathered, so that row is the cost of an answered call, "
+               "not a round trip.")
     if "cctools" in med:
         out.append("- *cctools parrot_run*: the same workload, linked statically, under cctools Parrot "
                    "(8.0 cannot load dynamic programs with this glibc). Its read 8 KiB is served from its "
@@ -421,12 +425,12 @@ def throughput_configs(args, bins, server, localdir, total):
 
     configs = [
         ("native_dd", "native dd", dd([], str(localdir / "big")), False),
-        ("parrot_dd", "parrot dd (cache)", dd([parrot, "run", "--"], server.url("big-dd")), False),
+        ("parrot_dd", "parrot dd (cache)", dd([parrot, "run", *args.agent_option, "--"], server.url("big-dd")), False),
         ("parrot_cached", "parrot write(2) (cache)",
-         lambda bs: (pinned(pin, [parrot, "run", "--", wl, "stream", server.url("big-cached"), str(bs),
+         lambda bs: (pinned(pin, [parrot, "run", *args.agent_option, "--", wl, "stream", server.url("big-cached"), str(bs),
                                   str(nbytes(bs))]), nbytes(bs)), False),
         ("parrot_stream", "parrot write(2) (streamed, --no-cache)",
-         lambda bs: (pinned(pin, [parrot, "run", "--no-cache", "--", wl, "stream", server.url("big-stream"),
+         lambda bs: (pinned(pin, [parrot, "run", *args.agent_option, "--no-cache", "--", wl, "stream", server.url("big-stream"),
                                   str(bs), str(nbytes(bs))]), nbytes(bs)), False),
         ("raw_pwrite", "raw pwrite",
          lambda bs: (pinned(pin, [raw, str(server.port), "pwrite", "/big-raw", str(bs), str(nbytes(bs))]),
@@ -465,7 +469,7 @@ def run_throughput(args, bins, server, raw_rows):
     startup = []
     results, failures = {}, {}
     for rnd in range(args.rounds):
-        seconds, _, error = run_timed(pinned(args.pin, [str(args.parrot), "run", "--", "true"]), 60)
+        seconds, _, error = run_timed(pinned(args.pin, [str(args.parrot), "run", *args.agent_option, "--", "true"]), 60)
         if seconds is not None:
             startup.append(seconds)
         order = configs[rnd % len(configs):] + configs[:rnd % len(configs)]
@@ -546,7 +550,7 @@ def throughput_report(configs, med, failures, total, startup, server, args):
     out.append("- *parrot write(2) (cache)*: `parrot run -- chirp_workload stream /chirp/...`: the same "
                "through the cache, from a program that writes its own descriptor.")
     out.append("- *parrot write(2) (streamed, --no-cache)*: the same with `--no-cache`: open, `write` at "
-               "the block size on the virtual descriptor, close. Each write is one stop and one `pwrite` "
+               "the block size on the virtual descriptor, close. Each write is one answered call and one `pwrite` "
                "request, sent ahead of its reply (write-behind, at most 64 requests or 8 MiB "
                "outstanding), so the program's next write overlaps the server's work.")
     out.append("- *raw pwrite*: `chirp_raw` writing the same file with one `pwrite` request per block on "
@@ -586,10 +590,10 @@ def read_configs(args, bins, server, local):
     remote = server.url("big-read")
     configs = [
         ("native", "native", lambda bs: pinned(pin, [wl, "readall", str(local), str(bs)])),
-        ("ahead", "parrot --no-cache", lambda bs: pinned(pin, [parrot, "run", "--no-cache", "--", wl, "readall",
+        ("ahead", "parrot --no-cache", lambda bs: pinned(pin, [parrot, "run", *args.agent_option, "--no-cache", "--", wl, "readall",
                                                                 remote, str(bs)])),
         ("each", "parrot --no-cache --attr-timeout 0",
-         lambda bs: pinned(pin, [parrot, "run", "--no-cache", "--attr-timeout", "0", "--", wl, "readall",
+         lambda bs: pinned(pin, [parrot, "run", *args.agent_option, "--no-cache", "--attr-timeout", "0", "--", wl, "readall",
                                  remote, str(bs)])),
     ]
     if args.cctools_parrot and "chirp_workload_static" in bins:
@@ -846,7 +850,8 @@ def main():
     where = (args.parrot.relative_to(HERE.parent) if args.parrot.is_relative_to(HERE.parent)
              else args.parrot.name)
     machine = (f"- Machine: {machine_notes(nproc)}; {pin_text}; {load_before} before and {load_note()} after "
-               f"({minutes:.1f} min). Agent `{where}`, `{tool_version([str(args.parrot), '--version']) or '?'}`.")
+               f"({minutes:.1f} min). Agent `{where}`, `{tool_version([str(args.parrot), '--version']) or '?'}`"
+               + (f", run with `{' '.join(args.agent_option)}`." if args.agent_option else "."))
     quick = ["- **--quick smoke test**: not a measurement."] if args.quick else []
     setting = ""
     if args.pin is not None:
