@@ -41,8 +41,16 @@ final class ServiceRegistry {
         }
         do throws(ServiceError) {
             var driver = try factory(location.authority)
-            if let recorder { driver = MeteredService(driver, server: key, recorder: recorder) }
-            if attributeLifetime > 0 { driver = AttributeCache(driver, lifetime: attributeLifetime) }
+            // `host` and `host:9094` are one server: one driver, one cache,
+            // so that a change made through one name is seen through the other.
+            let server = driver.endpoint.map { location.service + "/" + $0 } ?? key
+            if let known = drivers[server] {
+                driver = known
+            } else {
+                if let recorder { driver = MeteredService(driver, server: server, recorder: recorder) }
+                if attributeLifetime > 0 { driver = AttributeCache(driver, lifetime: attributeLifetime) }
+                drivers[server] = driver
+            }
             drivers[key] = driver
             last = (location.service, location.authority, driver)
             return driver

@@ -16,6 +16,8 @@ public final class ChirpFileService: FileService {
     /// The protocol's largest pread or pwrite (the server's request buffer).
     static let maxTransfer = 16 << 20
 
+    public var endpoint: String? { Self.endpoint(host: host, port: port) }
+
     public init(host: String, port: UInt16 = 9094, options: ChirpOptions = ChirpOptions()) {
         self.host = host
         self.port = port

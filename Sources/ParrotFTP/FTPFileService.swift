@@ -19,6 +19,8 @@ public final class FTPFileService: FileService {
     /// STOR and APPE write only at the end.
     public var writesAtAnyOffset: Bool { false }
     public var readsInRoundTrips: Bool { false }  // one RETR streams sequential reads
+    /// The login is part of it: another user is another view of the server.
+    public var endpoint: String? { (server.user.map { $0 + "@" } ?? "") + Self.endpoint(host: server.host, port: server.port) }
     let server: FTPServer
     let pool: FTPConnectionPool
     let openFiles = Mutex(FTPOpenFiles())

@@ -52,6 +52,7 @@ struct HTTPOpenFiles {
 public final class HTTPFileService: FileService {
     public var writesAtAnyOffset: Bool { false }
     public var readsInRoundTrips: Bool { false }  // a GET streams sequential reads
+    public var endpoint: String? { Self.endpoint(host: host, port: port) }
     public let secure: Bool
     public let host: String
     public let port: UInt16

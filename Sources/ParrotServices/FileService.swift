@@ -29,6 +29,11 @@ public protocol FileService: AnyObject, Sendable {
     /// ahead saves round trips; drivers that stream sequential reads on an
     /// open transfer (HTTP, FTP) or read local files say no. No default either.
     var readsInRoundTrips: Bool { get }
+    /// The server this driver talks to, spelled one way (`host:port`, the
+    /// host in lower case, the default port written out), so that two
+    /// spellings of one server share one driver and what it keeps; nil for
+    /// drivers that have no server.
+    var endpoint: String? { get }
     func open(_ path: String, flags: Int32, mode: UInt32) throws(ServiceError) -> ServiceHandle
     /// open, with the status of what was opened when the protocol tells it
     /// anyway (saves a round trip to learn whether it is a directory).
@@ -76,6 +81,14 @@ public protocol FileService: AnyObject, Sendable {
 }
 
 extension FileService {
+    public var endpoint: String? { nil }
+
+    /// `host:port` as `endpoint` spells it (`[v6]:port` for an IPv6 address).
+    public static func endpoint(host: String, port: UInt16) -> String {
+        let name = host.lowercased()
+        return (name.contains(":") ? "[\(name)]" : name) + ":\(port)"
+    }
+
     public func sync(_ handle: ServiceHandle) throws(ServiceError) {}
 
     public func openWithStatus(_ path: String, flags: Int32, mode: UInt32) throws(ServiceError) -> (ServiceHandle, FileStatus?) {

@@ -144,6 +144,19 @@ import Glibc
         }
     }
 
+    /// `host` and `host:9094`, `Host` and `host`, port `0123` and `123` name
+    /// one server: what one spelling keeps (a cached copy, stat answers)
+    /// must not hide a change made through the other.
+    @Test func twoSpellingsOfOneServerShareWhatTheyKeep() throws {
+        try withChirpServer { server in
+            server.write("/f", "first\n")
+            let other = "/chirp/127.0.0.1:0\(server.port)"
+            let result = Self.agent(server, "cat $C/f; ls -l $C/f | cut -d' ' -f5; echo second, longer > \(other)/f; cat $C/f; ls -l $C/f | cut -d' ' -f5")
+            #expect(result.status == 0, "\(result)")
+            #expect(result.stdout == "first\n6\nsecond, longer\n15\n", "\(result)")
+        }
+    }
+
     @Test func remoteWorkingDirectory() throws {
         try withChirpServer { server in
             server.makeDirectory("/proj/src")
