@@ -8,11 +8,13 @@ import Glibc
 /// missing headers in every -I directory for each file it compiles, and
 /// realpath asks readlink of every component. A change this agent makes at the
 /// server forgets what it can affect: the names changed, their parents (whose
-/// times and link counts move) and, for a directory renamed or removed,
-/// everything under it; writes through an open handle forget its file.
-/// Changes by other clients, or seen only through a symbolic link that leads
-/// to a changed name, show after `lifetime` at most (with -S: never within
-/// the run). Data read ahead on open files (ReadAhead, for drivers whose
+/// times and link counts move), for a directory renamed or removed everything
+/// under it, and every name of a changed file (by its device and inode, as
+/// far as answers kept or the open's reply tell them: a write through a
+/// symbolic or hard link forgets the file's other names); writes through an
+/// open handle forget its file. Changes by other clients, and names a change
+/// made through a link to a directory creates or removes elsewhere, show
+/// after `lifetime` at most (with -S: never within the run). Data read ahead on open files (ReadAhead, for drivers whose
 /// reads are round trips) is trusted for as long.
 final class AttributeCache: FileService, @unchecked Sendable {
     var writesAtAnyOffset: Bool { inner.writesAtAnyOffset }
@@ -22,8 +24,11 @@ final class AttributeCache: FileService, @unchecked Sendable {
     let lifetime: Double
     private var answers: [Key: (until: UInt64, answer: Result<FileStatus, ServiceError>)] = [:]
     private var links: [String: (until: UInt64, answer: Result<String, ServiceError>)] = [:]
-    /// Handles open for writing, and the path each writes.
-    private var writers: [ServiceHandle: String] = [:]
+    /// The keys of answers found, by the file they describe.
+    private var namesOf: [Identity: Set<Key>] = [:]
+    /// Handles open for writing: the path each writes, and its file when the
+    /// open said.
+    private var writers: [ServiceHandle: (path: String, identity: Identity?)] = [:]
     /// Drivers may be called from several threads.
     private let lock = Mutex()
     let readAhead: ReadAhead?
@@ -31,6 +36,18 @@ final class AttributeCache: FileService, @unchecked Sendable {
     private struct Key: Hashable {
         let path: String
         let follow: Bool
+    }
+
+    private struct Identity: Hashable {
+        let device: UInt64
+        let inode: UInt64
+
+        /// None for a zeroed status (cctools' listings have such entries).
+        init?(_ status: FileStatus) {
+            guard status.ino != 0 else { return nil }
+            device = status.dev
+            inode = status.ino
+        }
     }
 
     init(_ inner: FileService, lifetime: Double) {
@@ -51,11 +68,20 @@ final class AttributeCache: FileService, @unchecked Sendable {
             answer = .failure(error)
         }
         let until = expiry
-        lock.withLock {
-            if answers.count > 65536 { answers.removeAll() }
-            answers[key] = (until, answer)
-        }
+        lock.withLock { keep(answer, at: key, until: until) }
         return try answer.get()
+    }
+
+    /// With the lock held.
+    private func keep(_ answer: Result<FileStatus, ServiceError>, at key: Key, until: UInt64) {
+        if answers.count > 65536 || namesOf.count > 65536 {
+            answers.removeAll()
+            namesOf.removeAll()
+        }
+        answers[key] = (until, answer)
+        if case .success(let status) = answer, let identity = Identity(status) {
+            namesOf[identity, default: []].insert(key)
+        }
     }
 
     /// The server changed at `paths` through this agent: what was kept about
@@ -67,11 +93,22 @@ final class AttributeCache: FileService, @unchecked Sendable {
     }
 
     /// Names are dropped one by one (streamed writes call this for every
-    /// write); only subtrees need a look at every answer kept.
-    private func forget(_ paths: [String], subtrees: Bool) {
+    /// write); only subtrees need a look at every answer kept. The files the
+    /// names were known to be (and `files`) lose what was kept under any name.
+    private func forget(_ paths: [String], subtrees: Bool, files: [Identity] = []) {
         let names = Set(paths.flatMap { path in [Self.trimmed(path), Self.parent(of: path)] })
         let prefixes = subtrees ? paths.map { Self.trimmed($0) == "/" ? "/" : Self.trimmed($0) + "/" } : []
         lock.withLock {
+            var identities = Set(files)
+            for path in paths {
+                for follow in [true, false] {
+                    if case .success(let status)? = answers[Key(path: Self.trimmed(path), follow: follow)]?.answer,
+                       let identity = Identity(status) { identities.insert(identity) }
+                }
+            }
+            for identity in identities {
+                for key in namesOf.removeValue(forKey: identity) ?? [] { answers[key] = nil }
+            }
             for name in names {
                 answers[Key(path: name, follow: true)] = nil
                 answers[Key(path: name, follow: false)] = nil
@@ -101,7 +138,7 @@ final class AttributeCache: FileService, @unchecked Sendable {
     /// to be written back must not start from a file changed meanwhile
     /// under another name (a link) whose change forgot only that name.
     func asked(_ path: String, follow: Bool) throws(ServiceError) -> FileStatus {
-        lock.withLock { answers[Key(path: path, follow: follow)] = nil }
+        lock.withLock { answers[Key(path: path, follow: follow)] = nil }  // namesOf may keep the key: harmless
         return try remembered(path, follow: follow)
     }
     func lstat(_ path: String) throws(ServiceError) -> FileStatus { try remembered(path, follow: false) }
@@ -150,7 +187,9 @@ final class AttributeCache: FileService, @unchecked Sendable {
             return opened
         }
         let opened = try changed([path]) { () throws(ServiceError) in try inner.openWithStatus(path, flags: flags, mode: mode) }
-        lock.withLock { writers[opened.0] = path }
+        let identity = opened.1.flatMap(Identity.init)
+        if let identity { forget([], subtrees: false, files: [identity]) }  // truncated, or about to change
+        lock.withLock { writers[opened.0] = (path, identity) }
         readAhead?.opened(opened.0, status: opened.1)
         if flags & O_TRUNC != 0 { readAhead?.written(through: opened.0) }
         return opened
@@ -167,12 +206,13 @@ final class AttributeCache: FileService, @unchecked Sendable {
     /// A write through `handle` changed its file (every kept answer, when
     /// the file is not known).
     private func forgetWrites(of handle: ServiceHandle) {
-        if let path = lock.withLock({ writers[handle] }) {
-            forget([path], subtrees: false)
+        if let writer = lock.withLock({ writers[handle] }) {
+            forget([writer.path], subtrees: false, files: writer.identity.map { [$0] } ?? [])
         } else {
             lock.withLock {
                 answers.removeAll(keepingCapacity: true)
                 links.removeAll(keepingCapacity: true)
+                namesOf.removeAll(keepingCapacity: true)
             }
         }
     }
@@ -193,7 +233,9 @@ final class AttributeCache: FileService, @unchecked Sendable {
     func fstat(_ handle: ServiceHandle) throws(ServiceError) -> FileStatus { try inner.fstat(handle) }
     func close(_ handle: ServiceHandle) throws(ServiceError) {
         // A server may set the time of a written file when it is closed.
-        if let path = lock.withLock({ writers.removeValue(forKey: handle) }) { forget([path], subtrees: false) }
+        if let writer = lock.withLock({ writers.removeValue(forKey: handle) }) {
+            forget([writer.path], subtrees: false, files: writer.identity.map { [$0] } ?? [])
+        }
         readAhead?.closed(handle)
         try inner.close(handle)
     }
@@ -211,12 +253,12 @@ final class AttributeCache: FileService, @unchecked Sendable {
         // Files open for writing under the old name are written under the new one now.
         let (old, new) = (Self.trimmed(from), Self.trimmed(to))
         lock.withLock {
-            for (handle, path) in writers {
-                let trimmed = Self.trimmed(path)
+            for (handle, writer) in writers {
+                let trimmed = Self.trimmed(writer.path)
                 if trimmed == old {
-                    writers[handle] = new
+                    writers[handle] = (new, writer.identity)
                 } else if trimmed.hasPrefix(old == "/" ? "/" : old + "/") {
-                    writers[handle] = new + trimmed.dropFirst(old.count)
+                    writers[handle] = (new + trimmed.dropFirst(old.count), writer.identity)
                 }
             }
         }

@@ -78,11 +78,34 @@ import Testing
         }
     }
 
-    /// A kept answer about a name outlives a change the agent made through
-    /// another name of the same file (a symbolic link) for up to
-    /// --attr-timeout; reading may be that stale, but a copy opened to be
-    /// written back asks the server, or the change made through the link is
-    /// lost when the copy goes back.
+    /// A change made through another name of a file (a symbolic or a hard
+    /// link) forgets what was kept under every name of that file: reads and
+    /// sizes through the first name show it at once, cached or streamed.
+    @Test func aChangeThroughAnotherNameIsSeenAtOnce() throws {
+        try withChirpServer { server in
+            server.makeDirectory("/d")
+            server.write("/d/t", "one\n")
+            server.symlink("t", at: "/d/soft")
+            let cache = Paths.temporaryDirectory("cache")
+            defer { Paths.remove(cache) }
+            let script = """
+                cat $C/d/t; stat -c %s $C/d/t; echo two, through the link > $C/d/soft; cat $C/d/t; stat -c %s $C/d/t
+                stat -c %s $C/d/hard; echo three > $C/d/t; cat $C/d/hard; stat -c %s $C/d/hard; stat -L -c %s $C/d/soft
+                """
+            for options in [["--attr-timeout", "60"], ["--attr-timeout", "60", "--no-cache"]] {
+                server.write("/d/t", "one\n")
+                unlink(server.local("/d/hard"))
+                #expect(link(server.local("/d/t"), server.local("/d/hard")) == 0)
+                let (result, _) = try Self.run(server, script, cache: cache, options: options)
+                #expect(result.status == 0, "\(options) \(result)")
+                #expect(result.stdout == "one\n4\ntwo, through the link\n22\n22\nthree\n6\n6\n", "\(options) \(result)")
+            }
+        }
+    }
+
+    /// A copy opened to be written back asks the server rather than trust a
+    /// kept answer, or a change made through another name that was not
+    /// forgotten would be lost when the copy goes back.
     @Test func aCopyWrittenBackStartsFromTheServersFile() throws {
         try withChirpServer { server in
             server.makeDirectory("/d")
