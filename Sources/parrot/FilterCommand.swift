@@ -21,8 +21,13 @@ struct FilterCommand: ParsableCommand {
     var command: [String] = []
 
     func run() throws {
+        // Passthrough parsing takes whatever follows the flags, help included.
+        if let first = command.first, first != "--" {
+            if first == "--help" || first == "-h" { return print(Self.helpMessage()) }
+            throw ValidationError("unexpected argument '\(first)': a command to run goes after --")
+        }
         let filter = try FilterCompiler.compile(.builtin, allowAll: allowAll, withListing: !summary)
-        let program = command.first == "--" ? Array(command.dropFirst()) : command
+        let program = Array(command.dropFirst())
         if !program.isEmpty {
             let argv: [UnsafeMutablePointer<CChar>?] = program.map { strdup($0) } + [nil]
             let rc = filter.bytes.withUnsafeBytes {

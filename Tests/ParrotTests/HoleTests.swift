@@ -81,6 +81,12 @@ import Testing
         #expect(result.status == 0)
         #expect(result.stdout.contains("BPF instructions"))
         #expect(result.stdout.contains("if ($syscall =="))
+        // Answered calls trap here: there is no listener without the agent.
+        #expect(!result.stdout.contains("NOTIFY") && !result.stdout.contains("TRACE(4)"))
+        let help = Command.run([Paths.parrot, "filter", "--help"])
+        #expect(help.status == 0 && help.stdout.contains("USAGE"), "\(help)")
+        let stray = Command.run([Paths.parrot, "filter", "true"])
+        #expect(stray.status != 0 && stray.stderr.contains("goes after --"), "\(stray)")
     }
 
     @Test func policySyntaxErrorsNameTheLine() {
