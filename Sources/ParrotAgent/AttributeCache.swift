@@ -19,7 +19,6 @@ import Glibc
 final class AttributeCache: FileService, @unchecked Sendable {
     var writesAtAnyOffset: Bool { inner.writesAtAnyOffset }
     var readsInRoundTrips: Bool { inner.readsInRoundTrips }
-    var listsWithStatus: Bool { inner.listsWithStatus }
     let inner: FileService
     /// Seconds an answer is kept; infinity in session mode.
     let lifetime: Double
@@ -241,33 +240,7 @@ final class AttributeCache: FileService, @unchecked Sendable {
         try inner.close(handle)
     }
     func sync(_ handle: ServiceHandle) throws(ServiceError) { try inner.sync(handle) }
-    /// A listing that carries each entry's lstat (Chirp's getlongdir) answers
-    /// the stats that follow it (`ls -l`, `find`, `du`, make): one request per
-    /// directory instead of one per name, as NFS's READDIRPLUS.
-    func readdir(_ path: String) throws(ServiceError) -> [DirectoryEntry] {
-        let entries = try inner.readdir(path)
-        guard inner.listsWithStatus, entries.count <= Self.largestListingKept else { return entries }
-        let until = expiry
-        let directory = Self.trimmed(path)
-        lock.withLock {
-            if answers.count + 2 * entries.count > 65536 {
-                answers.removeAll()
-                namesOf.removeAll()
-            }
-            for entry in entries where entry.name != "." && entry.name != ".." {
-                // cctools' server sends a zeroed status for an entry it could
-                // not stat: that answers nothing.
-                guard let status = entry.status, status.mode != 0, Identity(status) != nil else { continue }
-                let name = directory == "/" ? "/" + entry.name : directory + "/" + entry.name
-                keep(.success(status), at: Key(path: name, follow: false), until: until)
-                if !status.isSymbolicLink { keep(.success(status), at: Key(path: name, follow: true), until: until) }
-            }
-        }
-        return entries
-    }
-
-    /// Listings longer than this are not kept (they would push out everything else).
-    static let largestListingKept = 16384
+    func readdir(_ path: String) throws(ServiceError) -> [DirectoryEntry] { try inner.readdir(path) }
     func mkdir(_ path: String, mode: UInt32) throws(ServiceError) {
         try changed([path]) { () throws(ServiceError) in try inner.mkdir(path, mode: mode) }
     }
