@@ -92,7 +92,18 @@ public final class Agent: TraceEventHandler {
     func cacheWriteBack(_ cache: WholeFileCache) -> CacheWriteBack {
         if let writeBack { return writeBack }
         let made = CacheWriteBack(cache: cache, log: log)
+        made.copiedFiles = copiedFiles(cache)
         writeBack = made
+        return made
+    }
+
+    private(set) var copied: CopiedFiles?
+
+    /// Which remote file each cache entry copies (made on first need).
+    func copiedFiles(_ cache: WholeFileCache) -> CopiedFiles {
+        if let copied { return copied }
+        let made = CopiedFiles(cache: cache)
+        copied = made
         return made
     }
 

@@ -26,6 +26,8 @@ final class AttributeCache: FileService, @unchecked Sendable {
     private var links: [String: (until: UInt64, answer: Result<String, ServiceError>)] = [:]
     /// The keys of answers found, by the file they describe.
     private var namesOf: [Identity: Set<Key>] = [:]
+    /// Moves with every forgetting: an answer fetched across one is not kept.
+    private var generation: UInt64 = 0
     /// Handles open for writing: the path each writes, and its file when the
     /// open said.
     private var writers: [ServiceHandle: (path: String, identity: Identity?)] = [:]
@@ -60,7 +62,8 @@ final class AttributeCache: FileService, @unchecked Sendable {
 
     private func remembered(_ path: String, follow: Bool) throws(ServiceError) -> FileStatus {
         let key = Key(path: path, follow: follow)
-        if let kept = lock.withLock({ answers[key] }), kept.until > Deadline.now.nanoseconds { return try kept.answer.get() }
+        let (kept, asOf) = lock.withLock { (answers[key], generation) }
+        if let kept, kept.until > Deadline.now.nanoseconds { return try kept.answer.get() }
         let answer: Result<FileStatus, ServiceError>
         do throws(ServiceError) {
             answer = .success(try follow ? inner.stat(path) : inner.lstat(path))
@@ -68,7 +71,7 @@ final class AttributeCache: FileService, @unchecked Sendable {
             answer = .failure(error)
         }
         let until = expiry
-        lock.withLock { keep(answer, at: key, until: until) }
+        lock.withLock { if generation == asOf { keep(answer, at: key, until: until) } }
         return try answer.get()
     }
 
@@ -99,6 +102,7 @@ final class AttributeCache: FileService, @unchecked Sendable {
         let names = Set(paths.flatMap { path in [Self.trimmed(path), Self.parent(of: path)] })
         let prefixes = subtrees ? paths.map { Self.trimmed($0) == "/" ? "/" : Self.trimmed($0) + "/" } : []
         lock.withLock {
+            generation &+= 1
             var identities = Set(files)
             for path in paths {
                 for follow in [true, false] {
@@ -117,7 +121,31 @@ final class AttributeCache: FileService, @unchecked Sendable {
             guard !prefixes.isEmpty else { return }
             answers = answers.filter { answer in !prefixes.contains { answer.key.path.hasPrefix($0) } }
             links = links.filter { link in !prefixes.contains { link.key.hasPrefix($0) } }
+            // Rebuilt from what is left, or renamed trees would pile up keys here.
+            namesOf.removeAll(keepingCapacity: true)
+            for (key, kept) in answers {
+                if case .success(let status) = kept.answer, let identity = Identity(status) {
+                    namesOf[identity, default: []].insert(key)
+                }
+            }
         }
+    }
+
+    /// Whether an answer for `path` is kept (so its file's identity is known).
+    private func knows(_ path: String) -> Bool {
+        let name = Self.trimmed(path)
+        return lock.withLock { answers[Key(path: name, follow: true)] != nil || answers[Key(path: name, follow: false)] != nil }
+    }
+
+    /// A change by a name whose file is not known (a link never asked about):
+    /// the server says which file it was, and its other names are forgotten.
+    private func changedUnknown<T>(_ path: String, _ body: () throws(ServiceError) -> T) throws(ServiceError) -> T {
+        let known = knows(path)
+        let result = try changed([path], body)
+        if !known, let status = try? inner.stat(path), let identity = Identity(status) {
+            forget([], subtrees: false, files: [identity])
+        }
+        return result
     }
 
     static func trimmed(_ path: String) -> String {
@@ -271,16 +299,16 @@ final class AttributeCache: FileService, @unchecked Sendable {
     }
     func truncate(_ path: String, length: Int64) throws(ServiceError) {
         defer { readAhead?.forgetAll() }
-        try changed([path]) { () throws(ServiceError) in try inner.truncate(path, length: length) }
+        try changedUnknown(path) { () throws(ServiceError) in try inner.truncate(path, length: length) }
     }
     func chmod(_ path: String, mode: UInt32) throws(ServiceError) {
-        try changed([path]) { () throws(ServiceError) in try inner.chmod(path, mode: mode) }
+        try changedUnknown(path) { () throws(ServiceError) in try inner.chmod(path, mode: mode) }
     }
     func chown(_ path: String, uid: UInt32, gid: UInt32) throws(ServiceError) {
-        try changed([path]) { () throws(ServiceError) in try inner.chown(path, uid: uid, gid: gid) }
+        try changedUnknown(path) { () throws(ServiceError) in try inner.chown(path, uid: uid, gid: gid) }
     }
     func utimes(_ path: String, access: Timestamp, modification: Timestamp) throws(ServiceError) {
-        try changed([path]) { () throws(ServiceError) in try inner.utimes(path, access: access, modification: modification) }
+        try changedUnknown(path) { () throws(ServiceError) in try inner.utimes(path, access: access, modification: modification) }
     }
     func statfs(_ path: String) throws(ServiceError) -> FileSystemStatus { try inner.statfs(path) }
     func getFile(_ path: String, to localPath: String) throws(ServiceError) -> Int64 {

@@ -17,8 +17,10 @@ final class CacheWriteBack {
     final class Tracked {
         let key: String
         let dataPath: String
-        let location: RemoteLocation
+        var location: RemoteLocation
         let service: FileService
+        /// Renamed while open: no longer the copy of its key's name.
+        var moved = false
         var changes: CopyChanges
         /// Opens rewritten to the copy whose IN_OPEN has not arrived yet.
         var expected = 0
@@ -44,6 +46,9 @@ final class CacheWriteBack {
     /// Watched closes under way, by key.
     private var closes = AwaitedCloses()
 
+    /// Told of every copy written back, so that other names' copies go.
+    var copiedFiles: CopiedFiles?
+
     init(cache: WholeFileCache, log: DebugLog) {
         self.cache = cache
         self.log = log
@@ -52,6 +57,21 @@ final class CacheWriteBack {
     var isEmpty: Bool { byWatch.isEmpty }
 
     func isTracked(_ key: String) -> Bool { byKey[key] != nil }
+
+    /// Whether the cache file at `dataPath` still holds a copy renamed away
+    /// while open: its old name must not be fetched or written into it.
+    func isMovedAway(_ dataPath: String) -> Bool { byPath[dataPath]?.moved == true }
+
+    /// A rename through the agent: copies being written under `from` go back
+    /// to their new names, and their old names' keys are free for new files.
+    func moved(from: RemoteLocation, to: RemoteLocation) {
+        for tracked in Array(byKey.values) {
+            guard let now = tracked.location.moved(from: from, to: to) else { continue }
+            tracked.location = now
+            tracked.moved = true
+            byKey.removeValue(forKey: tracked.key)
+        }
+    }
 
     /// The key of the copy at `path`, if it is being written.
     func key(ofCopy path: String) -> String? { byPath[path]?.key }
@@ -106,7 +126,8 @@ final class CacheWriteBack {
             if mask & UInt32(IN_CLOSE_WRITE | IN_CLOSE_NOWRITE) != 0 { tracked.opens -= 1 }
             touched.append(tracked)
         }
-        for tracked in touched where tracked.opens <= 0 && tracked.expected == 0 && byKey[tracked.key] === tracked {
+        for tracked in touched where tracked.opens <= 0 && tracked.expected == 0
+            && (byKey[tracked.key] === tracked || tracked.moved) && byWatch[tracked.watch] === tracked {
             finish(tracked)
         }
     }
@@ -114,13 +135,13 @@ final class CacheWriteBack {
     /// At the end: every program is gone, so everything written goes back.
     func settleAll() {
         settle()
-        for tracked in Array(byKey.values) { finish(tracked) }
+        for tracked in Array(byWatch.values) { finish(tracked) }
     }
 
     private func finish(_ tracked: Tracked) {
         byWatch.removeValue(forKey: tracked.watch)
-        byKey.removeValue(forKey: tracked.key)
-        byPath.removeValue(forKey: tracked.dataPath)
+        if byKey[tracked.key] === tracked { byKey.removeValue(forKey: tracked.key) }
+        if byPath[tracked.dataPath] === tracked { byPath.removeValue(forKey: tracked.dataPath) }
         inotify_rm_watch(inotify, tracked.watch)
         do throws(ServiceError) {
             try giveBack(tracked)
@@ -139,6 +160,11 @@ final class CacheWriteBack {
             log.write("wrote \(tracked.location) back from the cache")
         }
         // The copy is the server's file again: later opens may use it.
-        if let status = try? service.stat(path) { cache.committed(key: tracked.key, status: status) }
+        if tracked.moved {
+            cache.invalidate(key: tracked.key)  // the old name's entry: another file now
+        } else if let status = try? service.stat(path) {
+            cache.committed(key: tracked.key, status: status)
+            copiedFiles?.changed(status, on: service, except: tracked.key)
+        }
     }
 }

@@ -41,6 +41,8 @@ extension Agent {
         let flags = try openFlags(name, stop)
         let pathOnly: Int32 = 0o10000000
         guard flags & (O_DIRECTORY | pathOnly) == 0 else { return nil }
+        // A copy renamed away while open still uses this name's cache file.
+        if let writeBack, writeBack.isMovedAway(cache.dataPath(for: Self.cacheKey(location))) { return nil }
         if flags & 3 != O_RDONLY || flags & (O_TRUNC | O_CREAT) != 0 {
             // openat2's flags live in the program's memory: not rewritten, streamed.
             guard name != "openat2", !streamsWrites(flags, location) else { return nil }
@@ -59,6 +61,7 @@ extension Agent {
                 let status = try argument.followed ? service.stat(location.path) : service.lstat(location.path)
                 guard status.isRegularFile else { return nil }
                 entry = try cache.entry(key: key, service: service, path: location.path, status: status)
+                copiedFiles(cache).copied(key, of: status, on: service)
             }
         } catch {
             return try refuseOpen(name, location, error, stop)
@@ -133,6 +136,8 @@ extension Agent {
                 if let created { status = created } else { status = try service.stat(location.path) }
             }
             remoteMode = status.mode & 0o7777
+            copiedFiles(cache).changed(status, on: service, except: key)
+            copiedFiles(cache).copied(key, of: status, on: service)
             entry = try cache.entryForWriting(key: key, service: service, path: location.path, status: status,
                                               truncating: flags & O_TRUNC != 0 && flags & 3 != O_RDONLY,
                                               keepCurrent: writeBack.isTracked(key))

@@ -47,6 +47,9 @@ final class LocalCopies {
 
     var isEmpty: Bool { byWatch.isEmpty }
 
+    /// The open files whose copies are held.
+    var openFiles: [OpenFile] { byPath.values.map(\.file) }
+
     /// Whether `path` is a copy the program holds.
     func holds(_ path: String) -> Bool { byPath[path] != nil }
 

@@ -62,7 +62,8 @@ extension Agent {
             }
             // Streamed instead of copied (cache mode): the entry follows the writes.
             if let cache = options.cache, flags & O_TRUNC != 0 || flags & (O_CREAT | O_EXCL) == O_CREAT | O_EXCL,
-               streamsWrites(flags, location) {
+               streamsWrites(flags, location),
+               !(writeBack?.isMovedAway(cache.dataPath(for: Self.cacheKey(location))) ?? false) {
                 streamedCopies(cache).start(file, key: Self.cacheKey(location))
             }
             if log.enabled(.namespace) { log.write("[\(stop.tid)] \(location) opened as \(fd)") }
@@ -88,6 +89,8 @@ extension Agent {
             return Int64(bytes.count)
         case "truncate":
             try service.truncate(path, length: Int64(bitPattern: args[1]))
+            // The name may be a link: copies cached under the file's other names go.
+            if let cache = options.cache { copiedFiles(cache).changed(try? service.stat(path), on: service) }
             return 0
         case "mkdir", "mkdirat":
             try service.mkdir(path, mode: UInt32(truncatingIfNeeded: args[name == "mkdir" ? 1 : 2]) & 0o7777 & ~umask(of: stop.tid))
@@ -106,6 +109,7 @@ extension Agent {
             if name == "renameat2" && args[4] != 0 { throw ServiceError(errno: EINVAL) }
             let target = try sameServer(location, list)
             try service.rename(path, to: target.path)
+            moved(location, to: target)
             return 0
         case "link", "linkat":
             let target = try sameServer(location, list)
@@ -182,6 +186,10 @@ extension Agent {
         }
         let serviceFlags = flags & ~(O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_LARGEFILE_FLAG)
         let (handle, status) = try service.openWithStatus(location.path, flags: serviceFlags, mode: mode)
+        if flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0, let cache = options.cache {
+            // Written through this name: copies cached under the file's others are stale.
+            copiedFiles(cache).changed(status, on: service)
+        }
         if status?.isDirectory == true {
             // A directory opened for reading lists by path.
             try? service.close(handle)

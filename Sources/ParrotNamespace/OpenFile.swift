@@ -5,7 +5,9 @@ import ParrotServices
 /// and status flags.
 public final class OpenFile {
     public let service: FileService
-    public let location: RemoteLocation
+    /// Where the file is now: a rename made through the agent moves it, as a
+    /// descriptor follows its file on a local filesystem.
+    public var location: RemoteLocation
     /// The service's handle; nil for directories (listed by path) and O_PATH opens.
     public let handle: ServiceHandle?
     public let isDirectory: Bool

@@ -18,6 +18,17 @@ public struct RemoteLocation: Hashable, Sendable, CustomStringConvertible {
     /// The bare `/SERVICE` directory.
     public var isServiceRoot: Bool { authority.isEmpty }
 
+    /// Where this is after `from` was renamed to `to` on the same server
+    /// (nil when it is neither `from` nor under it).
+    public func moved(from: RemoteLocation, to: RemoteLocation) -> RemoteLocation? {
+        guard service == from.service, authority == from.authority else { return nil }
+        if path == from.path { return to }
+        let prefix = from.path.hasSuffix("/") ? from.path : from.path + "/"
+        guard path.hasPrefix(prefix) else { return nil }
+        return RemoteLocation(service: to.service, authority: to.authority,
+                              path: (to.path.hasSuffix("/") ? to.path : to.path + "/") + path.dropFirst(prefix.count))
+    }
+
     /// The program's view of this place.
     public var virtualPath: String {
         if authority.isEmpty { return "/" + service }

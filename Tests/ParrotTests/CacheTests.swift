@@ -145,6 +145,80 @@ import Testing
         }
     }
 
+    /// A quick change through another name of a file keeps its size and its
+    /// whole second: the copy cached under the first name must still go, or
+    /// an append through that name writes back the old contents.
+    @Test func aSameSizeChangeThroughALinkIsNotLost() throws {
+        try withChirpServer { server in
+            server.makeDirectory("/real")
+            server.symlink("real/t", at: "/lt")
+            let cache = Paths.temporaryDirectory("cache")
+            defer { Paths.remove(cache) }
+            let script = "cat $C/real/t > /dev/null; printf 'two\\n' > $C/lt; cat $C/real/t; echo more >> $C/real/t"
+            for options in [[], ["--attr-timeout", "0"]] {
+                server.write("/real/t", "one\n")
+                let (result, _) = try Self.run(server, script, cache: cache, options: options)
+                #expect(result.status == 0 && result.stdout == "two\n", "\(options) \(result)")
+                #expect(localContents(server.local("/real/t")) == "two\nmore\n", "\(options)")
+            }
+        }
+    }
+
+    /// A file renamed while open for writing is written under its new name,
+    /// whichever way it was open (a descriptor made real, a cached copy, a
+    /// streamed one), and a new file under the old name keeps its own data.
+    @Test func writesFollowAFileRenamedWhileOpen() throws {
+        try withChirpServer { server in
+            server.makeDirectory("/d")
+            let cache = Paths.temporaryDirectory("cache")
+            defer { Paths.remove(cache) }
+            let shell = "exec 3> $C/d/a; mv $C/d/a $C/d/b; echo BB > $C/d/a; echo AAAA >&3; exec 3>&-; cat $C/d/a $C/d/b"
+            let python = """
+                python3 -c '
+                import os, sys
+                d = sys.argv[1] + "/d"
+                f = os.open(d + "/a", os.O_RDWR | os.O_CREAT, 0o644)
+                os.rename(d + "/a", d + "/b")
+                g = os.open(d + "/a", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644); os.write(g, b"BB\\n"); os.close(g)
+                os.write(f, b"AAAA\\n"); os.close(f)
+                print(open(d + "/a").read() + open(d + "/b").read(), end="")' $C
+                """
+            for options in [[], ["--no-cache"]] {
+                for script in [shell, python] {
+                    unlink(server.local("/d/a"))
+                    unlink(server.local("/d/b"))
+                    let (result, _) = try Self.run(server, script, cache: cache, options: options)
+                    #expect(result.status == 0 && result.stdout == "BB\nAAAA\n", "\(options) \(result)")
+                    #expect(localContents(server.local("/d/a")) == "BB\n" && localContents(server.local("/d/b")) == "AAAA\n",
+                            "\(options) \(script)")
+                }
+            }
+        }
+    }
+
+    /// A truncate or chmod by a link nothing was kept about: the server says
+    /// which file it changed, and the file's other names forget their answers
+    /// and cached copies.
+    @Test func changesByALinkNeverAskedAboutAreSeen() throws {
+        try withChirpServer { server in
+            server.makeDirectory("/real")
+            server.symlink("real/t", at: "/lt")
+            let cache = Paths.temporaryDirectory("cache")
+            defer { Paths.remove(cache) }
+            let script = """
+                cat $C/real/t; stat -c %a $C/real/t
+                python3 -c 'import os, sys; os.truncate(sys.argv[1], 2); os.chmod(sys.argv[1], 0o600)' $C/lt
+                cat $C/real/t; echo; stat -c '%a %s' $C/real/t
+                """
+            for options in [["--attr-timeout", "60"], ["--attr-timeout", "60", "--no-cache"]] {
+                server.write("/real/t", "hello\n")
+                chmod(server.local("/real/t"), 0o644)
+                let (result, _) = try Self.run(server, script, cache: cache, options: options)
+                #expect(result.status == 0 && result.stdout == "hello\n644\nhe\n600 2\n", "\(options) \(result)")
+            }
+        }
+    }
+
     @Test func sessionModeAsksTheServerOnce() throws {
         try withChirpServer { server in
             server.write("/data.txt", "x\n")

@@ -1,0 +1,52 @@
+import ParrotCache
+import ParrotServices
+
+/// Which remote file each whole-file cache entry copies, by the file's
+/// identity (server, device, inode): a change the agent makes through one
+/// name of a file drops the cached copies made under its other names (a
+/// symbolic or hard link), which the server's size and whole-second mtime
+/// cannot tell apart from the changed file when the change is quick and
+/// keeps the size.
+final class CopiedFiles {
+    private struct File: Hashable {
+        let service: ObjectIdentifier
+        let device: UInt64
+        let inode: UInt64
+
+        init?(_ status: FileStatus, on service: FileService) {
+            guard status.ino != 0 else { return nil }
+            self.service = ObjectIdentifier(service)
+            device = status.dev
+            inode = status.ino
+        }
+    }
+
+    private let cache: WholeFileCache
+    private var keysOf: [File: Set<String>] = [:]
+    private var fileOf: [String: File] = [:]
+
+    init(cache: WholeFileCache) { self.cache = cache }
+
+    /// The entry `key` copies the file `status` describes.
+    func copied(_ key: String, of status: FileStatus, on service: FileService) {
+        guard let file = File(status, on: service) else { return }
+        if let known = fileOf[key], known != file { keysOf[known]?.remove(key) }
+        if keysOf.count > 65536 {
+            keysOf.removeAll()
+            fileOf.removeAll()
+        }
+        fileOf[key] = file
+        keysOf[file, default: []].insert(key)
+    }
+
+    /// The agent changed the file `status` describes (through the name of
+    /// `key`, whose own entry its caller handles): copies under other names go.
+    func changed(_ status: FileStatus?, on service: FileService, except key: String? = nil) {
+        guard let status, let file = File(status, on: service), let keys = keysOf[file] else { return }
+        for other in keys where other != key {
+            cache.invalidate(key: other)
+            keysOf[file]?.remove(other)
+            fileOf[other] = nil
+        }
+    }
+}
