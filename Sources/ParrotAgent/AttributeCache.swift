@@ -137,6 +137,16 @@ final class AttributeCache: FileService, @unchecked Sendable {
         return lock.withLock { answers[Key(path: name, follow: true)] != nil || answers[Key(path: name, follow: false)] != nil }
     }
 
+    /// A name about to be removed or replaced whose file is not known: asked
+    /// first (a round trip only then), so that its other names (hard links,
+    /// the real name under a symbolic link to its directory) forget it too.
+    private func changedReplacing<T>(_ paths: [String], subtrees: Bool = false,
+                                     _ body: () throws(ServiceError) -> T) throws(ServiceError) -> T {
+        let files = paths.filter { !knows($0) }.compactMap { (try? inner.lstat($0)).flatMap(Identity.init) }
+        defer { forget(paths, subtrees: subtrees, files: files) }
+        return try body()
+    }
+
     /// A change by a name whose file is not known (a link never asked about):
     /// the server says which file it was, and its other names are forgotten.
     private func changedUnknown<T>(_ path: String, _ body: () throws(ServiceError) -> T) throws(ServiceError) -> T {
@@ -275,9 +285,13 @@ final class AttributeCache: FileService, @unchecked Sendable {
     func rmdir(_ path: String) throws(ServiceError) {
         try changed([path], subtrees: true) { () throws(ServiceError) in try inner.rmdir(path) }
     }
-    func unlink(_ path: String) throws(ServiceError) { try changed([path]) { () throws(ServiceError) in try inner.unlink(path) } }
+    func unlink(_ path: String) throws(ServiceError) {
+        try changedReplacing([path]) { () throws(ServiceError) in try inner.unlink(path) }
+    }
     func rename(_ from: String, to: String) throws(ServiceError) {
-        try changed([from, to], subtrees: true) { () throws(ServiceError) in try inner.rename(from, to: to) }
+        try changedReplacing([to], subtrees: true) { () throws(ServiceError) in
+            try changed([from], subtrees: true) { () throws(ServiceError) in try inner.rename(from, to: to) }
+        }
         // Files open for writing under the old name are written under the new one now.
         let (old, new) = (Self.trimmed(from), Self.trimmed(to))
         lock.withLock {

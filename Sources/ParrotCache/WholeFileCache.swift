@@ -64,7 +64,7 @@ public final class WholeFileCache {
         let status: FileStatus
         if let known { status = known } else { status = try service.stat(path) }
         if let meta = readMeta(base), meta.key == key, meta.size == status.size, meta.mtime == status.mtime,
-           meta.version == status.version, access(base + ".data", R_OK) == 0 {
+           meta.version == status.version, meta.inode.map({ $0 == status.ino }) ?? true, access(base + ".data", R_OK) == 0 {
             hits += 1
             checkedThisRun.insert(key)
             touch(base + ".meta")
@@ -82,7 +82,7 @@ public final class WholeFileCache {
             var times = [timespec(tv_sec: Int(status.atime.seconds), tv_nsec: Int(status.atime.nanoseconds)),
                          timespec(tv_sec: Int(status.mtime.seconds), tv_nsec: Int(status.mtime.nanoseconds))]
             utimensat(AT_FDCWD, data, &times, 0)
-            try writeMeta(base, key: key, size: size, mtime: status.mtime, version: status.version)
+            try writeMeta(base, key: key, size: size, mtime: status.mtime, version: status.version, inode: status.ino)
             checkedThisRun.insert(key)
             evict(sparing: base, added: size)
             return Entry(key: key, dataPath: data, size: size)
@@ -135,7 +135,7 @@ public final class WholeFileCache {
         var times = [timespec(tv_sec: Int(status.atime.seconds), tv_nsec: Int(status.atime.nanoseconds)),
                      timespec(tv_sec: Int(status.mtime.seconds), tv_nsec: Int(status.mtime.nanoseconds))]
         utimensat(AT_FDCWD, base + ".data", &times, 0)
-        try? writeMeta(base, key: key, size: status.size, mtime: status.mtime, version: status.version)
+        try? writeMeta(base, key: key, size: status.size, mtime: status.mtime, version: status.version, inode: status.ino)
         checkedThisRun.insert(key)
         evict(sparing: base, added: status.size)  // written entries count against the limit too
     }
@@ -237,7 +237,15 @@ public final class WholeFileCache {
         directoryMade = true
     }
 
-    struct Meta: Equatable { let key: String; let size: Int64; let mtime: Timestamp; let version: String? }
+    struct Meta: Equatable {
+        let key: String
+        let size: Int64
+        let mtime: Timestamp
+        let version: String?
+        /// The server's inode for the file copied (nil in older entries): a
+        /// file replaced by a rename may keep the size and the second.
+        var inode: UInt64? = nil
+    }
 
     /// Read on every open of a cached file: into a buffer on the stack and
     /// parsed off the bytes (splitting it into Strings took a third of the
@@ -252,7 +260,7 @@ public final class WholeFileCache {
         }
     }
 
-    /// `parrot-cache 1`, the key, `size seconds nanoseconds`, the version
+    /// `parrot-cache 1`, the key, `size seconds nanoseconds [inode]`, the version
     /// (empty: none), each on its own line; nil for anything else.
     static func parseMeta(_ bytes: UnsafeRawBufferPointer) -> Meta? {
         var lines: [Range<Int>] = []
@@ -267,15 +275,17 @@ public final class WholeFileCache {
             guard let number = Int64(String(decoding: word, as: UTF8.self)) else { return nil }
             numbers.append(number)
         }
-        guard numbers.count == 3 else { return nil }
+        guard numbers.count == 3 || numbers.count == 4 else { return nil }
         let version = lines.count > 3 && !lines[3].isEmpty ? String(decoding: bytes[lines[3]], as: UTF8.self) : nil
         return Meta(key: String(decoding: bytes[lines[1]], as: UTF8.self), size: numbers[0],
-                    mtime: Timestamp(seconds: numbers[1], nanoseconds: numbers[2]), version: version)
+                    mtime: Timestamp(seconds: numbers[1], nanoseconds: numbers[2]), version: version,
+                    inode: numbers.count == 4 ? UInt64(bitPattern: numbers[3]) : nil)
     }
 
-    private func writeMeta(_ base: String, key: String, size: Int64, mtime: Timestamp, version: String?) throws(ServiceError) {
+    private func writeMeta(_ base: String, key: String, size: Int64, mtime: Timestamp, version: String?,
+                           inode: UInt64) throws(ServiceError) {
         // A version is one header value: it has no line breaks.
-        let text = "parrot-cache 1\n\(key)\n\(size) \(mtime.seconds) \(mtime.nanoseconds)\n\(version ?? "")\n"
+        let text = "parrot-cache 1\n\(key)\n\(size) \(mtime.seconds) \(mtime.nanoseconds) \(Int64(bitPattern: inode))\n\(version ?? "")\n"
         let temporary = base + ".meta.\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw ServiceError.posix("open", temporary) }

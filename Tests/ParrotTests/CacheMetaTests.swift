@@ -16,11 +16,13 @@ import ParrotServices
         #expect(parse("parrot-cache 1\nk\n0 -5 0\n\n")
                 == WholeFileCache.Meta(key: "k", size: 0, mtime: Timestamp(seconds: -5, nanoseconds: 0), version: nil))
         #expect(parse("parrot-cache 1\nk\n1 2 3\n")?.version == nil)
+        #expect(parse("parrot-cache 1\nk\n1 2 3 77\n\n")?.inode == 77)
+        #expect(parse("parrot-cache 1\nk\n1 2 3\n\n")?.inode == nil)
     }
 
     @Test func refusesAnythingElse() {
         for text in ["", "parrot-cache 2\nk\n1 2 3\n\n", "parrot-cache 1\nk\n1 2\n\n", "parrot-cache 1\nk\n1 2 x\n\n",
-                     "parrot-cache 1\nk\n1 2 3 4\n\n", "parrot-cache 1\nk", "parrot-cache 1\nk\n1 2 3"] {
+                     "parrot-cache 1\nk\n1 2 3 4 5\n\n", "parrot-cache 1\nk", "parrot-cache 1\nk\n1 2 3"] {
             #expect(parse(text) == nil, "\(text.debugDescription)")
         }
     }

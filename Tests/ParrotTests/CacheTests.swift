@@ -219,6 +219,29 @@ import Testing
         }
     }
 
+    /// An atomic replace (write a new file, rename it over the old) through a
+    /// symbolic link to the directory, keeping the size and the second: the
+    /// new file is a new inode, so neither a kept answer nor a cached copy of
+    /// the real name may stand for it.
+    @Test func anAtomicReplaceThroughALinkIsSeen() throws {
+        try withChirpServer { server in
+            server.makeDirectory("/real")
+            server.symlink("real", at: "/alias")
+            let cache = Paths.temporaryDirectory("cache")
+            defer { Paths.remove(cache) }
+            let script = """
+                cat $C/real/t
+                python3 -c 'import os, sys; open(sys.argv[1] + ".new", "w").write("two\\n"); os.replace(sys.argv[1] + ".new", sys.argv[1])' $C/alias/t
+                cat $C/real/t
+                """
+            for options in [["--attr-timeout", "60"], ["--attr-timeout", "0"]] {
+                server.write("/real/t", "one\n")
+                let (result, _) = try Self.run(server, script, cache: cache, options: options)
+                #expect(result.status == 0 && result.stdout == "one\ntwo\n", "\(options) \(result)")
+            }
+        }
+    }
+
     @Test func sessionModeAsksTheServerOnce() throws {
         try withChirpServer { server in
             server.write("/data.txt", "x\n")
