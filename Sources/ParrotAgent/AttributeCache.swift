@@ -19,6 +19,7 @@ import Glibc
 final class AttributeCache: FileService, @unchecked Sendable {
     var writesAtAnyOffset: Bool { inner.writesAtAnyOffset }
     var readsInRoundTrips: Bool { inner.readsInRoundTrips }
+    var listsWithStatus: Bool { inner.listsWithStatus }
     let inner: FileService
     /// Seconds an answer is kept; infinity in session mode.
     let lifetime: Double
@@ -278,7 +279,39 @@ final class AttributeCache: FileService, @unchecked Sendable {
         try inner.close(handle)
     }
     func sync(_ handle: ServiceHandle) throws(ServiceError) { try inner.sync(handle) }
-    func readdir(_ path: String) throws(ServiceError) -> [DirectoryEntry] { try inner.readdir(path) }
+    /// A listing that carries each entry's lstat (Chirp's getlongdir) answers
+    /// the stats that follow it (`ls -l`, `find`, `du`, make): one request per
+    /// directory instead of one per name, as NFS's READDIRPLUS.
+    func readdir(_ path: String) throws(ServiceError) -> [DirectoryEntry] {
+        let asOf = lock.withLock { generation }
+        let entries = try inner.readdir(path)
+        guard inner.listsWithStatus, entries.count <= Self.largestListingKept else { return entries }
+        let until = expiry
+        let directory = Self.trimmed(path)
+        lock.withLock {
+            guard generation == asOf else { return }  // something changed meanwhile
+            if answers.count + 2 * entries.count > 65536 {
+                answers.removeAll()
+                namesOf.removeAll()
+            }
+            var previous: FileStatus?
+            for entry in entries where entry.name != "." && entry.name != ".." {
+                // cctools' server sends a zeroed status for an entry it could
+                // not stat (older ones repeat the entry before's, which no two
+                // names share unless they are links of one file): no answer.
+                guard let status = entry.status, status.mode != 0, Identity(status) != nil,
+                      previous != status || status.nlink > 1 else { continue }
+                previous = status
+                let name = directory == "/" ? "/" + entry.name : directory + "/" + entry.name
+                keep(.success(status), at: Key(path: name, follow: false), until: until)
+                if !status.isSymbolicLink { keep(.success(status), at: Key(path: name, follow: true), until: until) }
+            }
+        }
+        return entries
+    }
+
+    /// Listings longer than this are not kept (they would push out everything else).
+    static let largestListingKept = 16384
     func mkdir(_ path: String, mode: UInt32) throws(ServiceError) {
         try changed([path]) { () throws(ServiceError) in try inner.mkdir(path, mode: mode) }
     }
@@ -289,9 +322,7 @@ final class AttributeCache: FileService, @unchecked Sendable {
         try changedReplacing([path]) { () throws(ServiceError) in try inner.unlink(path) }
     }
     func rename(_ from: String, to: String) throws(ServiceError) {
-        try changedReplacing([to], subtrees: true) { () throws(ServiceError) in
-            try changed([from], subtrees: true) { () throws(ServiceError) in try inner.rename(from, to: to) }
-        }
+        try changedReplacing([from, to], subtrees: true) { () throws(ServiceError) in try inner.rename(from, to: to) }
         // Files open for writing under the old name are written under the new one now.
         let (old, new) = (Self.trimmed(from), Self.trimmed(to))
         lock.withLock {

@@ -8,6 +8,7 @@ import Glibc
 final class MeteredService: FileService, @unchecked Sendable {
     var writesAtAnyOffset: Bool { inner.writesAtAnyOffset }
     var readsInRoundTrips: Bool { inner.readsInRoundTrips }
+    var listsWithStatus: Bool { inner.listsWithStatus }
     let inner: FileService
     let server: String
     let recorder: JobRecorder

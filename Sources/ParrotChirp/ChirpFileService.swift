@@ -9,6 +9,7 @@ public final class ChirpFileService: FileService {
     /// pwrite at any offset, sent ahead of its reply (ChirpSentAhead.swift).
     public var writesAtAnyOffset: Bool { true }
     public var readsInRoundTrips: Bool { true }
+    public var listsWithStatus: Bool { true }
     public let host: String
     public let port: UInt16
     let session: ChirpSession

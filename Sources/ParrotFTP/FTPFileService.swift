@@ -21,6 +21,7 @@ public final class FTPFileService: FileService {
     public var readsInRoundTrips: Bool { false }  // one RETR streams sequential reads
     /// The login is part of it: another user is another view of the server.
     public var endpoint: String? { (server.user.map { $0 + "@" } ?? "") + Self.endpoint(host: server.host, port: server.port) }
+    public var listsWithStatus: Bool { false }
     let server: FTPServer
     let pool: FTPConnectionPool
     let openFiles = Mutex(FTPOpenFiles())

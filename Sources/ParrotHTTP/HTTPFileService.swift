@@ -53,6 +53,7 @@ public final class HTTPFileService: FileService {
     public var writesAtAnyOffset: Bool { false }
     public var readsInRoundTrips: Bool { false }  // a GET streams sequential reads
     public var endpoint: String? { Self.endpoint(host: host, port: port) }
+    public var listsWithStatus: Bool { false }
     public let secure: Bool
     public let host: String
     public let port: UInt16

@@ -34,6 +34,10 @@ public protocol FileService: AnyObject, Sendable {
     /// spellings of one server share one driver and what it keeps; nil for
     /// drivers that have no server.
     var endpoint: String? { get }
+    /// Whether readdir's entries carry exactly what lstat of each would
+    /// answer (Chirp's getlongdir), so that a listing can answer the stats
+    /// that follow it; FTP's listings have coarser times than its MDTM.
+    var listsWithStatus: Bool { get }
     func open(_ path: String, flags: Int32, mode: UInt32) throws(ServiceError) -> ServiceHandle
     /// open, with the status of what was opened when the protocol tells it
     /// anyway (saves a round trip to learn whether it is a directory).

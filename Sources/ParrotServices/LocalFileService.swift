@@ -8,6 +8,7 @@ import CLinuxHeaders
 public final class LocalFileService: FileService {
     public var writesAtAnyOffset: Bool { true }
     public var readsInRoundTrips: Bool { false }
+    public var listsWithStatus: Bool { false }
     public init() {}
 
     public func open(_ path: String, flags: Int32, mode: UInt32) throws(ServiceError) -> ServiceHandle {

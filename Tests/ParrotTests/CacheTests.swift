@@ -242,6 +242,80 @@ import Testing
         }
     }
 
+    /// A listing carries every entry's lstat (getlongdir), which answers the
+    /// stats that follow it: `ls -l`, `find`, `du` cost a request per
+    /// directory, not per name, and still see the agent's own changes.
+    @Test func aListingAnswersTheStatsThatFollowIt() throws {
+        try withChirpServer { server in
+            server.makeDirectory("/many")
+            for index in 0..<60 { server.write("/many/f\(index)", String(repeating: "x", count: index)) }
+            let cache = Paths.temporaryDirectory("cache")
+            defer { Paths.remove(cache) }
+            // f3 listed with 3 bytes, rewritten with 5 through the agent, then put back.
+            let script = "ls -ln --time-style=+%s $C/many; echo more > $C/many/f3; stat -c %s $C/many/f3; printf xxx > $C/many/f3"
+            /// The stat and lstat requests of a run whose listing matched ls's.
+            func statusRequests(_ options: [String]) throws -> Int {
+                let native = Command.run(["ls", "-ln", "--time-style=+%s", server.local("/many")])
+                let (listed, ops) = try Self.run(server, script, cache: cache, options: options)
+                #expect(listed.status == 0 && listed.stdout == native.stdout + "5\n", "\(options) \(listed)")
+                return ops["stat", default: 0] + ops["lstat", default: 0]
+            }
+            let kept = try statusRequests([])
+            #expect(kept <= 6, "\(kept) stat requests")
+            let each = try statusRequests(["--attr-timeout", "0"])
+            #expect(each >= 60, "\(each) stat requests")
+        }
+    }
+
+    /// What a listing kept is forgotten under every name of a file changed
+    /// through another: a hard link, a file reached through a symbolic link
+    /// to its directory.
+    @Test func listedAnswersForgetChangesThroughOtherNames() throws {
+        try withChirpServer { server in
+            server.makeDirectory("/real")
+            server.write("/real/t", "one\n")
+            server.symlink("real", at: "/alias")
+            let cache = Paths.temporaryDirectory("cache")
+            defer { Paths.remove(cache) }
+            let script = """
+                ls -l $C/real > /dev/null; ls -l $C/alias/ > /dev/null
+                echo second > $C/real/hard; stat -c %s $C/real/t; cat $C/alias/t
+                echo the third > $C/alias/t; stat -c %s $C/real/t $C/real/hard $C/alias/t
+                """
+            for options in [["--attr-timeout", "60"], ["--attr-timeout", "60", "--no-cache"]] {
+                server.write("/real/t", "one\n")
+                unlink(server.local("/real/hard"))
+                #expect(link(server.local("/real/t"), server.local("/real/hard")) == 0)
+                let (result, _) = try Self.run(server, script, cache: cache, options: options)
+                #expect(result.status == 0, "\(options) \(result)")
+                #expect(result.stdout == "7\nsecond\n10\n10\n10\n", "\(options) \(result)")
+            }
+        }
+    }
+
+    /// Names a listing kept are forgotten when their file is removed or
+    /// renamed through a symbolic link to the directory.
+    @Test func listedNamesGoWhenRemovedThroughALink() throws {
+        try withChirpServer { server in
+            server.makeDirectory("/real")
+            server.symlink("real", at: "/alias")
+            let cache = Paths.temporaryDirectory("cache")
+            defer { Paths.remove(cache) }
+            let script = """
+                ls -l $C/real > /dev/null
+                rm $C/alias/f; test -e $C/real/f || echo f gone
+                mv $C/alias/g $C/alias/h; test -e $C/real/g || echo g gone; cat $C/real/h
+                """
+            for options in [["--attr-timeout", "60"], ["--attr-timeout", "60", "--no-cache"]] {
+                server.write("/real/f", "f\n")
+                server.write("/real/g", "g\n")
+                let (result, _) = try Self.run(server, script, cache: cache, options: options)
+                #expect(result.status == 0 && result.stdout == "f gone\ng gone\ng\n", "\(options) \(result)")
+                unlink(server.local("/real/h"))
+            }
+        }
+    }
+
     @Test func sessionModeAsksTheServerOnce() throws {
         try withChirpServer { server in
             server.write("/data.txt", "x\n")
