@@ -6,6 +6,19 @@ import Testing
 @Suite struct CacheTests {
     /// Runs `script` under the agent with its cache in `cacheDirectory`; returns
     /// the result and the server's operation counts from the job report.
+    /// Runs `script` with kept answers (--attr-timeout 60), cached and
+    /// streamed, each after `prepare`; it must succeed and print `expected`.
+    static func inBothModes(_ server: ChirpServer, _ script: String, expected: String,
+                            prepare: () -> Void) throws {
+        let cache = Paths.temporaryDirectory("cache")
+        defer { Paths.remove(cache) }
+        for options in [["--attr-timeout", "60"], ["--attr-timeout", "60", "--no-cache"]] {
+            prepare()
+            let (result, _) = try run(server, script, cache: cache, options: options)
+            #expect(result.status == 0 && result.stdout == expected, "\(options) \(result)")
+        }
+    }
+
     static func run(_ server: ChirpServer, _ script: String, cache: String, options: [String] = []) throws
         -> (CommandResult, [String: Int]) {
         let stats = cache + "/stats-\(UUID().uuidString.prefix(6)).json"
@@ -86,19 +99,14 @@ import Testing
             server.makeDirectory("/d")
             server.write("/d/t", "one\n")
             server.symlink("t", at: "/d/soft")
-            let cache = Paths.temporaryDirectory("cache")
-            defer { Paths.remove(cache) }
             let script = """
                 cat $C/d/t; stat -c %s $C/d/t; echo two, through the link > $C/d/soft; cat $C/d/t; stat -c %s $C/d/t
                 stat -c %s $C/d/hard; echo three > $C/d/t; cat $C/d/hard; stat -c %s $C/d/hard; stat -L -c %s $C/d/soft
                 """
-            for options in [["--attr-timeout", "60"], ["--attr-timeout", "60", "--no-cache"]] {
+            try Self.inBothModes(server, script, expected: "one\n4\ntwo, through the link\n22\n22\nthree\n6\n6\n") {
                 server.write("/d/t", "one\n")
                 unlink(server.local("/d/hard"))
                 #expect(link(server.local("/d/t"), server.local("/d/hard")) == 0)
-                let (result, _) = try Self.run(server, script, cache: cache, options: options)
-                #expect(result.status == 0, "\(options) \(result)")
-                #expect(result.stdout == "one\n4\ntwo, through the link\n22\n22\nthree\n6\n6\n", "\(options) \(result)")
             }
         }
     }
@@ -203,18 +211,14 @@ import Testing
         try withChirpServer { server in
             server.makeDirectory("/real")
             server.symlink("real/t", at: "/lt")
-            let cache = Paths.temporaryDirectory("cache")
-            defer { Paths.remove(cache) }
             let script = """
                 cat $C/real/t; stat -c %a $C/real/t
                 python3 -c 'import os, sys; os.truncate(sys.argv[1], 2); os.chmod(sys.argv[1], 0o600)' $C/lt
                 cat $C/real/t; echo; stat -c '%a %s' $C/real/t
                 """
-            for options in [["--attr-timeout", "60"], ["--attr-timeout", "60", "--no-cache"]] {
+            try Self.inBothModes(server, script, expected: "hello\n644\nhe\n600 2\n") {
                 server.write("/real/t", "hello\n")
                 chmod(server.local("/real/t"), 0o644)
-                let (result, _) = try Self.run(server, script, cache: cache, options: options)
-                #expect(result.status == 0 && result.stdout == "hello\n644\nhe\n600 2\n", "\(options) \(result)")
             }
         }
     }
@@ -275,20 +279,15 @@ import Testing
             server.makeDirectory("/real")
             server.write("/real/t", "one\n")
             server.symlink("real", at: "/alias")
-            let cache = Paths.temporaryDirectory("cache")
-            defer { Paths.remove(cache) }
             let script = """
                 ls -l $C/real > /dev/null; ls -l $C/alias/ > /dev/null
                 echo second > $C/real/hard; stat -c %s $C/real/t; cat $C/alias/t
                 echo the third > $C/alias/t; stat -c %s $C/real/t $C/real/hard $C/alias/t
                 """
-            for options in [["--attr-timeout", "60"], ["--attr-timeout", "60", "--no-cache"]] {
+            try Self.inBothModes(server, script, expected: "7\nsecond\n10\n10\n10\n") {
                 server.write("/real/t", "one\n")
                 unlink(server.local("/real/hard"))
                 #expect(link(server.local("/real/t"), server.local("/real/hard")) == 0)
-                let (result, _) = try Self.run(server, script, cache: cache, options: options)
-                #expect(result.status == 0, "\(options) \(result)")
-                #expect(result.stdout == "7\nsecond\n10\n10\n10\n", "\(options) \(result)")
             }
         }
     }
@@ -299,18 +298,14 @@ import Testing
         try withChirpServer { server in
             server.makeDirectory("/real")
             server.symlink("real", at: "/alias")
-            let cache = Paths.temporaryDirectory("cache")
-            defer { Paths.remove(cache) }
             let script = """
                 ls -l $C/real > /dev/null
                 rm $C/alias/f; test -e $C/real/f || echo f gone
                 mv $C/alias/g $C/alias/h; test -e $C/real/g || echo g gone; cat $C/real/h
                 """
-            for options in [["--attr-timeout", "60"], ["--attr-timeout", "60", "--no-cache"]] {
+            try Self.inBothModes(server, script, expected: "f gone\ng gone\ng\n") {
                 server.write("/real/f", "f\n")
                 server.write("/real/g", "g\n")
-                let (result, _) = try Self.run(server, script, cache: cache, options: options)
-                #expect(result.status == 0 && result.stdout == "f gone\ng gone\ng\n", "\(options) \(result)")
                 unlink(server.local("/real/h"))
             }
         }
