@@ -90,9 +90,9 @@ final class AttributeCache: FileService, @unchecked Sendable {
 
     /// The server changed at `paths` through this agent: what was kept about
     /// them and their parents is stale, and with `subtrees` all below them.
-    private func changed<T>(_ paths: [String], subtrees: Bool = false,
+    private func changed<T>(_ paths: [String], subtrees: Bool = false, files: [Identity] = [],
                             _ body: () throws(ServiceError) -> T) throws(ServiceError) -> T {
-        defer { forget(paths, subtrees: subtrees) }
+        defer { forget(paths, subtrees: subtrees, files: files) }
         return try body()
     }
 
@@ -101,15 +101,21 @@ final class AttributeCache: FileService, @unchecked Sendable {
     /// names were known to be (and `files`) lose what was kept under any name.
     private func forget(_ paths: [String], subtrees: Bool, files: [Identity] = []) {
         let names = Set(paths.flatMap { path in [Self.trimmed(path), Self.parent(of: path)] })
-        let prefixes = subtrees ? paths.map { Self.trimmed($0) == "/" ? "/" : Self.trimmed($0) + "/" } : []
         lock.withLock {
             generation &+= 1
             var identities = Set(files)
+            var prefixes: [String] = []
             for path in paths {
+                let name = Self.trimmed(path)
+                var isDirectory: Bool?
                 for follow in [true, false] {
-                    if case .success(let status)? = answers[Key(path: Self.trimmed(path), follow: follow)]?.answer,
-                       let identity = Identity(status) { identities.insert(identity) }
+                    if case .success(let status)? = answers[Key(path: name, follow: follow)]?.answer {
+                        if let identity = Identity(status) { identities.insert(identity) }
+                        if !follow { isDirectory = status.isDirectory }
+                    }
                 }
+                // Only a directory (or a name not known to be none) has a tree below it.
+                if subtrees && isDirectory != false { prefixes.append(name == "/" ? "/" : name + "/") }
             }
             for identity in identities {
                 for key in namesOf.removeValue(forKey: identity) ?? [] { answers[key] = nil }
@@ -120,15 +126,15 @@ final class AttributeCache: FileService, @unchecked Sendable {
                 links[name] = nil
             }
             guard !prefixes.isEmpty else { return }
-            answers = answers.filter { answer in !prefixes.contains { answer.key.path.hasPrefix($0) } }
-            links = links.filter { link in !prefixes.contains { link.key.hasPrefix($0) } }
-            // Rebuilt from what is left, or renamed trees would pile up keys here.
-            namesOf.removeAll(keepingCapacity: true)
-            for (key, kept) in answers {
+            for (key, kept) in answers where prefixes.contains(where: { key.path.hasPrefix($0) }) {
+                answers[key] = nil
+                // Dropped from the index one by one: renamed trees must not pile up there.
                 if case .success(let status) = kept.answer, let identity = Identity(status) {
-                    namesOf[identity, default: []].insert(key)
+                    namesOf[identity]?.remove(key)
+                    if namesOf[identity]?.isEmpty == true { namesOf[identity] = nil }
                 }
             }
+            links = links.filter { link in !prefixes.contains { link.key.hasPrefix($0) } }
         }
     }
 
@@ -151,10 +157,18 @@ final class AttributeCache: FileService, @unchecked Sendable {
     /// A change by a name whose file is not known (a link never asked about):
     /// the server says which file it was, and its other names are forgotten.
     private func changedUnknown<T>(_ path: String, _ body: () throws(ServiceError) -> T) throws(ServiceError) -> T {
-        let known = knows(path)
+        let name = Self.trimmed(path)
+        // A file open for writing under that name is known from its open (cp -p
+        // sets mode and times on the descriptor it wrote).
+        let writing = lock.withLock { writers.values.first { Self.trimmed($0.path) == name }?.identity }
+        if let writing { return try changed([path], files: [writing], body) }
+        if knows(path) { return try changed([path], body) }
         let result = try changed([path], body)
-        if !known, let status = try? inner.stat(path), let identity = Identity(status) {
+        if let status = try? inner.stat(path), let identity = Identity(status) {
             forget([], subtrees: false, files: [identity])
+            // Kept: the stat that usually follows (cp -p, touch) needs no request.
+            let until = expiry
+            lock.withLock { keep(.success(status), at: Key(path: name, follow: true), until: until) }
         }
         return result
     }

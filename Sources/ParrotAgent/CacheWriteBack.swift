@@ -65,11 +65,12 @@ final class CacheWriteBack {
     /// A rename through the agent: copies being written under `from` go back
     /// to their new names, and their old names' keys are free for new files.
     func moved(from: RemoteLocation, to: RemoteLocation) {
-        for tracked in Array(byKey.values) {
+        // Every copy, renamed before or not: a second rename moves it again.
+        for tracked in Array(byWatch.values) {
             guard let now = tracked.location.moved(from: from, to: to) else { continue }
             tracked.location = now
+            if byKey[tracked.key] === tracked { byKey.removeValue(forKey: tracked.key) }
             tracked.moved = true
-            byKey.removeValue(forKey: tracked.key)
         }
     }
 
@@ -161,7 +162,13 @@ final class CacheWriteBack {
         }
         // The copy is the server's file again: later opens may use it.
         if tracked.moved {
-            cache.invalidate(key: tracked.key)  // the old name's entry: another file now
+            // The old name's entry is another file now, and the copy belongs
+            // to no name's entry: it goes; what was cached under the new name
+            // and the file's other names is stale.
+            cache.invalidate(key: tracked.key)
+            unlink(tracked.dataPath)
+            cache.invalidate(key: Agent.cacheKey(tracked.location))
+            copiedFiles?.changed(try? service.stat(path), on: service)
         } else if let status = try? service.stat(path) {
             cache.committed(key: tracked.key, status: status)
             copiedFiles?.changed(status, on: service, except: tracked.key)

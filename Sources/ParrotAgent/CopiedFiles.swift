@@ -27,6 +27,8 @@ final class CopiedFiles {
 
     init(cache: WholeFileCache) { self.cache = cache }
 
+    var isEmpty: Bool { keysOf.isEmpty }
+
     /// The entry `key` copies the file `status` describes.
     func copied(_ key: String, of status: FileStatus, on service: FileService) {
         guard let file = File(status, on: service) else { return }

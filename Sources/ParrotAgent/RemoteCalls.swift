@@ -222,13 +222,24 @@ extension Agent {
         guard let streamed = streamedCopies, streamed.isKeeping(file) else {
             try file.service.close(handle)
             if let lost { throw lost }
+            copiesChanged(by: file, nil)
             return
         }
         do throws(ServiceError) { try file.service.close(handle) } catch {
             streamed.drop(file)
             throw error
         }
-        streamed.finish(file, status: try? file.service.stat(file.location.path))
+        let status = try? file.service.stat(file.location.path)
+        streamed.finish(file, status: status)
+        copiesChanged(by: file, status)
+    }
+
+    /// A file written through `file`: copies cached since its open under the
+    /// file's other names (a hard link read meanwhile) are stale now.
+    private func copiesChanged(by file: OpenFile, _ known: FileStatus?) {
+        guard file.hasWritten, let copied, !copied.isEmpty else { return }
+        copied.changed(known ?? (try? file.service.stat(file.location.path)), on: file.service,
+                       except: Self.cacheKey(file.location))
     }
 
     /// stat of a remote path with this agent's block size.

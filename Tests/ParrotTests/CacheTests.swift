@@ -311,6 +311,23 @@ import Testing
         }
     }
 
+    /// A copy being written back follows its file through more than one
+    /// rename, and the new name's cached copy does not outlive the write-back.
+    @Test func aCopyWrittenBackFollowsRenames() throws {
+        try withChirpServer { server in
+            server.makeDirectory("/d")
+            let script = """
+                cd $C/d; exec 3>>a; mv a b; mv b c; echo added >&3; exec 3>&-; ls; cat c
+                exec 4<>e; mv e f; cat f; printf TWO >&4; exec 4>&-; cat f
+                """
+            try Self.inBothModes(server, script, expected: "c\ne\norig\nadded\none\nTWO\n") {
+                for name in ["a", "b", "c", "e", "f"] { unlink(server.local("/d/" + name)) }
+                server.write("/d/a", "orig\n")
+                server.write("/d/e", "one\n")
+            }
+        }
+    }
+
     @Test func sessionModeAsksTheServerOnce() throws {
         try withChirpServer { server in
             server.write("/data.txt", "x\n")
