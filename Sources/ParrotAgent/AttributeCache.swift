@@ -312,9 +312,10 @@ final class AttributeCache: FileService, @unchecked Sendable {
             for entry in entries where entry.name != "." && entry.name != ".." {
                 // cctools' server sends a zeroed status for an entry it could
                 // not stat (older ones repeat the entry before's, which no two
-                // names share unless they are links of one file): no answer.
+                // names share unless they are hard links of one file, never a
+                // directory): no answer.
                 guard let status = entry.status, status.mode != 0, Identity(status) != nil,
-                      previous != status || status.nlink > 1 else { continue }
+                      previous != status || (status.nlink > 1 && !status.isDirectory) else { continue }
                 previous = status
                 let name = directory == "/" ? "/" + entry.name : directory + "/" + entry.name
                 keep(.success(status), at: Key(path: name, follow: false), until: until)
