@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -619,6 +620,8 @@ def main():
 
 
 if __name__ == "__main__":
+    # kill(1) cleans up like Ctrl-C: the servers started here stop with the script.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         main()
     except KeyboardInterrupt:

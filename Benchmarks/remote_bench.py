@@ -19,6 +19,7 @@ Writes results/remote.md. See README.md.
 import argparse
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -323,4 +324,6 @@ def main():
 
 
 if __name__ == "__main__":
+    # kill(1) cleans up like Ctrl-C: the servers started here stop with the script.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     main()
