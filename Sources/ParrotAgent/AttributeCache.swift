@@ -1,3 +1,4 @@
+import ParrotNamespace
 import ParrotServices
 #if canImport(Glibc)
 import Glibc
@@ -100,13 +101,13 @@ final class AttributeCache: FileService, @unchecked Sendable {
     /// write); only subtrees need a look at every answer kept. The files the
     /// names were known to be (and `files`) lose what was kept under any name.
     private func forget(_ paths: [String], subtrees: Bool, files: [Identity] = []) {
-        let names = Set(paths.flatMap { path in [Self.trimmed(path), Self.parent(of: path)] })
+        let names = Set(paths.flatMap { path in [PathName.trimmed(path), Self.parent(of: path)] })
         lock.withLock {
             generation &+= 1
             var identities = Set(files)
             var prefixes: [String] = []
             for path in paths {
-                let name = Self.trimmed(path)
+                let name = PathName.trimmed(path)
                 var isDirectory: Bool?
                 for follow in [true, false] {
                     if case .success(let status)? = answers[Key(path: name, follow: follow)]?.answer {
@@ -140,7 +141,7 @@ final class AttributeCache: FileService, @unchecked Sendable {
 
     /// Whether an answer for `path` is kept (so its file's identity is known).
     private func knows(_ path: String) -> Bool {
-        let name = Self.trimmed(path)
+        let name = PathName.trimmed(path)
         return lock.withLock { answers[Key(path: name, follow: true)] != nil || answers[Key(path: name, follow: false)] != nil }
     }
 
@@ -157,10 +158,10 @@ final class AttributeCache: FileService, @unchecked Sendable {
     /// A change by a name whose file is not known (a link never asked about):
     /// the server says which file it was, and its other names are forgotten.
     private func changedUnknown<T>(_ path: String, _ body: () throws(ServiceError) -> T) throws(ServiceError) -> T {
-        let name = Self.trimmed(path)
+        let name = PathName.trimmed(path)
         // A file open for writing under that name is known from its open (cp -p
         // sets mode and times on the descriptor it wrote).
-        let writing = lock.withLock { writers.values.first { Self.trimmed($0.path) == name }?.identity }
+        let writing = lock.withLock { writers.values.first { PathName.trimmed($0.path) == name }?.identity }
         if let writing { return try changed([path], files: [writing], body) }
         if knows(path) { return try changed([path], body) }
         let result = try changed([path], body)
@@ -173,14 +174,8 @@ final class AttributeCache: FileService, @unchecked Sendable {
         return result
     }
 
-    static func trimmed(_ path: String) -> String {
-        var path = Substring(path)
-        while path.count > 1 && path.hasSuffix("/") { path = path.dropLast() }
-        return String(path)
-    }
-
     static func parent(of path: String) -> String {
-        let path = trimmed(path)
+        let path = PathName.trimmed(path)
         guard let slash = path.lastIndex(of: "/") else { return "." }
         return slash == path.startIndex ? "/" : String(path[..<slash])
     }
@@ -301,7 +296,7 @@ final class AttributeCache: FileService, @unchecked Sendable {
         let entries = try inner.readdir(path)
         guard inner.listsWithStatus, entries.count <= Self.largestListingKept else { return entries }
         let until = expiry
-        let directory = Self.trimmed(path)
+        let directory = PathName.trimmed(path)
         lock.withLock {
             guard generation == asOf else { return }  // something changed meanwhile
             if answers.count + 2 * entries.count > 65536 {
@@ -339,15 +334,9 @@ final class AttributeCache: FileService, @unchecked Sendable {
     func rename(_ from: String, to: String) throws(ServiceError) {
         try changedReplacing([from, to], subtrees: true) { () throws(ServiceError) in try inner.rename(from, to: to) }
         // Files open for writing under the old name are written under the new one now.
-        let (old, new) = (Self.trimmed(from), Self.trimmed(to))
         lock.withLock {
             for (handle, writer) in writers {
-                let trimmed = Self.trimmed(writer.path)
-                if trimmed == old {
-                    writers[handle] = (new, writer.identity)
-                } else if trimmed.hasPrefix(old == "/" ? "/" : old + "/") {
-                    writers[handle] = (new + trimmed.dropFirst(old.count), writer.identity)
-                }
+                if let moved = PathName.moved(writer.path, from: from, to: to) { writers[handle] = (moved, writer.identity) }
             }
         }
     }

@@ -21,6 +21,23 @@ public enum PathName {
         return rest.isEmpty || rest.first == UInt8(ascii: "/")
     }
 
+    /// Where `path` is after `from` was renamed to `to`: `to` itself, or the
+    /// same place under it; nil when `path` is neither `from` nor under it.
+    /// Trailing slashes do not count.
+    public static func moved(_ path: String, from: String, to: String) -> String? {
+        let (path, from, to) = (trimmed(path), trimmed(from), trimmed(to))
+        guard isWithin(path, from) else { return nil }
+        let rest = path.dropFirst(from.count).drop { $0 == "/" }
+        return rest.isEmpty ? to : join(to, String(rest))
+    }
+
+    /// `path` without trailing slashes ("/" stays).
+    public static func trimmed(_ path: String) -> String {
+        var path = Substring(path)
+        while path.count > 1 && path.hasSuffix("/") { path = path.dropLast() }
+        return String(path)
+    }
+
     public static func join(_ base: String, _ relative: String) -> String {
         if relative.isEmpty { return base }
         return base == "/" ? "/" + relative : base + "/" + relative

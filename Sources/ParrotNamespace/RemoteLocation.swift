@@ -21,12 +21,9 @@ public struct RemoteLocation: Hashable, Sendable, CustomStringConvertible {
     /// Where this is after `from` was renamed to `to` on the same server
     /// (nil when it is neither `from` nor under it).
     public func moved(from: RemoteLocation, to: RemoteLocation) -> RemoteLocation? {
-        guard service == from.service, authority == from.authority else { return nil }
-        if path == from.path { return to }
-        let prefix = from.path.hasSuffix("/") ? from.path : from.path + "/"
-        guard path.hasPrefix(prefix) else { return nil }
-        return RemoteLocation(service: to.service, authority: to.authority,
-                              path: (to.path.hasSuffix("/") ? to.path : to.path + "/") + path.dropFirst(prefix.count))
+        guard service == from.service, authority == from.authority,
+              let moved = PathName.moved(path, from: from.path, to: to.path) else { return nil }
+        return RemoteLocation(service: to.service, authority: to.authority, path: moved)
     }
 
     /// The program's view of this place.
