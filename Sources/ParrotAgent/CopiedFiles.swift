@@ -27,8 +27,6 @@ final class CopiedFiles {
 
     init(cache: WholeFileCache) { self.cache = cache }
 
-    var isEmpty: Bool { keysOf.isEmpty }
-
     /// The entry `key` copies the file `status` describes.
     func copied(_ key: String, of status: FileStatus, on service: FileService) {
         guard let file = File(status, on: service) else { return }
@@ -42,9 +40,11 @@ final class CopiedFiles {
     }
 
     /// The agent changed the file `status` describes (through the name of
-    /// `key`, whose own entry its caller handles): copies under other names go.
-    func changed(_ status: FileStatus?, on service: FileService, except key: String? = nil) {
-        guard let status, let file = File(status, on: service), let keys = keysOf[file] else { return }
+    /// `key`, whose own entry its caller handles): copies under other names
+    /// go. The status (often a request) is asked for only when a copy is known.
+    func changed(_ status: @autoclosure () -> FileStatus?, on service: FileService, except key: String? = nil) {
+        guard !keysOf.isEmpty, let status = status(), let file = File(status, on: service),
+              let keys = keysOf[file] else { return }
         for other in keys where other != key {
             cache.invalidate(key: other)
             keysOf[file]?.remove(other)

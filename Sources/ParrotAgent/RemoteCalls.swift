@@ -90,7 +90,7 @@ extension Agent {
         case "truncate":
             try service.truncate(path, length: Int64(bitPattern: args[1]))
             // The name may be a link: copies cached under the file's other names go.
-            if let cache = options.cache { copiedFiles(cache).changed(try? service.stat(path), on: service) }
+            copied?.changed(try? service.stat(path), on: service)
             return 0
         case "mkdir", "mkdirat":
             try service.mkdir(path, mode: UInt32(truncatingIfNeeded: args[name == "mkdir" ? 1 : 2]) & 0o7777 & ~umask(of: stop.tid))
@@ -186,9 +186,9 @@ extension Agent {
         }
         let serviceFlags = flags & ~(O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_LARGEFILE_FLAG)
         let (handle, status) = try service.openWithStatus(location.path, flags: serviceFlags, mode: mode)
-        if flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0, let cache = options.cache {
+        if flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0 {
             // Written through this name: copies cached under the file's others are stale.
-            copiedFiles(cache).changed(status, on: service)
+            copied?.changed(status, on: service)
         }
         if status?.isDirectory == true {
             // A directory opened for reading lists by path.
@@ -237,7 +237,7 @@ extension Agent {
     /// A file written through `file`: copies cached since its open under the
     /// file's other names (a hard link read meanwhile) are stale now.
     private func copiesChanged(by file: OpenFile, _ known: FileStatus?) {
-        guard file.hasWritten, let copied, !copied.isEmpty else { return }
+        guard file.hasWritten, let copied else { return }
         copied.changed(known ?? (try? file.service.stat(file.location.path)), on: file.service,
                        except: Self.cacheKey(file.location))
     }
