@@ -19,6 +19,13 @@ import Testing
         }
     }
 
+    /// `path` written with `contents` anew, and `link` made a hard link of it.
+    static func hardLinked(_ server: ChirpServer, _ path: String, _ contents: String, at link: String) {
+        server.write(path, contents)
+        unlink(server.local(link))
+        #expect(Glibc.link(server.local(path), server.local(link)) == 0)
+    }
+
     static func run(_ server: ChirpServer, _ script: String, cache: String, options: [String] = []) throws
         -> (CommandResult, [String: Int]) {
         let stats = cache + "/stats-\(UUID().uuidString.prefix(6)).json"
@@ -104,9 +111,7 @@ import Testing
                 stat -c %s $C/d/hard; echo three > $C/d/t; cat $C/d/hard; stat -c %s $C/d/hard; stat -L -c %s $C/d/soft
                 """
             try Self.inBothModes(server, script, expected: "one\n4\ntwo, through the link\n22\n22\nthree\n6\n6\n") {
-                server.write("/d/t", "one\n")
-                unlink(server.local("/d/hard"))
-                #expect(link(server.local("/d/t"), server.local("/d/hard")) == 0)
+                Self.hardLinked(server, "/d/t", "one\n", at: "/d/hard")
             }
         }
     }
@@ -285,9 +290,7 @@ import Testing
                 echo the third > $C/alias/t; stat -c %s $C/real/t $C/real/hard $C/alias/t
                 """
             try Self.inBothModes(server, script, expected: "7\nsecond\n10\n10\n10\n") {
-                server.write("/real/t", "one\n")
-                unlink(server.local("/real/hard"))
-                #expect(link(server.local("/real/t"), server.local("/real/hard")) == 0)
+                Self.hardLinked(server, "/real/t", "one\n", at: "/real/hard")
             }
         }
     }
