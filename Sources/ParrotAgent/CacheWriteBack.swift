@@ -15,12 +15,11 @@ import Glibc
 /// looks at the file through the agent next sees the written data.
 final class CacheWriteBack {
     final class Tracked {
-        let key: String
-        let dataPath: String
+        /// The name's entry and copy; a rename moves them along (see moved).
+        var key: String
+        var dataPath: String
         var location: RemoteLocation
         let service: FileService
-        /// Renamed while open: no longer the copy of its key's name.
-        var moved = false
         var changes: CopyChanges
         /// Opens rewritten to the copy whose IN_OPEN has not arrived yet.
         var expected = 0
@@ -58,20 +57,40 @@ final class CacheWriteBack {
 
     func isTracked(_ key: String) -> Bool { byKey[key] != nil }
 
-    /// Whether the cache file at `dataPath` still holds a copy renamed away
-    /// while open: its old name must not be fetched or written into it.
-    func isMovedAway(_ dataPath: String) -> Bool { byPath[dataPath]?.moved == true }
+    /// Where copies being written are, for a rename to move their entries.
+    var locations: [RemoteLocation] { byWatch.values.map(\.location) }
 
-    /// A rename through the agent: copies being written under `from` go back
-    /// to their new names, and their old names' keys are free for new files.
+    /// A rename through the agent, after the cache moved the entries: a copy
+    /// being written at `to` belongs to no name now, and copies under `from`
+    /// are their new names' entries, written back there.
     func moved(from: RemoteLocation, to: RemoteLocation) {
-        // Every copy, renamed before or not: a second rename moves it again.
+        removed(to)
         for tracked in Array(byWatch.values) {
             guard let now = tracked.location.moved(from: from, to: to) else { continue }
+            unindex(tracked)
             tracked.location = now
-            if byKey[tracked.key] === tracked { byKey.removeValue(forKey: tracked.key) }
-            tracked.moved = true
+            tracked.key = Agent.cacheKey(now)
+            tracked.dataPath = cache.dataPath(for: tracked.key)
+            byKey[tracked.key] = tracked
+            byPath[tracked.dataPath] = tracked
         }
+    }
+
+    /// The name of a copy being written was removed through the agent (or
+    /// given to another file): what the program still writes into it goes
+    /// nowhere, as into a removed local file; the cache cuts the copy loose.
+    func removed(_ location: RemoteLocation) {
+        for tracked in Array(byWatch.values) where tracked.location == location {
+            unindex(tracked)
+            byWatch.removeValue(forKey: tracked.watch)
+            inotify_rm_watch(inotify, tracked.watch)
+            closes.forget(tracked.key)
+        }
+    }
+
+    private func unindex(_ tracked: Tracked) {
+        if byKey[tracked.key] === tracked { byKey.removeValue(forKey: tracked.key) }
+        if byPath[tracked.dataPath] === tracked { byPath.removeValue(forKey: tracked.dataPath) }
     }
 
     /// The key of the copy at `path`, if it is being written.
@@ -127,8 +146,7 @@ final class CacheWriteBack {
             if mask & UInt32(IN_CLOSE_WRITE | IN_CLOSE_NOWRITE) != 0 { tracked.opens -= 1 }
             touched.append(tracked)
         }
-        for tracked in touched where tracked.opens <= 0 && tracked.expected == 0
-            && (byKey[tracked.key] === tracked || tracked.moved) && byWatch[tracked.watch] === tracked {
+        for tracked in touched where tracked.opens <= 0 && tracked.expected == 0 && byWatch[tracked.watch] === tracked {
             finish(tracked)
         }
     }
@@ -141,8 +159,7 @@ final class CacheWriteBack {
 
     private func finish(_ tracked: Tracked) {
         byWatch.removeValue(forKey: tracked.watch)
-        if byKey[tracked.key] === tracked { byKey.removeValue(forKey: tracked.key) }
-        if byPath[tracked.dataPath] === tracked { byPath.removeValue(forKey: tracked.dataPath) }
+        unindex(tracked)
         inotify_rm_watch(inotify, tracked.watch)
         do throws(ServiceError) {
             try giveBack(tracked)
@@ -161,15 +178,7 @@ final class CacheWriteBack {
             log.write("wrote \(tracked.location) back from the cache")
         }
         // The copy is the server's file again: later opens may use it.
-        if tracked.moved {
-            // The old name's entry is another file now, and the copy belongs
-            // to no name's entry: it goes; what was cached under the new name
-            // and the file's other names is stale.
-            cache.invalidate(key: tracked.key)
-            unlink(tracked.dataPath)
-            cache.invalidate(key: Agent.cacheKey(tracked.location))
-            copiedFiles?.changed(try? service.stat(path), on: service)
-        } else if let status = try? service.stat(path) {
+        if let status = try? service.stat(path) {
             cache.committed(key: tracked.key, status: status)
             copiedFiles?.changed(status, on: service, except: tracked.key)
         }

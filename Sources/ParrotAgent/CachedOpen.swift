@@ -41,8 +41,6 @@ extension Agent {
         let flags = try openFlags(name, stop)
         let pathOnly: Int32 = 0o10000000
         guard flags & (O_DIRECTORY | pathOnly) == 0 else { return nil }
-        // A copy renamed away while open still uses this name's cache file.
-        if let writeBack, writeBack.isMovedAway(cache.dataPath(for: Self.cacheKey(location))) { return nil }
         if flags & 3 != O_RDONLY || flags & (O_TRUNC | O_CREAT) != 0 {
             // openat2's flags live in the program's memory: not rewritten, streamed.
             guard name != "openat2", !streamsWrites(flags, location) else { return nil }
@@ -60,6 +58,7 @@ extension Agent {
             } else {
                 let status = try argument.followed ? service.stat(location.path) : service.lstat(location.path)
                 guard status.isRegularFile else { return nil }
+                cutLooseIfReplaced(location, status, on: service)
                 entry = try cache.entry(key: key, service: service, path: location.path, status: status)
                 copiedFiles(cache).copied(key, of: status, on: service)
             }
@@ -155,15 +154,19 @@ extension Agent {
 
     /// Calls after which a cached copy may no longer be the remote file.
     static let remoteChanging: Set<String> = [
-        "open", "openat", "openat2", "creat", "truncate", "rename", "renameat", "renameat2", "unlink", "unlinkat",
-        "link", "linkat", "symlink", "symlinkat", "chmod", "fchmodat", "fchmodat2", "utime", "utimes", "futimesat",
-        "utimensat", "mknod", "mknodat",
+        "open", "openat", "openat2", "creat", "truncate", "link", "linkat", "symlink", "symlinkat", "chmod",
+        "fchmodat", "fchmodat2", "utime", "utimes", "futimesat", "utimensat", "mknod", "mknodat",
     ]
+
+    /// Calls that change names, whose entries move or go once they succeed
+    /// (ChangedNames), and are dropped only when they fail.
+    static let namesChanging: Set<String> = ["rename", "renameat", "renameat2", "unlink", "unlinkat"]
 
     /// The program changes a remote file through the agent: its cached copy
     /// is dropped (the protocol's whole-second times could hide the change).
-    func invalidateCached(_ name: String, _ list: [ResolvedArgument], _ stop: SyscallStop) {
-        guard let cache = options.cache, Self.remoteChanging.contains(name) else { return }
+    func invalidateCached(_ name: String, _ list: [ResolvedArgument], _ stop: SyscallStop, failed: Bool = false) {
+        guard let cache = options.cache,
+              Self.remoteChanging.contains(name) || failed && Self.namesChanging.contains(name) else { return }
         if Self.openCalls.contains(name) {
             let flags = (try? openFlags(name, stop)) ?? 0
             if flags & 3 == O_RDONLY && flags & O_TRUNC == 0 { return }

@@ -39,6 +39,27 @@ final class CopiedFiles {
         keysOf[file, default: []].insert(key)
     }
 
+    /// Whether the entry `key` copies a file other than `status`'s.
+    func isAnotherFile(_ key: String, _ status: FileStatus, on service: FileService) -> Bool {
+        guard let known = fileOf[key], let file = File(status, on: service) else { return false }
+        return known != file
+    }
+
+    /// The entry `key` was removed with its file's name.
+    func forget(_ key: String) {
+        guard let file = fileOf.removeValue(forKey: key) else { return }
+        keysOf[file]?.remove(key)
+    }
+
+    /// The entry `key` became `newKey`'s (a rename): what `newKey` copied is gone.
+    func moved(_ key: String, to newKey: String) {
+        forget(newKey)
+        guard let file = fileOf.removeValue(forKey: key) else { return }
+        keysOf[file]?.remove(key)
+        fileOf[newKey] = file
+        keysOf[file, default: []].insert(newKey)
+    }
+
     /// The agent changed the file `status` describes (through the name of
     /// `key`, whose own entry its caller handles): copies under other names
     /// go. The status (often a request) is asked for only when a copy is known.

@@ -134,7 +134,8 @@ final class LocalCopies {
         byFile.removeValue(forKey: ObjectIdentifier(copy.file))
         byPath.removeValue(forKey: copy.path)
         inotify_rm_watch(inotify, copy.watch)
-        if writeBack && copy.changes.isChanged {
+        // A copy whose name was removed or given to another file has no name to go back to.
+        if writeBack && copy.changes.isChanged && !copy.file.isDetached {
             do throws(ServiceError) {
                 let wrote = try copy.changes.giveBack(from: copy.path, to: copy.file.location.path, on: copy.file.service)
                 if wrote { cache?.invalidate(key: Agent.cacheKey(copy.file.location)) }
@@ -153,11 +154,34 @@ final class LocalCopies {
     private func fetch(_ file: OpenFile, to path: String) throws(ServiceError) {
         // Truncated when opened: nothing to fetch.
         if file.flags & O_TRUNC != 0 && file.isWritable && file.offset == 0 && !file.hasWritten { return }
+        if file.isDetached {
+            // Its name is another file's now (or none): only the handle still reaches it.
+            guard let handle = file.handle else { throw ServiceError(errno: ESTALE) }
+            return try fetch(handle, of: file.service, to: path)
+        }
         do throws(ServiceError) {
             _ = try file.service.getFile(file.location.path, to: path)
         } catch where !file.isReadable {
             // Write-only and unreadable: the program writes into an empty copy.
             return
+        }
+    }
+
+    /// The file's bytes through its open handle, in blocks.
+    private func fetch(_ handle: ServiceHandle, of service: FileService, to path: String) throws(ServiceError) {
+        let fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
+        guard fd >= 0 else { throw ServiceError.posix("open", path) }
+        defer { Glibc.close(fd) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        var offset: Int64 = 0
+        while true {
+            let count = try service.pread(handle, into: buffer, at: offset)
+            if count == 0 { return }
+            guard Glibc.pwrite(fd, buffer.baseAddress, count, off_t(offset)) == count else {
+                throw ServiceError.posix("write", path)
+            }
+            offset += Int64(count)
         }
     }
 

@@ -19,12 +19,20 @@ extension Agent {
             if log.enabled(.namespace) {
                 log.write("[\(stop.tid)] \(name) \(list.first?.resolution.virtualPath ?? ""): \(error)")
             }
+            // Without the server's answer it may have changed the names anyway.
+            if !Self.refusals.contains(error.errno) { invalidateCached(name, list, stop, failed: true) }
             result = -Int64(error.errno)
         }
         if let resume = watchingSends(name, stop, task: task, result: result) { return resume }
         try finishRemote(stop, result)
         return .proceed
     }
+
+    /// Answers by which the server (or the agent, before asking it) refused
+    /// a call: nothing was changed.
+    static let refusals: Set<Int32> = [
+        ENOENT, EACCES, EPERM, EXDEV, EINVAL, EISDIR, ENOTDIR, ENOTEMPTY, EEXIST, EBUSY, EROFS, ENAMETOOLONG, ELOOP,
+    ]
 
     /// Memory errors while writing a result are the program's EFAULT.
     func finishRemote(_ stop: SyscallStop, _ result: Int64) throws {
@@ -62,8 +70,7 @@ extension Agent {
             }
             // Streamed instead of copied (cache mode): the entry follows the writes.
             if let cache = options.cache, flags & O_TRUNC != 0 || flags & (O_CREAT | O_EXCL) == O_CREAT | O_EXCL,
-               streamsWrites(flags, location),
-               !(writeBack?.isMovedAway(cache.dataPath(for: Self.cacheKey(location))) ?? false) {
+               streamsWrites(flags, location) {
                 streamedCopies(cache).start(file, key: Self.cacheKey(location))
             }
             if log.enabled(.namespace) { log.write("[\(stop.tid)] \(location) opened as \(fd)") }
@@ -100,16 +107,22 @@ extension Agent {
             return 0
         case "unlink":
             try service.unlink(path)
+            removed(location)
             return 0
         case "unlinkat":
             let removeDirectory: UInt64 = 0x200
-            if args[2] & removeDirectory != 0 { try service.rmdir(path) } else { try service.unlink(path) }
+            if args[2] & removeDirectory != 0 {
+                try service.rmdir(path)
+            } else {
+                try service.unlink(path)
+                removed(location)
+            }
             return 0
         case "rename", "renameat", "renameat2":
             if name == "renameat2" && args[4] != 0 { throw ServiceError(errno: EINVAL) }
             let target = try sameServer(location, list)
             try service.rename(path, to: target.path)
-            moved(location, to: target)
+            renamed(location, to: target)
             return 0
         case "link", "linkat":
             let target = try sameServer(location, list)
@@ -244,7 +257,9 @@ extension Agent {
 
     /// stat of a remote path with this agent's block size.
     func remoteStatus(_ service: FileService, _ location: RemoteLocation, follow: Bool) throws(ServiceError) -> FileStatus {
-        withCacheIdentity(adjusted(try follow ? service.stat(location.path) : service.lstat(location.path)), location)
+        let status = try follow ? service.stat(location.path) : service.lstat(location.path)
+        cutLooseIfReplaced(location, status, on: service)
+        return withCacheIdentity(adjusted(status), location)
     }
 
     func adjusted(_ status: FileStatus) -> FileStatus {

@@ -41,6 +41,15 @@ extension Agent {
         return file
     }
 
+    /// The open file, for a call the service makes by name (ftruncate,
+    /// fchmod, fchown): a file whose name was removed or given to another
+    /// file is out of reach, as NFS says of a file gone.
+    func namedFile(_ task: TaskState, _ fd: Int32) throws(ServiceError) -> OpenFile {
+        let file = try openFile(task, fd)
+        if file.isDetached { throw ServiceError(errno: ESTALE) }
+        return file
+    }
+
     // MARK: data
 
     private func installTransferCalls() {
@@ -381,19 +390,19 @@ extension Agent {
             return 0
         }
         installDescriptorCall("ftruncate") { [unowned self] stop, task throws(ServiceError) in
-            let file = try openFile(task, stop.int32(0))
+            let file = try namedFile(task, stop.int32(0))
             guard file.isWritable else { throw ServiceError(errno: file.isDirectory ? EISDIR : EINVAL) }
             streamedCopies?.drop(file)
             try file.service.truncate(file.location.path, length: try position(stop.args[1]))
             return 0
         }
         installDescriptorCall("fchmod") { [unowned self] stop, task throws(ServiceError) in
-            let file = try openFile(task, stop.int32(0))
+            let file = try namedFile(task, stop.int32(0))
             try file.service.chmod(file.location.path, mode: UInt32(truncatingIfNeeded: stop.args[1]) & 0o7777)
             return 0
         }
         installDescriptorCall("fchown") { [unowned self] stop, task throws(ServiceError) in
-            let file = try openFile(task, stop.int32(0))
+            let file = try namedFile(task, stop.int32(0))
             try file.service.chown(file.location.path, uid: UInt32(truncatingIfNeeded: stop.args[1]),
                                    gid: UInt32(truncatingIfNeeded: stop.args[2]))
             return 0

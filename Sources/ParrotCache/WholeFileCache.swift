@@ -18,6 +18,8 @@ import Glibc
 /// stat reports for the remote file) under the lock, and the meta file is
 /// written after the data; an entry refetched while another program reads its
 /// old contents changes under that reader, as a local file rewritten would.
+/// A name removed or given to another file drops its entry's file instead,
+/// and a rename moves it (detach, move): readers keep the file they opened.
 public final class WholeFileCache {
     public let directory: String
     /// Evict least recently used entries beyond this many bytes.
@@ -147,6 +149,49 @@ public final class WholeFileCache {
         let kept = base + ".unsent.\(getpid()).\(Deadline.now.nanoseconds)"
         unlink(base + ".meta")
         return rename(base + ".data", kept) == 0 ? kept : nil
+    }
+
+    /// Cuts the entry's copy loose from its name (the remote file was removed
+    /// or replaced by another): its files go, and the key starts afresh with a
+    /// new file. Descriptors open on the copy keep it, as descriptors of a
+    /// removed local file keep the file, and see nothing of the new one.
+    public func detach(key: String) {
+        let base = directory + "/" + Self.hash(key)
+        guard let lock = try? Lock(base + ".lock") else { return }
+        defer { lock.release() }
+        unlink(base + ".meta")
+        unlink(base + ".data")
+        checkedThisRun.remove(key)
+    }
+
+    /// The remote file `from` names was renamed to `to`: its copy (valid or
+    /// being written) becomes `to`'s, as a renamed local file keeps its inode
+    /// and contents, and what `to` held is cut loose (see detach). A valid
+    /// entry stays valid: a rename keeps the file's size, time and inode, and
+    /// a server that changes them fails the check.
+    public func move(key from: String, to: String) {
+        let (fromBase, toBase) = (directory + "/" + Self.hash(from), directory + "/" + Self.hash(to))
+        guard fromBase != toBase else { return }
+        // Both entries' locks, always in the same order between agents.
+        let (first, second) = fromBase < toBase ? (fromBase, toBase) : (toBase, fromBase)
+        guard let firstLock = try? Lock(first + ".lock") else { return }
+        defer { firstLock.release() }
+        guard let secondLock = try? Lock(second + ".lock") else { return }
+        defer { secondLock.release() }
+        unlink(toBase + ".meta")
+        checkedThisRun.remove(to)
+        let meta = readMeta(fromBase)
+        unlink(fromBase + ".meta")
+        let wasChecked = checkedThisRun.remove(from) != nil
+        // Over the old copy in one step: descriptors open on it keep it.
+        guard rename(fromBase + ".data", toBase + ".data") == 0 else {
+            unlink(toBase + ".data")
+            return
+        }
+        if let meta, meta.key == from {
+            try? writeMeta(toBase, key: to, size: meta.size, mtime: meta.mtime, version: meta.version, inode: meta.inode)
+            if wasChecked { checkedThisRun.insert(to) }
+        }
     }
 
     /// The device and inode the entry's copy has, made (empty) if need be:
@@ -283,9 +328,10 @@ public final class WholeFileCache {
     }
 
     private func writeMeta(_ base: String, key: String, size: Int64, mtime: Timestamp, version: String?,
-                           inode: UInt64) throws(ServiceError) {
+                           inode: UInt64?) throws(ServiceError) {
+        let numbers = "\(size) \(mtime.seconds) \(mtime.nanoseconds)" + (inode.map { " \(Int64(bitPattern: $0))" } ?? "")
         // A version is one header value: it has no line breaks.
-        let text = "parrot-cache 1\n\(key)\n\(size) \(mtime.seconds) \(mtime.nanoseconds) \(Int64(bitPattern: inode))\n\(version ?? "")\n"
+        let text = "parrot-cache 1\n\(key)\n\(numbers)\n\(version ?? "")\n"
         let temporary = base + ".meta.\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw ServiceError.posix("open", temporary) }

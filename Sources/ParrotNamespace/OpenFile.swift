@@ -14,6 +14,10 @@ public final class OpenFile {
     /// open(2) flags; F_SETFL changes the status part.
     public var flags: Int32
     public var offset: Int64 = 0
+    /// Its name was removed, or given to another file, through the agent:
+    /// what is done to it from now on concerns no name (a local copy is not
+    /// written back to one).
+    public var isDetached = false
     /// Something was written through it: a local copy made later must fetch
     /// the file even if it was truncated when opened.
     public var hasWritten = false

@@ -1,0 +1,93 @@
+import Foundation
+import Testing
+
+/// A remote file removed, or replaced by another under its name, while a
+/// program holds it open: as on a local filesystem, the open file keeps its
+/// contents and its writes go nowhere, the name shows the new file, and
+/// nothing is written back over it. A renamed file keeps its cached copy.
+@Suite struct NameChangeTests {
+    /// Runs `script` in both modes on a fresh /d holding a ("old") and b ("other").
+    static func expect(_ server: ChirpServer, _ script: String, _ expected: String) throws {
+        try CacheTests.inBothModes(server, script, expected: expected) {
+            try? FileManager.default.removeItem(atPath: server.local("/d"))
+            server.makeDirectory("/d")
+            server.write("/d/a", "old\n")
+            server.write("/d/b", "other\n")
+        }
+    }
+
+    @Test func aReaderKeepsAFileRemovedOrReplaced() throws {
+        try withChirpServer { server in
+            try Self.expect(server, "exec 3< $C/d/a; cat $C/d/a >/dev/null; rm $C/d/a; echo new > $C/d/a; cat <&3; cat $C/d/a",
+                            "old\nnew\n")
+            try Self.expect(server, "exec 3< $C/d/a; cat $C/d/a >/dev/null; mv $C/d/b $C/d/a; cat <&3; cat $C/d/a",
+                            "old\nother\n")
+            // A whole directory renamed, and the old path made again.
+            try Self.expect(server, """
+                mkdir $C/d/s; echo s1 > $C/d/s/f; exec 3< $C/d/s/f; cat $C/d/s/f >/dev/null
+                mv $C/d/s $C/d/t; mkdir $C/d/s; echo s2 > $C/d/s/f; cat - $C/d/t/f $C/d/s/f <&3
+                """, "s1\ns1\ns2\n")
+        }
+    }
+
+    /// Writes into a file whose name went (the shell's descriptors are
+    /// local copies, python's are the agent's own) must not come back.
+    @Test func writesToAFileRemovedOrReplacedGoNowhere() throws {
+        try withChirpServer { server in
+            try Self.expect(server, """
+                exec 3>> $C/d/a; mv $C/d/b $C/d/a; cat $C/d/a; echo X >&3; sh -c 'echo Y >&3'; exec 3>&-; cat $C/d/a; ls $C/d
+                """, "other\nother\na\n")
+            #expect(localContents(server.local("/d/a")) == "other\n")
+            try Self.expect(server, "exec 3<> $C/d/a; rm $C/d/a; echo X >&3; exec 3>&-; ls $C/d", "b\n")
+            let python = """
+                python3 -c '
+                import os, sys
+                d = sys.argv[1] + "/d"
+                for flags in (os.O_RDWR, os.O_WRONLY | os.O_TRUNC):
+                    f = os.open(d + "/a", flags)
+                    os.unlink(d + "/a")
+                    os.write(f, b"lost\\n")
+                    with open(d + "/a", "w") as new: new.write("new\\n")
+                    os.write(f, b"lost\\n"); os.close(f)
+                    print(open(d + "/a").read(), end="")' $C
+                """
+            try Self.expect(server, python, "new\nnew\n")
+            #expect(localContents(server.local("/d/a")) == "new\n")
+        }
+    }
+
+    /// A renamed file is the same file: its cached copy moves with it (no
+    /// second fetch) and keeps the identity the open descriptor has.
+    @Test func aRenamedFileKeepsItsCopy() throws {
+        try withChirpServer { server in
+            server.makeDirectory("/d")
+            server.write("/d/a", String(repeating: "x", count: 100_000))
+            let cache = Paths.temporaryDirectory("cache")
+            defer { Paths.remove(cache) }
+            let script = """
+                exec 3< $C/d/a; cat $C/d/a | wc -c; mv $C/d/a $C/d/b; cat $C/d/b | wc -c
+                [ "$(stat -c %d.%i $C/d/b)" = "$(stat -L -c %d.%i /dev/fd/3)" ] && echo same
+                """
+            let (result, operations) = try CacheTests.run(server, script, cache: cache)
+            #expect(result.status == 0 && result.stdout == "100000\n100000\nsame\n", "\(result)")
+            #expect(operations["getfile"] == 1, "\(operations)")
+        }
+    }
+
+    /// Someone else replaces the file (same size, same second): the copy a
+    /// reader holds is cut loose before the new file is fetched.
+    @Test func aFileReplacedElsewhereIsCutLoose() throws {
+        try withChirpServer { server in
+            server.makeDirectory("/d")
+            let cache = Paths.temporaryDirectory("cache")
+            defer { Paths.remove(cache) }
+            let replace = "printf 'new\\n' > \(server.local("/d/n")); mv \(server.local("/d/n")) \(server.local("/d/a"))"
+            let script = "exec 3< $C/d/a; cat $C/d/a >/dev/null; \(replace); cat $C/d/a; cat <&3"
+            for options in [["--attr-timeout", "0"], ["--attr-timeout", "0", "--no-cache"]] {
+                server.write("/d/a", "old\n")
+                let (result, _) = try CacheTests.run(server, script, cache: cache, options: options)
+                #expect(result.status == 0 && result.stdout == "new\nold\n", "\(options) \(result)")
+            }
+        }
+    }
+}
