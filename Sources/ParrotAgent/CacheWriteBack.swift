@@ -60,17 +60,20 @@ final class CacheWriteBack {
     /// Where copies being written are, for a rename to move their entries.
     var locations: [RemoteLocation] { byWatch.values.map(\.location) }
 
-    /// A rename through the agent, after the cache moved the entries: a copy
-    /// being written at `to` belongs to no name now, and copies under `from`
-    /// are their new names' entries, written back there.
-    func moved(from: RemoteLocation, to: RemoteLocation) {
+    /// A rename through the agent, after the cache moved the entries whose
+    /// old keys are `copiesMoved`: a copy being written at `to` belongs to no
+    /// name now, and copies under `from` are their new names' entries,
+    /// written back there (one the cache could not move stays where it is,
+    /// written back from there, and is no entry's).
+    func moved(from: RemoteLocation, to: RemoteLocation, copiesMoved: Set<String>) {
         removed(to)
         for tracked in Array(byWatch.values) {
             guard let now = tracked.location.moved(from: from, to: to) else { continue }
             unindex(tracked)
+            let moved = copiesMoved.contains(tracked.key)
             tracked.location = now
             tracked.key = Agent.cacheKey(now)
-            tracked.dataPath = cache.dataPath(for: tracked.key)
+            if moved { tracked.dataPath = cache.dataPath(for: tracked.key) }
             byKey[tracked.key] = tracked
             byPath[tracked.dataPath] = tracked
         }
@@ -85,6 +88,20 @@ final class CacheWriteBack {
             byWatch.removeValue(forKey: tracked.watch)
             inotify_rm_watch(inotify, tracked.watch)
             closes.forget(tracked.key)
+        }
+    }
+
+    /// Sends what copies at `location` hold now, before the name goes (see
+    /// Agent.beforeRemoving); a failure is logged, the data kept as the copy.
+    func giveBackNow(at location: RemoteLocation) {
+        settle()
+        for tracked in byWatch.values where tracked.location == location && tracked.changes.isChanged {
+            do throws(ServiceError) {
+                _ = try tracked.changes.giveBack(from: tracked.dataPath, to: location.path, on: tracked.service)
+                tracked.changes.reset()
+            } catch {
+                log.write("cannot write \(location) back before its name goes (\(error))")
+            }
         }
     }
 
@@ -178,7 +195,10 @@ final class CacheWriteBack {
             log.write("wrote \(tracked.location) back from the cache")
         }
         // The copy is the server's file again: later opens may use it.
-        if let status = try? service.stat(path) {
+        if tracked.dataPath != cache.dataPath(for: tracked.key) {
+            cache.invalidate(key: tracked.key)
+            unlink(tracked.dataPath)
+        } else if let status = try? service.stat(path) {
             cache.committed(key: tracked.key, status: status)
             copiedFiles?.changed(status, on: service, except: tracked.key)
         }

@@ -135,6 +135,8 @@ extension Agent {
                 if let created { status = created } else { status = try service.stat(location.path) }
             }
             remoteMode = status.mode & 0o7777
+            // Replaced by someone else: a reader of the old copy keeps it.
+            if !writeBack.isTracked(key) { cutLooseIfReplaced(location, status, on: service) }
             copiedFiles(cache).changed(status, on: service, except: key)
             copiedFiles(cache).copied(key, of: status, on: service)
             entry = try cache.entryForWriting(key: key, service: service, path: location.path, status: status,

@@ -15,14 +15,14 @@ extension Agent {
     /// `from` was renamed to `to` on the server.
     func renamed(_ from: RemoteLocation, to: RemoteLocation) {
         detachOpenFiles(at: to)
-        if let cache = options.cache { moveCachedCopies(cache, from: from, to: to) }
+        let movedKeys = options.cache.map { moveCachedCopies($0, from: from, to: to) } ?? []
         forEachOpenFile { file in
             guard let now = file.location.moved(from: from, to: to) else { return }
             // Its streamed cache entry would be committed under the old name's key.
             streamedCopies?.drop(file)
             file.location = now
         }
-        writeBack?.moved(from: from, to: to)
+        writeBack?.moved(from: from, to: to, copiesMoved: movedKeys)
     }
 
     /// The file `location` named was removed on the server.
@@ -35,14 +35,36 @@ extension Agent {
         copied?.forget(key)
     }
 
+    /// Before `location` is removed, or replaced by a rename of `from`, when
+    /// something is open there: says whether `from` is another file (false:
+    /// the rename changes nothing), and when the file may outlive the name
+    /// (a symbolic link, one of several hard links), sends back what the
+    /// program wrote into copies of it so far: its writes after the name
+    /// is gone are lost (see README), not its writes before.
+    func beforeRemoving(_ location: RemoteLocation, service: FileService, renamingFrom from: RemoteLocation? = nil) -> Bool {
+        var isOpen = writeBack?.locations.contains(location) ?? false
+        if !isOpen { forEachOpenFile { file in isOpen = isOpen || file.location == location } }
+        guard isOpen, let status = try? service.lstat(location.path) else { return true }
+        if let from, let other = try? service.lstat(from.path), other.ino != 0,
+           (other.dev, other.ino) == (status.dev, status.ino) {
+            return false
+        }
+        if status.isSymbolicLink || status.nlink > 1 {
+            writeBack?.giveBackNow(at: location)
+            copies?.giveBackNow(at: location)
+        }
+        return true
+    }
+
     /// The server says `location` names another file than the one this agent
     /// copied under it (replaced by someone else): the copy is cut loose
     /// before the new file is fetched, so that programs still reading the old
     /// one keep it, and the name's identity changes with its file.
     func cutLooseIfReplaced(_ location: RemoteLocation, _ status: FileStatus, on service: FileService) {
         let key = Self.cacheKey(location)
-        guard let cache = options.cache, let copied, copied.isAnotherFile(key, status, on: service),
-              !(writeBack?.isTracked(key) ?? false) else { return }
+        // Only a regular file's status says which file the copy is (a link's lstat is the link's).
+        guard status.isRegularFile, let cache = options.cache, let copied, copied.isAnotherFile(key, status, on: service),
+              !(writeBack?.isTracked(key) ?? false), !(streamedCopies?.isKeeping(key: key) ?? false) else { return }
         cache.detach(key: key)
         copied.forget(key)
     }
@@ -68,10 +90,12 @@ extension Agent {
     }
 
     /// The cache entries of `from` (and, for a directory, of the files under
-    /// it that this agent copied) become the new names' entries.
-    private func moveCachedCopies(_ cache: WholeFileCache, from: RemoteLocation, to: RemoteLocation) {
+    /// it that this agent copied) become the new names' entries; returns the
+    /// old keys whose copies moved.
+    private func moveCachedCopies(_ cache: WholeFileCache, from: RemoteLocation, to: RemoteLocation) -> Set<String> {
         var moving: Set<RemoteLocation> = [from]
-        for location in writeBack?.locations ?? [] where location.moved(from: from, to: to) != nil {
+        let written = Set(writeBack?.locations ?? [])
+        for location in written where location.moved(from: from, to: to) != nil {
             moving.insert(location)
         }
         // A file copied or looked at here has an entry: no directory to search.
@@ -83,13 +107,20 @@ extension Agent {
                 moving.insert(location)
             }
         }
+        var movedKeys: Set<String> = []
         for old in moving {
             guard let new = old.moved(from: from, to: to) else { continue }
             let (oldKey, newKey) = (Self.cacheKey(old), Self.cacheKey(new))
-            cache.move(key: oldKey, to: newKey)
-            copied?.moved(oldKey, to: newKey)
+            if cache.move(key: oldKey, to: newKey, written: written.contains(old)) {
+                movedKeys.insert(oldKey)
+                copied?.moved(oldKey, to: newKey)
+            } else {
+                copied?.forget(oldKey)
+                copied?.forget(newKey)
+            }
             cachedNames.removeValue(forKey: cache.dataPath(for: oldKey))
             cachedNames[cache.dataPath(for: newKey)] = new.virtualPath
         }
+        return movedKeys
     }
 }

@@ -30,6 +30,12 @@ struct CopyChanges {
         if mask & UInt32(IN_ATTRIB) != 0 { attributesChanged = true }
     }
 
+    /// Everything was sent: nothing to send until the next change.
+    mutating func reset() {
+        modified = false
+        attributesChanged = false
+    }
+
     /// Sends the data if it was written, then mode and times if they were
     /// set; returns whether data went.
     func giveBack(from localPath: String, to path: String, on service: FileService) throws(ServiceError) -> Bool {

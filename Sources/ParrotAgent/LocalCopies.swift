@@ -111,6 +111,20 @@ final class LocalCopies {
         if copy.opens <= 0 { finish(copy, writeBack: false) }
     }
 
+    /// Sends what copies of files at `location` hold now, before the name
+    /// goes (see Agent.beforeRemoving); a failure is logged.
+    func giveBackNow(at location: RemoteLocation) {
+        settle()
+        for copy in byWatch.values where copy.file.location == location && copy.changes.isChanged {
+            do throws(ServiceError) {
+                _ = try copy.changes.giveBack(from: copy.path, to: location.path, on: copy.file.service)
+                copy.changes.reset()
+            } catch {
+                log.write("cannot write \(location) back before its name goes (\(error))")
+            }
+        }
+    }
+
     /// Handles the close events queued so far.
     func settle() {
         guard inotify >= 0, !byWatch.isEmpty else { return }
@@ -156,6 +170,7 @@ final class LocalCopies {
         if file.flags & O_TRUNC != 0 && file.isWritable && file.offset == 0 && !file.hasWritten { return }
         if file.isDetached {
             // Its name is another file's now (or none): only the handle still reaches it.
+            guard file.isReadable else { return }  // write-only: the program writes into an empty copy
             guard let handle = file.handle else { throw ServiceError(errno: ESTALE) }
             return try fetch(handle, of: file.service, to: path)
         }

@@ -106,6 +106,7 @@ extension Agent {
             try service.rmdir(path)
             return 0
         case "unlink":
+            _ = beforeRemoving(location, service: service)
             try service.unlink(path)
             removed(location)
             return 0
@@ -114,6 +115,7 @@ extension Agent {
             if args[2] & removeDirectory != 0 {
                 try service.rmdir(path)
             } else {
+                _ = beforeRemoving(location, service: service)
                 try service.unlink(path)
                 removed(location)
             }
@@ -121,8 +123,10 @@ extension Agent {
         case "rename", "renameat", "renameat2":
             if name == "renameat2" && args[4] != 0 { throw ServiceError(errno: EINVAL) }
             let target = try sameServer(location, list)
+            // A rename onto the file's own name (or another of its links) changes nothing.
+            let changesNames = location != target && beforeRemoving(target, service: service, renamingFrom: location)
             try service.rename(path, to: target.path)
-            renamed(location, to: target)
+            if changesNames { renamed(location, to: target) }
             return 0
         case "link", "linkat":
             let target = try sameServer(location, list)

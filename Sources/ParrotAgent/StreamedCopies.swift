@@ -66,7 +66,10 @@ final class StreamedCopies {
     /// entry is valid for the file's status now (nil: unknown, dropped).
     func finish(_ file: OpenFile, status: FileStatus?) {
         guard let copy = copies.removeValue(forKey: ObjectIdentifier(file)) else { return }
-        if let status, status.isRegularFile {
+        // The entry's file must still be the one written here (not cut loose meanwhile).
+        var written = stat(), current = stat()
+        if let status, status.isRegularFile, fstat(copy.fd, &written) == 0,
+           lstat(cache.dataPath(for: copy.key), &current) == 0, written.st_ino == current.st_ino {
             fchmod(copy.fd, mode_t(status.mode & 0o7777) | 0o600)
             close(copy.fd)
             cache.committed(key: copy.key, status: status)
@@ -77,5 +80,10 @@ final class StreamedCopies {
 
     func isKeeping(_ file: OpenFile) -> Bool {
         copies[ObjectIdentifier(file)] != nil
+    }
+
+    /// Whether some file being streamed is writing `key`'s entry.
+    func isKeeping(key: String) -> Bool {
+        copies.values.contains { $0.key == key }
     }
 }

@@ -226,8 +226,14 @@ extension Agent {
 
     func status(of file: OpenFile) throws(ServiceError) -> FileStatus {
         let status: FileStatus
-        if let handle = file.handle { status = try file.service.fstat(handle) } else { status = try file.service.stat(file.location.path) }
-        return withCacheIdentity(adjusted(status), file.location)
+        if let handle = file.handle { status = try file.service.fstat(handle) } else { status = try namedStatus(file) }
+        // A file cut loose from its name is not the name's cached copy.
+        return file.isDetached ? adjusted(status) : withCacheIdentity(adjusted(status), file.location)
+    }
+
+    private func namedStatus(_ file: OpenFile) throws(ServiceError) -> FileStatus {
+        if file.isDetached { throw ServiceError(errno: ESTALE) }
+        return try file.service.stat(file.location.path)
     }
 
     /// getdents64: the listing is read once per pass; the offset counts entries.

@@ -66,7 +66,7 @@ public final class WholeFileCache {
         let status: FileStatus
         if let known { status = known } else { status = try service.stat(path) }
         if let meta = readMeta(base), meta.key == key, meta.size == status.size, meta.mtime == status.mtime,
-           meta.version == status.version, meta.inode.map({ $0 == status.ino }) ?? true, access(base + ".data", R_OK) == 0 {
+           meta.version == status.version, meta.inode.map({ $0 == status.ino }) ?? true, holds(base, size: meta.size) {
             hits += 1
             checkedThisRun.insert(key)
             touch(base + ".meta")
@@ -157,41 +157,61 @@ public final class WholeFileCache {
     /// removed local file keep the file, and see nothing of the new one.
     public func detach(key: String) {
         let base = directory + "/" + Self.hash(key)
-        guard let lock = try? Lock(base + ".lock") else { return }
+        checkedThisRun.remove(key)
+        guard exists(base), let lock = try? Lock(base + ".lock") else { return }
         defer { lock.release() }
         unlink(base + ".meta")
         unlink(base + ".data")
-        checkedThisRun.remove(key)
     }
 
-    /// The remote file `from` names was renamed to `to`: its copy (valid or
-    /// being written) becomes `to`'s, as a renamed local file keeps its inode
-    /// and contents, and what `to` held is cut loose (see detach). A valid
-    /// entry stays valid: a rename keeps the file's size, time and inode, and
-    /// a server that changes them fails the check.
-    public func move(key from: String, to: String) {
+    /// The remote file `from` names was renamed to `to`: its copy becomes
+    /// `to`'s, as a renamed local file keeps its inode and contents, and what
+    /// `to` held is cut loose (see detach). Only a valid entry moves, valid
+    /// still (a rename keeps the file's size, time and inode; a server that
+    /// changes them fails the check), or one this agent is writing
+    /// (`written`): an entry without meta may be another agent's copy being
+    /// written. Returns whether the copy moved.
+    @discardableResult
+    public func move(key from: String, to: String, written: Bool = false) -> Bool {
         let (fromBase, toBase) = (directory + "/" + Self.hash(from), directory + "/" + Self.hash(to))
-        guard fromBase != toBase else { return }
+        checkedThisRun.remove(from)
+        checkedThisRun.remove(to)  // trusted in session mode only once checked again (a link moved points elsewhere)
+        guard fromBase != toBase else { return false }
+        guard exists(fromBase) || exists(toBase) else { return false }
         // Both entries' locks, always in the same order between agents.
         let (first, second) = fromBase < toBase ? (fromBase, toBase) : (toBase, fromBase)
-        guard let firstLock = try? Lock(first + ".lock") else { return }
+        guard let firstLock = try? Lock(first + ".lock") else { return false }
         defer { firstLock.release() }
-        guard let secondLock = try? Lock(second + ".lock") else { return }
+        guard let secondLock = try? Lock(second + ".lock") else { return false }
         defer { secondLock.release() }
         unlink(toBase + ".meta")
-        checkedThisRun.remove(to)
-        let meta = readMeta(fromBase)
+        let meta = readMeta(fromBase).flatMap { $0.key == from ? $0 : nil }
+        guard meta != nil || written else {
+            unlink(toBase + ".data")
+            return false
+        }
         unlink(fromBase + ".meta")
-        let wasChecked = checkedThisRun.remove(from) != nil
         // Over the old copy in one step: descriptors open on it keep it.
         guard rename(fromBase + ".data", toBase + ".data") == 0 else {
             unlink(toBase + ".data")
-            return
+            return false
         }
-        if let meta, meta.key == from {
+        if let meta {
             try? writeMeta(toBase, key: to, size: meta.size, mtime: meta.mtime, version: meta.version, inode: meta.inode)
-            if wasChecked { checkedThisRun.insert(to) }
         }
+        return true
+    }
+
+    /// Whether the entry's data file is there, readable, with the meta's size.
+    private func holds(_ base: String, size: Int64) -> Bool {
+        var data = stat()
+        return lstat(base + ".data", &data) == 0 && Int64(data.st_size) == size && access(base + ".data", R_OK) == 0
+    }
+
+    /// Whether the entry has a file (checked before taking its lock, which
+    /// would leave a lock file behind for every name ever renamed or removed).
+    private func exists(_ base: String) -> Bool {
+        access(base + ".data", F_OK) == 0 || access(base + ".meta", F_OK) == 0
     }
 
     /// The device and inode the entry's copy has, made (empty) if need be:
