@@ -86,6 +86,11 @@ extension Agent {
         return true
     }
 
+    /// Whether `bytes` are not valid UTF-8 (ASCII, nearly every path, is at once).
+    static func isNotText(_ bytes: [UInt8]) -> Bool {
+        bytes.contains { $0 >= 0x80 } && String(validating: bytes, as: UTF8.self) == nil
+    }
+
     static func contains(_ haystack: UnsafeBufferPointer<UInt8>, _ needle: [UInt8]) -> Bool {
         guard let first = needle.first, haystack.count >= needle.count else { return false }
         var index = 0
@@ -181,6 +186,12 @@ extension Agent {
             case .resolved(var resolution):
                 if log.enabled(.namespace) && resolution.translated {
                     log.write("[\(stop.tid)] \(path) -> \(resolution.remote?.description ?? resolution.hostPath)")
+                }
+                // A path the agent rewrites or sends is text: bytes that are no
+                // UTF-8 would come out as other bytes, naming another file.
+                if resolution.translated && Self.isNotText(raw) {
+                    if log.enabled(.namespace) { log.write("[\(stop.tid)] \(path): not UTF-8 -> EILSEQ") }
+                    return .refused(EILSEQ)
                 }
                 let needed = try neededAccess(spec.use, stop)
                 if !resolution.mode.isSuperset(of: needed) {

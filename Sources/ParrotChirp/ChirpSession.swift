@@ -72,6 +72,9 @@ final class ChirpSession: Sendable {
                     let transportFailed = started ? state.connection?.channel.isBroken ?? true : ChirpSession.isTransient(error.errno)
                     guard transportFailed else { throw error }
                     ChirpSession.dropConnection(&state, because: error)
+                    // A reply that cannot be read (a name with a line break in a
+                    // listing) would be the same again: no retries.
+                    if started && error.errno == EPROTO { throw error }
                     guard state.everConnected else { throw error }
                     if started && !idempotent {
                         throw ServiceError(errno: ECONNRESET, message: "chirp \(host):\(port): connection lost during \(what()), which may have taken effect: \(error)")

@@ -9,7 +9,10 @@ enum ChirpDirectoryReader {
         try entries(fd).filter { $0 != "." && $0 != ".." }
     }
 
-    /// Every name, `.` and `..` included, in readdir order.
+    /// Every name, `.` and `..` included, in readdir order; except names
+    /// that are not UTF-8 (this server's paths are text: such a file cannot
+    /// be named in a request either) or hold a line break (listings are
+    /// lines: the client would take the rest for the next entry).
     static func entries(_ fd: Int32) throws(ChirpFailure) -> [String] {
         let copy = try posixCall { dup(fd) }
         guard let stream = fdopendir(copy) else { close(copy); throw ChirpFailure.last }
@@ -19,7 +22,8 @@ enum ChirpDirectoryReader {
         while let entry = readdir(stream) {
             // Read in place: copying d_name out reads past a short record.
             let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
-            let name = String(cString: (UnsafeRawPointer(entry) + nameOffset).assumingMemoryBound(to: CChar.self))
+            guard let name = String(validatingCString: (UnsafeRawPointer(entry) + nameOffset).assumingMemoryBound(to: CChar.self)),
+                  !name.contains("\n") else { continue }
             names.append(name)
         }
         return names
