@@ -95,10 +95,10 @@ final class CacheWriteBack {
     /// Agent.beforeRemoving); a failure is logged, the data kept as the copy.
     func giveBackNow(at location: RemoteLocation) {
         settle()
-        for tracked in byWatch.values where tracked.location == location && tracked.changes.isChanged {
+        for tracked in byWatch.values where tracked.location == location && tracked.changes.isChanged(at: tracked.dataPath) {
             do throws(ServiceError) {
                 _ = try tracked.changes.giveBack(from: tracked.dataPath, to: location.path, on: tracked.service)
-                tracked.changes.reset()
+                tracked.changes.reset(at: tracked.dataPath)
             } catch {
                 log.write("cannot write \(location) back before its name goes (\(error))")
             }
@@ -140,6 +140,7 @@ final class CacheWriteBack {
         let tracked = Tracked(key: entry.key, dataPath: entry.dataPath, location: location, service: service,
                               remoteMode: remoteMode)
         chmod(entry.dataPath, mode_t(tracked.changes.baselineMode))
+        tracked.changes.watching(entry.dataPath)
         let mask = IN_OPEN | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_MODIFY | IN_ATTRIB
         tracked.watch = inotify_add_watch(inotify, entry.dataPath, UInt32(mask))
         guard tracked.watch >= 0 else { throw ServiceError.posix("inotify_add_watch", entry.dataPath) }
@@ -159,7 +160,7 @@ final class CacheWriteBack {
                 tracked.opens += 1
                 if tracked.expected > 0 { tracked.expected -= 1 }
             }
-            tracked.changes.note(mask)
+            tracked.changes.note(mask, of: tracked.dataPath)
             if mask & UInt32(IN_CLOSE_WRITE | IN_CLOSE_NOWRITE) != 0 { tracked.opens -= 1 }
             touched.append(tracked)
         }

@@ -5,6 +5,8 @@ import Glibc
 
 /// What a program did to a local copy of a remote file (materialized or
 /// cached), as inotify reports it, and how that goes back to the server.
+/// Writes through a shared mapping raise no inotify event: the copy's mtime,
+/// which the kernel moves for them, tells them apart from its baseline.
 struct CopyChanges {
     /// The remote file's own permission bits.
     let remoteMode: UInt32
@@ -13,9 +15,18 @@ struct CopyChanges {
     /// Seen chmod'ed or touched (IN_ATTRIB): mode and times go back
     /// (`touch` opens a file onto stdin and sets its times there).
     var attributesChanged = false
+    /// The copy's mtime when it was handed to the program, and when the
+    /// program last set its times (a later difference is a write).
+    private var baselineTime: timespec?
+    private var setTime: timespec?
 
     init(remoteMode: UInt32) {
         self.remoteMode = remoteMode
+    }
+
+    /// The copy at `path` is ready: what it holds now is what the server has.
+    mutating func watching(_ path: String) {
+        baselineTime = Self.modificationTime(path)
     }
 
     /// The copy's bits as the agent sets them, before it is watched: the
@@ -23,22 +34,45 @@ struct CopyChanges {
     /// the program's chmod.
     var baselineMode: UInt32 { remoteMode | 0o600 }
 
-    var isChanged: Bool { modified || attributesChanged }
-
-    mutating func note(_ mask: UInt32) {
-        if mask & UInt32(IN_MODIFY) != 0 { modified = true }
-        if mask & UInt32(IN_ATTRIB) != 0 { attributesChanged = true }
+    /// Whether anything is to go back from the copy at `path`.
+    mutating func isChanged(at path: String) -> Bool {
+        noticeMappedWrites(path)
+        return modified || attributesChanged
     }
 
-    /// Everything was sent: nothing to send until the next change.
-    mutating func reset() {
+    mutating func note(_ mask: UInt32, of path: String) {
+        if mask & UInt32(IN_MODIFY) != 0 { modified = true }
+        if mask & UInt32(IN_ATTRIB) != 0 {
+            attributesChanged = true
+            setTime = Self.modificationTime(path)
+        }
+    }
+
+    /// A write through a shared mapping moved the mtime past what the copy
+    /// had (and past what the program set, for `touch` and `cp -p`).
+    private mutating func noticeMappedWrites(_ path: String) {
+        guard !modified, let baselineTime, let now = Self.modificationTime(path) else { return }
+        if !Self.same(now, baselineTime) && !(setTime.map { Self.same(now, $0) } ?? false) { modified = true }
+    }
+
+    private static func modificationTime(_ path: String) -> timespec? {
+        var status = stat()
+        return lstat(path, &status) == 0 ? status.st_mtim : nil
+    }
+
+    private static func same(_ a: timespec, _ b: timespec) -> Bool { a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec }
+
+    /// Everything was sent from the copy at `path`: nothing to send until the next change.
+    mutating func reset(at path: String) {
         modified = false
         attributesChanged = false
+        watching(path)
     }
 
     /// Sends the data if it was written, then mode and times if they were
     /// set; returns whether data went.
-    func giveBack(from localPath: String, to path: String, on service: FileService) throws(ServiceError) -> Bool {
+    mutating func giveBack(from localPath: String, to path: String, on service: FileService) throws(ServiceError) -> Bool {
+        noticeMappedWrites(localPath)
         var local = stat()
         guard lstat(localPath, &local) == 0 else { throw ServiceError.posix("stat", localPath) }
         let chmodded = local.st_mode & 0o7777 != baselineMode

@@ -90,7 +90,14 @@ final class LocalCopies {
         }
         // The remote's mode first: the agent's own chmod must not look like the program's.
         var remoteMode: UInt32 = 0o644
-        if let status = try? file.service.stat(file.location.path) { remoteMode = status.mode & 0o7777 }
+        if let status = file.isDetached ? nil : try? file.service.stat(file.location.path) {
+            remoteMode = status.mode & 0o7777
+            // The remote's times too: fstat of the copy says what stat of the
+            // name says, and a write (mapped ones included) moves them on.
+            var times = [timespec(tv_sec: Int(status.atime.seconds), tv_nsec: Int(status.atime.nanoseconds)),
+                         timespec(tv_sec: Int(status.mtime.seconds), tv_nsec: Int(status.mtime.nanoseconds))]
+            utimensat(AT_FDCWD, path, &times, 0)
+        }
         chmod(path, mode_t(CopyChanges(remoteMode: remoteMode).baselineMode))
         let watch = inotify_add_watch(inotify, path, UInt32(IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_MODIFY | IN_ATTRIB))
         guard watch >= 0 else {
@@ -98,6 +105,7 @@ final class LocalCopies {
             throw ServiceError.posix("inotify_add_watch", path)
         }
         let copy = Copy(path: path, file: file, watch: watch, remoteMode: remoteMode)
+        copy.changes.watching(path)
         copy.opens = 1
         byWatch[watch] = copy
         byFile[ObjectIdentifier(file)] = copy
@@ -115,10 +123,10 @@ final class LocalCopies {
     /// goes (see Agent.beforeRemoving); a failure is logged.
     func giveBackNow(at location: RemoteLocation) {
         settle()
-        for copy in byWatch.values where copy.file.location == location && copy.changes.isChanged {
+        for copy in byWatch.values where copy.file.location == location && copy.changes.isChanged(at: copy.path) {
             do throws(ServiceError) {
                 _ = try copy.changes.giveBack(from: copy.path, to: location.path, on: copy.file.service)
-                copy.changes.reset()
+                copy.changes.reset(at: copy.path)
             } catch {
                 log.write("cannot write \(location) back before its name goes (\(error))")
             }
@@ -130,7 +138,7 @@ final class LocalCopies {
         guard inotify >= 0, !byWatch.isEmpty else { return }
         InotifyEvents.drain(inotify) { watch, mask in
             guard let copy = byWatch[watch] else { return }
-            copy.changes.note(mask)
+            copy.changes.note(mask, of: copy.path)
             guard mask & UInt32(IN_CLOSE_WRITE | IN_CLOSE_NOWRITE) != 0 else { return }
             copy.opens -= 1
             if copy.opens <= 0 { finish(copy, writeBack: true) }
@@ -149,7 +157,7 @@ final class LocalCopies {
         byPath.removeValue(forKey: copy.path)
         inotify_rm_watch(inotify, copy.watch)
         // A copy whose name was removed or given to another file has no name to go back to.
-        if writeBack && copy.changes.isChanged && !copy.file.isDetached {
+        if writeBack && !copy.file.isDetached && copy.changes.isChanged(at: copy.path) {
             do throws(ServiceError) {
                 let wrote = try copy.changes.giveBack(from: copy.path, to: copy.file.location.path, on: copy.file.service)
                 if wrote { cache?.invalidate(key: Agent.cacheKey(copy.file.location)) }
