@@ -95,13 +95,21 @@ final class CacheWriteBack {
     /// Agent.beforeRemoving); a failure is logged, the data kept as the copy.
     func giveBackNow(at location: RemoteLocation) {
         settle()
-        for tracked in byWatch.values where tracked.location == location && tracked.changes.isChanged(at: tracked.dataPath) {
+        for tracked in Array(byWatch.values) where tracked.location == location && tracked.changes.isChanged(at: tracked.dataPath) {
+            // Unwatched meanwhile: the agent's own read of the copy must not
+            // count as a program's open and close. (A close missed then
+            // delays the write-back to the end; a write missed shows in the mtime.)
+            byWatch.removeValue(forKey: tracked.watch)
+            inotify_rm_watch(inotify, tracked.watch)
             do throws(ServiceError) {
                 _ = try tracked.changes.giveBack(from: tracked.dataPath, to: location.path, on: tracked.service)
                 tracked.changes.reset(at: tracked.dataPath)
             } catch {
                 log.write("cannot write \(location) back before its name goes (\(error))")
             }
+            let watch = inotify_add_watch(inotify, tracked.dataPath, UInt32(Self.watchedEvents))
+            if watch >= 0 { tracked.watch = watch }
+            byWatch[tracked.watch] = tracked
         }
     }
 
@@ -141,14 +149,15 @@ final class CacheWriteBack {
                               remoteMode: remoteMode)
         chmod(entry.dataPath, mode_t(tracked.changes.baselineMode))
         tracked.changes.watching(entry.dataPath)
-        let mask = IN_OPEN | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_MODIFY | IN_ATTRIB
-        tracked.watch = inotify_add_watch(inotify, entry.dataPath, UInt32(mask))
+        tracked.watch = inotify_add_watch(inotify, entry.dataPath, UInt32(Self.watchedEvents))
         guard tracked.watch >= 0 else { throw ServiceError.posix("inotify_add_watch", entry.dataPath) }
         tracked.expected = 1
         byWatch[tracked.watch] = tracked
         byKey[entry.key] = tracked
         byPath[entry.dataPath] = tracked
     }
+
+    static let watchedEvents = IN_OPEN | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_MODIFY | IN_ATTRIB
 
     /// Handles the events queued so far.
     func settle() {

@@ -55,6 +55,39 @@ struct CopyChanges {
         if !Self.same(now, baselineTime) && !(setTime.map { Self.same(now, $0) } ?? false) { modified = true }
     }
 
+    /// Sends `localPath` from `offset` on to the end of the server's file;
+    /// returns where it stopped.
+    private static func append(_ localPath: String, from offset: Int64, to path: String,
+                               on service: FileService) throws(ServiceError) -> Int64 {
+        let fd = open(localPath, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ServiceError.posix("open", localPath) }
+        defer { close(fd) }
+        let handle = try service.open(path, flags: O_WRONLY | O_APPEND, mode: 0)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        var done = offset
+        do throws(ServiceError) {
+            while true {
+                let count = pread(fd, buffer.baseAddress, buffer.count, off_t(done))
+                guard count >= 0 else { throw ServiceError.posix("read", localPath) }
+                if count == 0 { break }
+                var sent = 0
+                while sent < count {
+                    // The server's file is open to append: the offset does not count.
+                    let n = try service.pwrite(handle, from: UnsafeRawBufferPointer(rebasing: buffer[sent..<count]), at: 0)
+                    guard n > 0 else { throw ServiceError(errno: EIO, message: "\(path): the server took no more bytes") }
+                    sent += n
+                }
+                done += Int64(count)
+            }
+        } catch {
+            try? service.close(handle)
+            throw error
+        }
+        try service.close(handle)
+        return done
+    }
+
     private static func modificationTime(_ path: String) -> timespec? {
         var status = stat()
         return lstat(path, &status) == 0 ? status.st_mtim : nil
@@ -69,6 +102,11 @@ struct CopyChanges {
         watching(path)
     }
 
+    /// For a copy of a file opened only to append: where the bytes not yet
+    /// sent start. Such a copy starts empty and goes back as an append (the
+    /// server's file may have grown meanwhile: other appenders keep theirs).
+    var appendsFrom: Int64?
+
     /// Sends the data if it was written, then mode and times if they were
     /// set; returns whether data went.
     mutating func giveBack(from localPath: String, to path: String, on service: FileService) throws(ServiceError) -> Bool {
@@ -76,7 +114,9 @@ struct CopyChanges {
         var local = stat()
         guard lstat(localPath, &local) == 0 else { throw ServiceError.posix("stat", localPath) }
         let chmodded = local.st_mode & 0o7777 != baselineMode
-        if modified {
+        if modified, let from = appendsFrom {
+            appendsFrom = try Self.append(localPath, from: from, to: path, on: service)
+        } else if modified {
             _ = try service.putFile(localPath, to: path, mode: chmodded ? local.st_mode & 0o7777 : remoteMode)
         }
         if attributesChanged {

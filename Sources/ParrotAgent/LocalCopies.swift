@@ -18,7 +18,7 @@ final class LocalCopies {
         var changes: CopyChanges
         /// Program opens of the copy not yet seen closed.
         var opens = 0
-        let watch: Int32
+        var watch: Int32
         init(path: String, file: OpenFile, watch: Int32, remoteMode: UInt32) {
             self.path = path
             self.file = file
@@ -82,8 +82,12 @@ final class LocalCopies {
         guard fd >= 0 else { throw ServiceError.posix("mkstemp", directory) }
         Glibc.close(fd)
         let path = String(cString: template)
+        // Opened only to append: nothing to fetch, and what the program
+        // writes goes back as an append (see CopyChanges.appendsFrom).
+        let appends = file.accessMode == O_WRONLY && file.flags & O_APPEND != 0 && file.service.writesAtAnyOffset
+            && !file.isDetached
         do throws(ServiceError) {
-            try fetch(file, to: path)
+            if !appends { try fetch(file, to: path) }
         } catch {
             unlink(path)
             throw error
@@ -99,13 +103,14 @@ final class LocalCopies {
             utimensat(AT_FDCWD, path, &times, 0)
         }
         chmod(path, mode_t(CopyChanges(remoteMode: remoteMode).baselineMode))
-        let watch = inotify_add_watch(inotify, path, UInt32(IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_MODIFY | IN_ATTRIB))
+        let watch = inotify_add_watch(inotify, path, UInt32(Self.watchedEvents))
         guard watch >= 0 else {
             unlink(path)
             throw ServiceError.posix("inotify_add_watch", path)
         }
         let copy = Copy(path: path, file: file, watch: watch, remoteMode: remoteMode)
         copy.changes.watching(path)
+        if appends { copy.changes.appendsFrom = 0 }
         copy.opens = 1
         byWatch[watch] = copy
         byFile[ObjectIdentifier(file)] = copy
@@ -123,15 +128,24 @@ final class LocalCopies {
     /// goes (see Agent.beforeRemoving); a failure is logged.
     func giveBackNow(at location: RemoteLocation) {
         settle()
-        for copy in byWatch.values where copy.file.location == location && copy.changes.isChanged(at: copy.path) {
+        for copy in Array(byWatch.values) where copy.file.location == location && copy.changes.isChanged(at: copy.path) {
+            // Unwatched meanwhile: the agent's own read of the copy must not
+            // count as a program's close (see CacheWriteBack.giveBackNow).
+            byWatch.removeValue(forKey: copy.watch)
+            inotify_rm_watch(inotify, copy.watch)
             do throws(ServiceError) {
                 _ = try copy.changes.giveBack(from: copy.path, to: location.path, on: copy.file.service)
                 copy.changes.reset(at: copy.path)
             } catch {
                 log.write("cannot write \(location) back before its name goes (\(error))")
             }
+            let watch = inotify_add_watch(inotify, copy.path, UInt32(Self.watchedEvents))
+            if watch >= 0 { copy.watch = watch }
+            byWatch[copy.watch] = copy
         }
     }
+
+    static let watchedEvents = IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_MODIFY | IN_ATTRIB
 
     /// Handles the close events queued so far.
     func settle() {

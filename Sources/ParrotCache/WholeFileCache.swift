@@ -102,16 +102,18 @@ public final class WholeFileCache {
                                 truncating: Bool, keepCurrent: Bool) throws(ServiceError) -> Entry {
         try prepareDirectory()
         let base = directory + "/" + Self.hash(key)
-        if keepCurrent || truncating || status.size == 0 {
-            // Already held open for writing here (its data is newer than the
-            // server's), about to be emptied, or empty (just created, say):
-            // nothing to fetch.
+        // Held open for writing here: its data is newer than the server's. Not
+        // even opened: the agent's own open would look like a program's to
+        // the watch that counts the copy's opens (CacheWriteBack).
+        if keepCurrent { return Entry(key: key, dataPath: base + ".data", size: truncating ? 0 : status.size) }
+        if truncating || status.size == 0 {
+            // About to be emptied, or empty (just created, say): nothing to fetch.
             let lock = try Lock(base + ".lock")
             defer { lock.release() }
             let fd = open(base + ".data", O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
             guard fd >= 0 else { throw ServiceError.posix("open", base + ".data") }
             // An old copy of a file now empty at the server holds stale bytes.
-            if status.size == 0 && !keepCurrent { ftruncate(fd, 0) }
+            if status.size == 0 { ftruncate(fd, 0) }
             close(fd)
             unlink(base + ".meta")
             return Entry(key: key, dataPath: base + ".data", size: truncating ? 0 : status.size)

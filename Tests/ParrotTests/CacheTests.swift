@@ -414,6 +414,21 @@ import Testing
         }
     }
 
+    /// Processes appending to one file at once (`>>` in a shell: a local
+    /// copy, made real): every line arrives. The agent's own look at a copy
+    /// being written once passed for a program's close, and a copy went back
+    /// before another program had written into it; a copy made real went back
+    /// whole, over the other appenders' lines.
+    @Test func concurrentAppendsAllArrive() throws {
+        try withChirpServer { server in
+            server.makeDirectory("/d")
+            let round = "(for i in $(seq 12); do echo w$i >> $C/d/log & done; wait); wc -l < $C/d/log"
+            try Self.inBothModes(server, [round, round, round].joined(separator: "; "), expected: "13\n25\n37\n") {
+                server.write("/d/log", "start\n")
+            }
+        }
+    }
+
     /// Writes through a shared mapping raise no inotify event: the copy's
     /// mtime tells, and the data goes back (lost before, while the cached
     /// copy kept it). A touch still sends only the times.
