@@ -53,6 +53,7 @@ public final class Agent: TraceEventHandler {
     func localCopies() -> LocalCopies {
         if let copies { return copies }
         let made = LocalCopies(directory: options.temporaryDirectory, log: log, cache: options.cache)
+        made.copiedFiles = options.cache.map { copiedFiles($0) }
         copies = made
         return made
     }

@@ -104,6 +104,7 @@ final class CacheWriteBack {
             do throws(ServiceError) {
                 _ = try tracked.changes.giveBack(from: tracked.dataPath, to: location.path, on: tracked.service)
                 tracked.changes.reset(at: tracked.dataPath)
+                copiedFiles?.changed(try? tracked.service.stat(location.path), on: tracked.service, except: tracked.key)
             } catch {
                 log.write("cannot write \(location) back before its name goes (\(error))")
             }

@@ -36,6 +36,8 @@ final class LocalCopies {
     private var byWatch: [Int32: Copy] = [:]
     private var byFile: [ObjectIdentifier: Copy] = [:]
     private var byPath: [String: Copy] = [:]
+    /// Told of every copy written back early, so that other names' cached copies go.
+    var copiedFiles: CopiedFiles?
     /// Watched closes under way, by copy path.
     private var closes = AwaitedCloses()
 
@@ -136,6 +138,8 @@ final class LocalCopies {
             do throws(ServiceError) {
                 _ = try copy.changes.giveBack(from: copy.path, to: location.path, on: copy.file.service)
                 copy.changes.reset(at: copy.path)
+                cache?.invalidate(key: Agent.cacheKey(location))
+                copiedFiles?.changed(try? copy.file.service.stat(location.path), on: copy.file.service)
             } catch {
                 log.write("cannot write \(location) back before its name goes (\(error))")
             }

@@ -187,12 +187,6 @@ extension Agent {
                 if log.enabled(.namespace) && resolution.translated {
                     log.write("[\(stop.tid)] \(path) -> \(resolution.remote?.description ?? resolution.hostPath)")
                 }
-                // A path the agent rewrites or sends is text: bytes that are no
-                // UTF-8 would come out as other bytes, naming another file.
-                if resolution.translated && Self.isNotText(raw) {
-                    if log.enabled(.namespace) { log.write("[\(stop.tid)] \(path): not UTF-8 -> EILSEQ") }
-                    return .refused(EILSEQ)
-                }
                 let needed = try neededAccess(spec.use, stop)
                 if !resolution.mode.isSuperset(of: needed) {
                     if log.enabled(.namespace) || log.enabled(.denied) {
@@ -204,6 +198,12 @@ extension Agent {
                     // The kernel's cwd is not the program's: hand it the full path.
                     resolution = Resolution(hostPath: resolution.hostPath, virtualPath: resolution.virtualPath,
                                             entry: resolution.entry, translated: true)
+                }
+                // A path the agent rewrites or sends is text: bytes that are no
+                // UTF-8 would come out as other bytes, naming another file.
+                if resolution.translated && Self.isNotText(raw) {
+                    if log.enabled(.namespace) { log.write("[\(stop.tid)] \(path): not UTF-8 -> EILSEQ") }
+                    return .refused(EILSEQ)
                 }
                 translated = translated || resolution.translated
                 if let recorder {

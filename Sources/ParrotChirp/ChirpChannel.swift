@@ -52,6 +52,10 @@ final class ChirpChannel {
         return poll(&poller, 1, 0) != 0
     }
 
+    /// Read from the socket but not yet taken: with no reply awaited, the
+    /// stream is out of step.
+    var hasBufferedBytes: Bool { start < end }
+
     /// When a reply last arrived.
     private(set) var lastReply = Deadline.coarseNow
 

@@ -26,6 +26,10 @@ extension ChirpFileService {
             while case let name = try connection.channel.readLine(), !name.isEmpty {
                 entries.append(try entry(connection, name))
             }
+            // More after the end: a name held a line break, and the stream is out of step.
+            if connection.channel.hasBufferedBytes {
+                throw connection.channel.fail(EPROTO, "\(request.line): a listed name holds a line break")
+            }
             return entries
         }
     }

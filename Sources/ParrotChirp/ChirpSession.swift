@@ -113,7 +113,9 @@ final class ChirpSession: Sendable {
     /// closed the connection.
     private func connect(_ state: inout ChirpSessionState, checkAlive: Bool,
                          lookEvenIfFresh: Bool = false) throws(ServiceError) -> ChirpConnection {
+        // Bytes no reply accounts for: the stream is out of step (a reply read short).
         if let connection = state.connection, !connection.channel.isBroken,
+           !(connection.unanswered.isEmpty && connection.channel.hasBufferedBytes),
            checkAlive ? ((connection.channel.isFresh && !lookEvenIfFresh) || !connection.channel.isStale) : true {
             return connection
         }

@@ -9,11 +9,13 @@ enum ChirpDirectoryReader {
         try entries(fd).filter { $0 != "." && $0 != ".." }
     }
 
-    /// Every name, `.` and `..` included, in readdir order; except names
-    /// that are not UTF-8 (this server's paths are text: such a file cannot
-    /// be named in a request either) or hold a line break (listings are
-    /// lines: the client would take the rest for the next entry).
-    static func entries(_ fd: Int32) throws(ChirpFailure) -> [String] {
+    /// Every name, `.` and `..` included, in readdir order. A listing
+    /// (`listable`) leaves out names that are not UTF-8 (this server's paths
+    /// are text: such a file cannot be named in a request either) or hold a
+    /// line break (listings are lines: the client would take the rest for the
+    /// next entry); removals see them, so that a directory holding one is
+    /// not taken for empty.
+    static func entries(_ fd: Int32, listable: Bool = false) throws(ChirpFailure) -> [String] {
         let copy = try posixCall { dup(fd) }
         guard let stream = fdopendir(copy) else { close(copy); throw ChirpFailure.last }
         defer { closedir(stream) }
@@ -22,8 +24,12 @@ enum ChirpDirectoryReader {
         while let entry = readdir(stream) {
             // Read in place: copying d_name out reads past a short record.
             let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
-            guard let name = String(validatingCString: (UnsafeRawPointer(entry) + nameOffset).assumingMemoryBound(to: CChar.self)),
-                  !name.contains("\n") else { continue }
+            let bytes = (UnsafeRawPointer(entry) + nameOffset).assumingMemoryBound(to: CChar.self)
+            guard listable else {
+                names.append(String(cString: bytes))
+                continue
+            }
+            guard let name = String(validatingCString: bytes), !name.contains("\n") else { continue }
             names.append(name)
         }
         return names
@@ -35,7 +41,7 @@ extension ChirpFileSystem {
     func getdir(_ path: ChirpServerPath, _ subject: String) throws(ChirpFailure) -> ChirpReply {
         try access.require(.list, subject, in: path)
         let names = try root.with(path, flags: O_RDONLY | O_DIRECTORY) { (fd) throws(ChirpFailure) in
-            try ChirpDirectoryReader.entries(fd)
+            try ChirpDirectoryReader.entries(fd, listable: true)
         }
         return ChirpReply(lines: names.filter { !$0.hasPrefix(".__") } + [""])
     }
@@ -46,7 +52,7 @@ extension ChirpFileSystem {
         try access.require(.list, subject, in: path)
         let lines = try root.with(path, flags: O_RDONLY | O_DIRECTORY) { (fd) throws(ChirpFailure) -> [String] in
             var lines: [String] = []
-            for name in try ChirpDirectoryReader.entries(fd) where !name.hasPrefix(".__") {
+            for name in try ChirpDirectoryReader.entries(fd, listable: true) where !name.hasPrefix(".__") {
                 var st = Glibc.stat()
                 let target = path.isRoot && name == ".." ? "." : name
                 guard fstatat(fd, target, &st, AT_SYMLINK_NOFOLLOW) == 0 else { continue }  // gone meanwhile
