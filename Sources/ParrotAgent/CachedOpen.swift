@@ -91,11 +91,12 @@ extension Agent {
     /// offset, is streamed (a virtual descriptor, writes sent ahead of their
     /// replies) instead of copied: a copy would be written to the local disk
     /// first and sent only at the close, one after the other, at about half
-    /// the speed for a large file. Appends (one more round trip a write, for
-    /// the offset) and files this program is writing through the cache keep
-    /// the copy.
+    /// the speed for a large file. Appends too: the server's file is opened
+    /// to append, so they land after whatever other clients (other agents:
+    /// other jobs) appended meanwhile, where a copy would go back whole over
+    /// their lines. Files this program is writing through the cache keep the copy.
     func streamsWrites(_ flags: Int32, _ location: RemoteLocation) -> Bool {
-        guard flags & 3 == O_WRONLY, flags & O_APPEND == 0,
+        guard flags & 3 == O_WRONLY,
               let service = try? services.driver(for: location), service.writesAtAnyOffset else { return false }
         return !(writeBack?.isTracked(Self.cacheKey(location)) ?? false)
     }

@@ -429,6 +429,27 @@ import Testing
         }
     }
 
+    /// Jobs, each under its own agent and cache, appending to one remote log
+    /// at once (a shell's `>>`, python's "a"): appends are sent as appends,
+    /// so no job's lines are written over by another's whole copy.
+    @Test func appendsFromSeveralAgentsAllArrive() throws {
+        try withChirpServer { server in
+            server.makeDirectory("/e")
+            server.write("/e/log", "start\n")
+            let cache = Paths.temporaryDirectory("cache")
+            defer { Paths.remove(cache) }
+            let log = "/chirp/127.0.0.1:\(server.port)/e/log"
+            let job = """
+                for i in $(seq 15); do echo "s$1-$i" >> \(log); python3 -c 'import sys; open(sys.argv[1], "a").write(sys.argv[2] + "\\n")' \(log) "p$1-$i"; done
+                """
+            let jobs = (1...3).map { "\(Paths.parrot) run -t \(cache)/\($0) -- sh -c '\(job.replacingOccurrences(of: "'", with: "'\\''"))' job \($0) &" }
+            let result = Command.run(["/bin/sh", "-c", jobs.joined(separator: "\n") + "\nwait"])
+            #expect(result.status == 0, "\(result)")
+            let lines = localContents(server.local("/e/log")).split(separator: "\n")
+            #expect(lines.count == 91 && Set(lines).count == 91, "\(lines.count) lines: \(result)")
+        }
+    }
+
     /// Writes through a shared mapping raise no inotify event: the copy's
     /// mtime tells, and the data goes back (lost before, while the cached
     /// copy kept it). A touch still sends only the times.
