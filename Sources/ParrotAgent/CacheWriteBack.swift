@@ -106,7 +106,14 @@ final class CacheWriteBack {
                 tracked.changes.reset(at: tracked.dataPath)
                 copiedFiles?.changed(try? tracked.service.stat(location.path), on: tracked.service, except: tracked.key)
             } catch {
-                log.write("cannot write \(location) back before its name goes (\(error))")
+                // Never drop data silently: out of the cache's way, where the log says.
+                if let kept = cache.setAside(key: tracked.key) {
+                    unindex(tracked)
+                    tracked.dataPath = kept
+                    byKey[tracked.key] = tracked
+                    byPath[kept] = tracked
+                }
+                log.write("cannot write \(location) back before its name goes (\(error)); its data is kept in \(tracked.dataPath)")
             }
             let watch = inotify_add_watch(inotify, tracked.dataPath, UInt32(Self.watchedEvents))
             if watch >= 0 { tracked.watch = watch }

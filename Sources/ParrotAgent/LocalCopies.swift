@@ -16,6 +16,8 @@ final class LocalCopies {
         let path: String
         let file: OpenFile
         var changes: CopyChanges
+        /// Its early write-back failed: kept when done, where the log said.
+        var isKept = false
         /// Program opens of the copy not yet seen closed.
         var opens = 0
         var watch: Int32
@@ -141,7 +143,9 @@ final class LocalCopies {
                 cache?.invalidate(key: Agent.cacheKey(location))
                 copiedFiles?.changed(try? copy.file.service.stat(location.path), on: copy.file.service)
             } catch {
-                log.write("cannot write \(location) back before its name goes (\(error))")
+                // Never drop data silently: the copy stays where the log says.
+                copy.isKept = true
+                log.write("cannot write \(location) back before its name goes (\(error)); its data is kept in \(copy.path)")
             }
             let watch = inotify_add_watch(inotify, copy.path, UInt32(Self.watchedEvents))
             if watch >= 0 { copy.watch = watch }
@@ -188,7 +192,7 @@ final class LocalCopies {
             }
         }
         closes.record(copy.path, nil)
-        unlink(copy.path)
+        if !copy.isKept { unlink(copy.path) }
     }
 
     private func fetch(_ file: OpenFile, to path: String) throws(ServiceError) {
