@@ -86,8 +86,9 @@ import Glibc
         #expect(Self.unsent(cache) == paths.map { $0 + "\n" }.sorted(), "\(result)")
     }
 
-    @Test(.enabled(if: getuid() == 0, "mounts a small tmpfs"), arguments: ChirpServerKind.allCases)
-    func aFullFilesystemIsENOSPC(_ kind: ChirpServerKind) throws {
+    /// A fresh server of `kind` whose /small is a 64 KiB tmpfs, and a cache directory.
+    static func withSmallFilesystem(_ kind: ChirpServerKind,
+                                    _ body: (any ChirpTestServer, String) throws -> Void) throws {
         try withChirpServer(kind) { server in
             let cache = Paths.temporaryDirectory("cache")
             defer { Paths.remove(cache) }
@@ -95,6 +96,13 @@ import Glibc
             let mount = Command.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0777", "tmpfs", server.local("/small")])
             try #require(mount.status == 0, "\(mount)")
             defer { Command.run(["umount", "-l", server.local("/small")]) }
+            try body(server, cache)
+        }
+    }
+
+    @Test(.enabled(if: getuid() == 0, "mounts a small tmpfs"), arguments: ChirpServerKind.allCases)
+    func aFullFilesystemIsENOSPC(_ kind: ChirpServerKind) throws {
+        try Self.withSmallFilesystem(kind) { server, cache in
             let c = "/chirp/127.0.0.1:\(server.port)"
             let big = String(repeating: "x", count: 200_000)
             let script = """
@@ -142,13 +150,7 @@ import Glibc
     /// the data is kept (and said where), not dropped with the name.
     @Test(.enabled(if: getuid() == 0, "mounts a small tmpfs"), arguments: ChirpServerKind.allCases)
     func anEarlyWriteBackThatFailsKeepsTheData(_ kind: ChirpServerKind) throws {
-        try withChirpServer(kind) { server in
-            let cache = Paths.temporaryDirectory("cache")
-            defer { Paths.remove(cache) }
-            server.makeDirectory("/small")
-            let mount = Command.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0777", "tmpfs", server.local("/small")])
-            try #require(mount.status == 0, "\(mount)")
-            defer { Command.run(["umount", "-l", server.local("/small")]) }
+        try Self.withSmallFilesystem(kind) { server, cache in
             server.write("/small/a", "old\n")
             #expect(link(server.local("/small/a"), server.local("/small/h")) == 0)
             let c = "/chirp/127.0.0.1:\(server.port)"
