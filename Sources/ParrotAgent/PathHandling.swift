@@ -57,6 +57,10 @@ extension Agent {
                         arguments: [PathArgument]) throws -> Resume {
         let outcome = try resolvePaths(stop, tracee: tracee, task: task, arguments: arguments)
         if let remote = outcome.remoteArguments {
+            if let refusal = shapeRefusal(name, stop, remote) {
+                try stop.fail(refusal)
+                return .proceed
+            }
             if let cached = try openThroughCache(name, stop, tracee: tracee, remote) { return cached }
             return try emulateRemote(name, stop, task: task, remote)
         }

@@ -130,7 +130,11 @@ extension Agent {
             return 0
         case "link", "linkat":
             let target = try sameServer(location, list)
-            try service.link(path, to: target.path)
+            do throws(ServiceError) { try service.link(path, to: target.path) } catch where error.errno == EACCES {
+                // Chirp has no EPERM: a directory cannot be linked, whatever the rights.
+                if (try? service.lstat(path))?.isDirectory == true { throw ServiceError(errno: EPERM) }
+                throw error
+            }
             return 0
         case "symlink", "symlinkat":
             let target = try memory(stop) { try stop.memory.readCString(args[0]) }

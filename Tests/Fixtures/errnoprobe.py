@@ -1,0 +1,50 @@
+# Calls that fail on a local filesystem, each printed with the errno name it
+# got (or "ok"): run natively and through the agent, the lines must match.
+import errno, os, sys
+
+d = sys.argv[1]
+
+
+def probe(name, call):
+    try:
+        call()
+        result = "ok"
+    except OSError as e:
+        result = errno.errorcode[e.errno]
+    print(name, result)
+
+
+def replace_nonempty():
+    os.makedirs(d + "/d2/y", exist_ok=True)
+    os.rename(d + "/dir", d + "/d2")
+
+
+os.makedirs(d + "/dir/sub", exist_ok=True)
+with open(d + "/file", "w") as f:
+    f.write("x")
+probe("rmdir-nonempty", lambda: os.rmdir(d + "/dir"))
+probe("mkdir-exists", lambda: os.mkdir(d + "/dir"))
+probe("rename-into-itself", lambda: os.rename(d + "/dir", d + "/dir/sub/x"))
+probe("o-directory-on-file", lambda: os.open(d + "/file", os.O_RDONLY | os.O_DIRECTORY))
+probe("unlink-dir", lambda: os.unlink(d + "/dir"))
+probe("rename-file-over-dir", lambda: os.rename(d + "/file", d + "/dir"))
+probe("rename-dir-over-file", lambda: os.rename(d + "/dir", d + "/file"))
+probe("link-dir", lambda: os.link(d + "/dir", d + "/dirlink"))
+probe("readlink-file", lambda: os.readlink(d + "/file"))
+probe("truncate-dir", lambda: os.truncate(d + "/dir", 0))
+probe("create-excl-existing", lambda: os.open(d + "/file", os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+probe("write-open-dir", lambda: os.open(d + "/dir", os.O_WRONLY))
+probe("file-as-dir", lambda: os.stat(d + "/file/x"))
+probe("missing-parent", lambda: open(d + "/nope/x", "w"))
+probe("rmdir-file", lambda: os.rmdir(d + "/file"))
+probe("chdir-file", lambda: os.chdir(d + "/file"))
+probe("listdir-file", lambda: os.listdir(d + "/file"))
+probe("symlink-over-existing", lambda: os.symlink("x", d + "/file"))
+probe("rename-missing", lambda: os.rename(d + "/missing", d + "/m2"))
+probe("rmdir-dot", lambda: os.rmdir(d + "/dir/."))
+probe("mkdir-trailing-slash-file", lambda: os.mkdir(d + "/file/"))
+probe("open-trailing-slash-file", lambda: os.open(d + "/file/", os.O_RDONLY))
+probe("stat-trailing-slash-file", lambda: os.stat(d + "/file/"))
+probe("stat-trailing-slash-dir", lambda: os.stat(d + "/dir/"))
+probe("read-dir", lambda: os.read(os.open(d + "/dir", os.O_RDONLY), 10))
+probe("rename-dir-over-nonempty", replace_nonempty)
