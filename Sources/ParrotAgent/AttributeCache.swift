@@ -13,9 +13,11 @@ import Glibc
 /// under it, and every name of a changed file (by its device and inode, as
 /// far as answers kept or the open's reply tell them: a write through a
 /// symbolic or hard link forgets the file's other names); writes through an
-/// open handle forget its file. Changes by other clients, and names a change
-/// made through a link to a directory creates or removes elsewhere, show
-/// after `lifetime` at most (with -S: never within the run). Data read ahead on open files (ReadAhead, for drivers whose
+/// open handle forget its file, and a name made or removed through a link
+/// to a directory is forgotten under the directory's other names known
+/// (see aliases). Changes by other clients, and names made through a link
+/// this agent never read or followed, show after `lifetime` at most (with
+/// -S: never within the run). Data read ahead on open files (ReadAhead, for drivers whose
 /// reads are round trips) is trusted for as long.
 final class AttributeCache: FileService, @unchecked Sendable {
     var writesAtAnyOffset: Bool { inner.writesAtAnyOffset }
@@ -26,6 +28,9 @@ final class AttributeCache: FileService, @unchecked Sendable {
     let lifetime: Double
     private var answers: [Key: (until: UInt64, answer: Result<FileStatus, ServiceError>)] = [:]
     private var links: [String: (until: UInt64, answer: Result<String, ServiceError>)] = [:]
+    /// The links read, by where they lead (it may since have changed: that
+    /// only costs an answer forgotten too many).
+    private var linkedFrom: [String: Set<String>] = [:]
     /// The keys of answers found, by the file they describe.
     private var namesOf: [Identity: Set<Key>] = [:]
     /// Moves with every forgetting: an answer fetched across one is not kept.
@@ -101,9 +106,10 @@ final class AttributeCache: FileService, @unchecked Sendable {
     /// write); only subtrees need a look at every answer kept. The files the
     /// names were known to be (and `files`) lose what was kept under any name.
     private func forget(_ paths: [String], subtrees: Bool, files: [Identity] = []) {
-        let names = Set(paths.flatMap { path in [PathName.trimmed(path), Self.parent(of: path)] })
+        var names = Set(paths.flatMap { path in [PathName.trimmed(path), Self.parent(of: path)] })
         lock.withLock {
             generation &+= 1
+            names.formUnion(aliases(of: paths))
             var identities = Set(files)
             var prefixes: [String] = []
             for path in paths {
@@ -137,6 +143,35 @@ final class AttributeCache: FileService, @unchecked Sendable {
             }
             links = links.filter { link in !prefixes.contains { link.key.hasPrefix($0) } }
         }
+    }
+
+    /// The same names under the directory's other names, as far as kept
+    /// answers tell: its names of one identity (a symbolic link to it
+    /// stat'ed, its real name listed), a link's target (read by `ls -l` or
+    /// realpath), the links read that point at it. A name made or removed
+    /// through one is made or removed under all. With the lock held.
+    private func aliases(of paths: [String]) -> [String] {
+        var found: [String] = []
+        for path in paths {
+            let name = PathName.trimmed(path), parent = Self.parent(of: path)
+            guard name != parent else { continue }
+            let leaf = String(name.dropFirst(parent == "/" ? 1 : parent.count + 1))
+            var directories = linkedFrom[parent] ?? []
+            if case .success(let target)? = links[parent]?.answer { directories.insert(Self.resolved(target, in: parent)) }
+            if case .success(let directory)? = answers[Key(path: parent, follow: true)]?.answer,
+               directory.isDirectory, let identity = Identity(directory) {
+                for other in namesOf[identity] ?? [] { directories.insert(other.path) }
+            }
+            for directory in directories where directory != parent {
+                found += [directory, PathName.join(directory, leaf)]
+            }
+        }
+        return found
+    }
+
+    /// Where a link at `path` reading `target` leads, lexically.
+    static func resolved(_ target: String, in path: String) -> String {
+        PathName.normalize(target.hasPrefix("/") ? target : PathName.join(parent(of: path), target))
     }
 
     /// Whether an answer for `path` is kept (so its file's identity is known).
@@ -219,8 +254,12 @@ final class AttributeCache: FileService, @unchecked Sendable {
         }
         let until = expiry
         lock.withLock {
-            if links.count > 65536 { links.removeAll() }
+            if links.count > 65536 || linkedFrom.count > 65536 {
+                links.removeAll()
+                linkedFrom.removeAll()
+            }
             links[path] = (until, answer)
+            if case .success(let target) = answer { linkedFrom[Self.resolved(target, in: path), default: []].insert(path) }
         }
         return try answer.get()
     }

@@ -314,6 +314,26 @@ import Testing
         }
     }
 
+    /// Names made or removed through a symbolic link to a directory show
+    /// under its real name at once, and the other way round, once the link
+    /// was read (`ls -l` does) or followed: kept answers, found or not, for
+    /// the other name are forgotten.
+    @Test func namesMadeThroughALinkShowUnderTheRealName() throws {
+        try withChirpServer { server in
+            server.makeDirectory("/sl/real")
+            server.symlink("real", at: "/sl/alias")
+            let script = """
+                ls -l $C/sl > /dev/null; test -e $C/sl/real/new || echo missing
+                touch $C/sl/alias/new; test -e $C/sl/real/new && echo present
+                test -e $C/sl/alias/n2 || echo missing2; echo x > $C/sl/real/n2; test -e $C/sl/alias/n2 && echo present2
+                rm $C/sl/real/n2; test -e $C/sl/alias/n2 || echo gone2
+                """
+            try Self.inBothModes(server, script, expected: "missing\npresent\nmissing2\npresent2\ngone2\n") {
+                for name in ["new", "n2"] { unlink(server.local("/sl/real/" + name)) }
+            }
+        }
+    }
+
     /// A copy being written back follows its file through more than one
     /// rename, and the new name's cached copy does not outlive the write-back.
     @Test func aCopyWrittenBackFollowsRenames() throws {
