@@ -47,17 +47,7 @@ final class AttributeCache: FileService, @unchecked Sendable {
         let follow: Bool
     }
 
-    private struct Identity: Hashable {
-        let device: UInt64
-        let inode: UInt64
-
-        /// None for a zeroed status (cctools' listings have such entries).
-        init?(_ status: FileStatus) {
-            guard status.ino != 0 else { return nil }
-            device = status.dev
-            inode = status.ino
-        }
-    }
+    private typealias Identity = FileIdentity
 
     init(_ inner: FileService, lifetime: Double) {
         self.inner = inner

@@ -20,6 +20,8 @@ final class CacheWriteBack {
         var dataPath: String
         var location: RemoteLocation
         let service: FileService
+        /// The server's file, when known: the copy is reached by other names too.
+        var identity: FileIdentity?
         var changes: CopyChanges
         /// Opens rewritten to the copy whose IN_OPEN has not arrived yet.
         var expected = 0
@@ -60,6 +62,23 @@ final class CacheWriteBack {
     /// Where copies being written are, for a rename to move their entries.
     var locations: [RemoteLocation] { byWatch.values.map(\.location) }
 
+    /// The places of copies being written of the file `identity`.
+    func locations(of identity: FileIdentity) -> [RemoteLocation] {
+        byWatch.values.filter { $0.identity == identity }.map(\.location)
+    }
+
+    /// Whether some copy being written has a known file.
+    var knowsFiles: Bool { byWatch.values.contains { $0.identity != nil } }
+
+    /// The file `identity`, open here under `alias` (a symbolic link to it),
+    /// was renamed to `to`: its copy goes back there. The copy is no entry's
+    /// any more (the entry for `to` is the renamed name's own).
+    func follow(_ alias: RemoteLocation, of identity: FileIdentity, to: RemoteLocation) {
+        for tracked in byWatch.values where tracked.location == alias && tracked.identity == identity {
+            tracked.location = to
+        }
+    }
+
     /// A rename through the agent, after the cache moved the entries whose
     /// old keys are `copiesMoved`: a copy being written at `to` belongs to no
     /// name now, and copies under `from` are their new names' entries,
@@ -82,8 +101,8 @@ final class CacheWriteBack {
     /// The name of a copy being written was removed through the agent (or
     /// given to another file): what the program still writes into it goes
     /// nowhere, as into a removed local file; the cache cuts the copy loose.
-    func removed(_ location: RemoteLocation) {
-        for tracked in Array(byWatch.values) where tracked.location == location {
+    func removed(_ location: RemoteLocation, identity: FileIdentity? = nil) {
+        for tracked in Array(byWatch.values) where tracked.location == location && (identity == nil || tracked.identity == identity) {
             unindex(tracked)
             byWatch.removeValue(forKey: tracked.watch)
             inotify_rm_watch(inotify, tracked.watch)
@@ -143,7 +162,7 @@ final class CacheWriteBack {
 
     /// Watches `entry`'s copy (once) and counts one more open about to happen.
     func expectOpen(of entry: WholeFileCache.Entry, location: RemoteLocation, service: FileService,
-                    remoteMode: UInt32) throws(ServiceError) {
+                    remoteMode: UInt32, identity: FileIdentity?) throws(ServiceError) {
         closes.forget(entry.key)
         if let tracked = byKey[entry.key] {
             tracked.expected += 1
@@ -155,6 +174,7 @@ final class CacheWriteBack {
         }
         let tracked = Tracked(key: entry.key, dataPath: entry.dataPath, location: location, service: service,
                               remoteMode: remoteMode)
+        tracked.identity = identity
         chmod(entry.dataPath, mode_t(tracked.changes.baselineMode))
         tracked.changes.watching(entry.dataPath)
         tracked.watch = inotify_add_watch(inotify, entry.dataPath, UInt32(Self.watchedEvents))
@@ -213,9 +233,11 @@ final class CacheWriteBack {
             log.write("wrote \(tracked.location) back from the cache")
         }
         // The copy is the server's file again: later opens may use it.
-        if tracked.dataPath != cache.dataPath(for: tracked.key) {
+        if tracked.dataPath != cache.dataPath(for: tracked.key) || Agent.cacheKey(tracked.location) != tracked.key {
+            // Not its name's entry (moved aside, or followed from a link): it goes.
             cache.invalidate(key: tracked.key)
             unlink(tracked.dataPath)
+            copiedFiles?.changed(try? service.stat(path), on: service)
         } else if let status = try? service.stat(path) {
             cache.committed(key: tracked.key, status: status)
             copiedFiles?.changed(status, on: service, except: tracked.key)

@@ -143,7 +143,8 @@ extension Agent {
             entry = try cache.entryForWriting(key: key, service: service, path: location.path, status: status,
                                               truncating: flags & O_TRUNC != 0 && flags & 3 != O_RDONLY,
                                               keepCurrent: writeBack.isTracked(key))
-            try writeBack.expectOpen(of: entry, location: location, service: service, remoteMode: remoteMode)
+            try writeBack.expectOpen(of: entry, location: location, service: service, remoteMode: remoteMode,
+                                     identity: FileIdentity(status))
         } catch {
             return try refuseOpen(name, location, error, stop)
         }

@@ -11,9 +11,21 @@ import Glibc
 /// file made under the old name meanwhile), and a file whose name is removed
 /// or given to another file is cut loose from that name (never written back
 /// to it, its cached copy no longer the name's).
+/// What a removal or a rename will do beyond its own names, found before it.
+struct NameChangePlan {
+    /// A rename onto another name of the same file: nothing changes.
+    var changesNothing = false
+    /// The file losing its last name, open here under other names (symbolic
+    /// links to it): cut loose there too.
+    var dying: (file: FileIdentity, aliases: [RemoteLocation])?
+    /// The file renamed, open here under other names: they follow it.
+    var moving: (file: FileIdentity, aliases: [RemoteLocation])?
+}
+
 extension Agent {
     /// `from` was renamed to `to` on the server.
-    func renamed(_ from: RemoteLocation, to: RemoteLocation) {
+    func renamed(_ from: RemoteLocation, to: RemoteLocation, _ plan: NameChangePlan = NameChangePlan()) {
+        if let dying = plan.dying { for alias in dying.aliases { cutLoose(alias, dying.file) } }
         detachOpenFiles(at: to)
         let movedKeys = options.cache.map { moveCachedCopies($0, from: from, to: to) } ?? []
         forEachOpenFile { file in
@@ -23,10 +35,23 @@ extension Agent {
             file.location = now
         }
         writeBack?.moved(from: from, to: to, copiesMoved: movedKeys)
+        guard let moving = plan.moving else { return }
+        for alias in moving.aliases {
+            forEachOpenFile { file in
+                guard file.location == alias, file.identity == moving.file, !file.isDetached else { return }
+                streamedCopies?.drop(file)
+                file.location = to
+            }
+            writeBack?.follow(alias, of: moving.file, to: to)
+            // The link now leads nowhere: what was cached under its name goes
+            // (a copy being written from it goes when it is back: see giveBack).
+            if !(writeBack?.isTracked(Self.cacheKey(alias)) ?? false) { options.cache?.detach(key: Self.cacheKey(alias)) }
+        }
     }
 
     /// The file `location` named was removed on the server.
-    func removed(_ location: RemoteLocation) {
+    func removed(_ location: RemoteLocation, _ plan: NameChangePlan = NameChangePlan()) {
+        if let dying = plan.dying { for alias in dying.aliases { cutLoose(alias, dying.file) } }
         detachOpenFiles(at: location)
         guard let cache = options.cache else { return }
         writeBack?.removed(location)
@@ -35,25 +60,60 @@ extension Agent {
         copied?.forget(key)
     }
 
-    /// Before `location` is removed, or replaced by a rename of `from`, when
-    /// something is open there: says whether `from` is another file (false:
-    /// the rename changes nothing), and when the file may outlive the name
-    /// (a symbolic link, one of several hard links), sends back what the
-    /// program wrote into copies of it so far: its writes after the name
-    /// is gone are lost (see README), not its writes before.
-    func beforeRemoving(_ location: RemoteLocation, service: FileService, renamingFrom from: RemoteLocation? = nil) -> Bool {
+    /// The file `file`, open here under `alias`, lost its last name.
+    private func cutLoose(_ alias: RemoteLocation, _ file: FileIdentity) {
+        detachOpenFiles(at: alias, of: file)
+        writeBack?.removed(alias, identity: file)
+        options.cache?.detach(key: Self.cacheKey(alias))
+        copied?.forget(Self.cacheKey(alias))
+    }
+
+    /// Before `location` is removed, or replaced by a rename of `from`: what
+    /// the change will do to files open here (see NameChangePlan). When the
+    /// file may outlive the name (a symbolic link, one of several hard
+    /// links), what the program wrote into copies of it so far is sent
+    /// first: its writes after the name is gone are lost (see README), not
+    /// its writes before. The server is asked only when something is open
+    /// (its answers then usually kept: the attribute cache asks anyway).
+    func beforeRemoving(_ location: RemoteLocation, service: FileService,
+                        renamingFrom from: RemoteLocation? = nil) -> NameChangePlan {
+        var plan = NameChangePlan()
         var isOpen = writeBack?.locations.contains(location) ?? false
-        if !isOpen { forEachOpenFile { file in isOpen = isOpen || file.location == location } }
-        guard isOpen, let status = try? service.lstat(location.path) else { return true }
-        if let from, let other = try? service.lstat(from.path), other.ino != 0,
-           (other.dev, other.ino) == (status.dev, status.ino) {
-            return false
+        var knowsFiles = writeBack?.knowsFiles ?? false
+        forEachOpenFile { file in
+            isOpen = isOpen || file.location == location
+            knowsFiles = knowsFiles || (file.identity != nil && !file.isDetached)
         }
-        if status.isSymbolicLink || status.nlink > 1 {
+        guard isOpen || knowsFiles else { return plan }
+        let status = try? service.lstat(location.path)
+        let fromStatus = knowsFiles || status != nil ? from.flatMap { try? service.lstat($0.path) } : nil
+        if let status, let fromStatus, let file = FileIdentity(status), FileIdentity(fromStatus) == file {
+            plan.changesNothing = true
+            return plan
+        }
+        if isOpen, let status, status.isSymbolicLink || status.nlink > 1 {
             writeBack?.giveBackNow(at: location)
             copies?.giveBackNow(at: location)
         }
-        return true
+        guard knowsFiles else { return plan }
+        if let status, status.isRegularFile, status.nlink == 1, let file = FileIdentity(status) {
+            let aliases = openLocations(of: file).filter { $0 != location }
+            if !aliases.isEmpty { plan.dying = (file, aliases) }
+        }
+        if let from, let fromStatus, fromStatus.isRegularFile, fromStatus.nlink == 1, let file = FileIdentity(fromStatus) {
+            let aliases = openLocations(of: file).filter { $0.moved(from: from, to: from) == nil }
+            if !aliases.isEmpty { plan.moving = (file, aliases) }
+        }
+        return plan
+    }
+
+    /// Where the file `file` is open here: descriptors and copies being written.
+    private func openLocations(of file: FileIdentity) -> [RemoteLocation] {
+        var found = Set(writeBack?.locations(of: file) ?? [])
+        forEachOpenFile { open in
+            if open.identity == file && !open.isDetached { found.insert(open.location) }
+        }
+        return Array(found)
     }
 
     /// The server says `location` names another file than the one this agent
@@ -69,9 +129,9 @@ extension Agent {
         copied.forget(key)
     }
 
-    private func detachOpenFiles(at location: RemoteLocation) {
+    private func detachOpenFiles(at location: RemoteLocation, of identity: FileIdentity? = nil) {
         forEachOpenFile { file in
-            guard file.location == location, !file.isDetached else { return }
+            guard file.location == location, !file.isDetached, identity == nil || file.identity == identity else { return }
             streamedCopies?.drop(file)
             file.isDetached = true
         }

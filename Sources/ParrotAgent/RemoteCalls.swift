@@ -106,27 +106,27 @@ extension Agent {
             try service.rmdir(path)
             return 0
         case "unlink":
-            _ = beforeRemoving(location, service: service)
+            let plan = beforeRemoving(location, service: service)
             try service.unlink(path)
-            removed(location)
+            removed(location, plan)
             return 0
         case "unlinkat":
             let removeDirectory: UInt64 = 0x200
             if args[2] & removeDirectory != 0 {
                 try service.rmdir(path)
             } else {
-                _ = beforeRemoving(location, service: service)
+                let plan = beforeRemoving(location, service: service)
                 try service.unlink(path)
-                removed(location)
+                removed(location, plan)
             }
             return 0
         case "rename", "renameat", "renameat2":
             if name == "renameat2" && args[4] != 0 { throw ServiceError(errno: EINVAL) }
             let target = try sameServer(location, list)
             // A rename onto the file's own name (or another of its links) changes nothing.
-            let changesNames = location != target && beforeRemoving(target, service: service, renamingFrom: location)
+            let plan = location == target ? nil : beforeRemoving(target, service: service, renamingFrom: location)
             try service.rename(path, to: target.path)
-            if changesNames { renamed(location, to: target) }
+            if let plan, !plan.changesNothing { renamed(location, to: target, plan) }
             return 0
         case "link", "linkat":
             let target = try sameServer(location, list)
@@ -216,7 +216,9 @@ extension Agent {
             try? service.close(handle)
             return OpenFile(service: service, location: location, handle: nil, isDirectory: true, flags: flags)
         }
-        return OpenFile(service: service, location: location, handle: handle, isDirectory: false, flags: flags)
+        let file = OpenFile(service: service, location: location, handle: handle, isDirectory: false, flags: flags)
+        file.identity = status.flatMap(FileIdentity.init)
+        return file
     }
 
     /// Closes the service's side of a description nobody refers to any more,

@@ -18,6 +18,9 @@ public final class OpenFile {
     /// what is done to it from now on concerns no name (a local copy is not
     /// written back to one).
     public var isDetached = false
+    /// The server's device and inode of the file, when the open said: other
+    /// names it may go by (a symbolic link opened) are told by it.
+    public var identity: FileIdentity?
     /// Something was written through it: a local copy made later must fetch
     /// the file even if it was truncated when opened.
     public var hasWritten = false
@@ -40,4 +43,17 @@ public final class OpenFile {
     public var accessMode: Int32 { flags & 3 }
     public var isReadable: Bool { accessMode != 1 && !isPathOnly }
     public var isWritable: Bool { accessMode != 0 && !isPathOnly }
+}
+
+/// A file at a server: its device and inode there.
+public struct FileIdentity: Hashable, Sendable {
+    public let device: UInt64
+    public let inode: UInt64
+
+    /// None for a status without an inode (some servers' listings zero it).
+    public init?(_ status: FileStatus) {
+        guard status.ino != 0 else { return nil }
+        device = status.dev
+        inode = status.ino
+    }
 }

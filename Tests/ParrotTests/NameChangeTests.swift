@@ -112,6 +112,17 @@ import Testing
         }
     }
 
+    /// A file open through a symbolic link is the file: removing its one
+    /// name cuts it loose (nothing comes back under that name), and renaming
+    /// it sends its writes to the new name, not through the link left dangling.
+    @Test func aFileOpenThroughALinkFollowsItsFile() throws {
+        try withChirpServer { server in
+            try Self.expect(server, "cd $C/d; ln -s a l; exec 3<> l; echo X >&3; rm a; exec 3>&-; ls", "b\nl\n")
+            try Self.expect(server, "cd $C/d; ln -s a l; exec 3<> l; echo X >&3; mv a g; exec 3>&-; ls; cat g",
+                            "b\ng\nl\nX\nd\n")
+        }
+    }
+
     /// What the review of the first version found: a symbolic link's lstat
     /// is no replacement of its target's copy (which was then committed
     /// empty), a write-only file whose name went can still be made real, and
