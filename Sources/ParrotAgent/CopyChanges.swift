@@ -51,17 +51,15 @@ struct CopyChanges {
     /// A write through a shared mapping moved the mtime past what the copy
     /// had (and past what the program set, for `touch` and `cp -p`).
     private mutating func noticeMappedWrites(_ path: String) {
+        if mappedForWriting { modified = true }
         guard !modified, let baselineTime, let now = Self.modificationTime(path) else { return }
         if !Self.same(now, baselineTime) && !(setTime.map { Self.same(now, $0) } ?? false) { modified = true }
     }
 
-    /// Sends `localPath` from `offset` on to the end of the server's file;
-    /// returns where it stopped.
-    private static func append(_ localPath: String, from offset: Int64, to path: String,
-                               on service: FileService) throws(ServiceError) -> Int64 {
-        let fd = open(localPath, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ServiceError.posix("open", localPath) }
-        defer { close(fd) }
+    /// Sends the copy open at `fd` from `offset` on to the end of the
+    /// server's file; returns where it stopped.
+    static func append(_ fd: Int32, from offset: Int64, to path: String,
+                       on service: FileService) throws(ServiceError) -> Int64 {
         let handle = try service.open(path, flags: O_WRONLY | O_APPEND, mode: 0)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
@@ -69,7 +67,7 @@ struct CopyChanges {
         do throws(ServiceError) {
             while true {
                 let count = pread(fd, buffer.baseAddress, buffer.count, off_t(done))
-                guard count >= 0 else { throw ServiceError.posix("read", localPath) }
+                guard count >= 0 else { throw ServiceError.posix("read", "a local copy") }
                 if count == 0 { break }
                 var sent = 0
                 while sent < count {
@@ -102,6 +100,9 @@ struct CopyChanges {
         watching(path)
     }
 
+    /// Mapped shared and writable (seen where the agent maps it): written,
+    /// whatever the mtime says.
+    var mappedForWriting = false
     /// For a copy of a file opened only to append: where the bytes not yet
     /// sent start. Such a copy starts empty and goes back as an append (the
     /// server's file may have grown meanwhile: other appenders keep theirs).
@@ -115,7 +116,10 @@ struct CopyChanges {
         guard lstat(localPath, &local) == 0 else { throw ServiceError.posix("stat", localPath) }
         let chmodded = local.st_mode & 0o7777 != baselineMode
         if modified, let from = appendsFrom {
-            appendsFrom = try Self.append(localPath, from: from, to: path, on: service)
+            let fd = open(localPath, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw ServiceError.posix("open", localPath) }
+            defer { close(fd) }
+            appendsFrom = try Self.append(fd, from: from, to: path, on: service)
         } else if modified {
             _ = try service.putFile(localPath, to: path, mode: chmodded ? local.st_mode & 0o7777 : remoteMode)
         }

@@ -18,6 +18,9 @@ final class LocalCopies {
         var changes: CopyChanges
         /// Its early write-back failed: kept when done, where the log said.
         var isKept = false
+        /// The agent's own descriptor of a copy opened to append, opened before
+        /// the watch: reading through it raises no close to count.
+        var reader: Int32 = -1
         /// Program opens of the copy not yet seen closed.
         var opens = 0
         var watch: Int32
@@ -114,12 +117,20 @@ final class LocalCopies {
         }
         let copy = Copy(path: path, file: file, watch: watch, remoteMode: remoteMode)
         copy.changes.watching(path)
-        if appends { copy.changes.appendsFrom = 0 }
+        if appends {
+            copy.changes.appendsFrom = 0
+            copy.reader = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        }
         copy.opens = 1
         byWatch[watch] = copy
         byFile[ObjectIdentifier(file)] = copy
         byPath[path] = copy
         return copy
+    }
+
+    /// The copy of `file` is mapped shared and writable: it goes back.
+    func mappedForWriting(_ file: OpenFile) {
+        byFile[ObjectIdentifier(file)]?.changes.mappedForWriting = true
     }
 
     /// The program did not get its descriptor after all.
@@ -161,9 +172,25 @@ final class LocalCopies {
         InotifyEvents.drain(inotify) { watch, mask in
             guard let copy = byWatch[watch] else { return }
             copy.changes.note(mask, of: copy.path)
+            if mask & UInt32(IN_MODIFY) != 0 && copy.changes.appendsFrom != nil { sendAppended(copy) }
             guard mask & UInt32(IN_CLOSE_WRITE | IN_CLOSE_NOWRITE) != 0 else { return }
             copy.opens -= 1
             if copy.opens <= 0 { finish(copy, writeBack: true) }
+        }
+    }
+
+    /// What the program appended to a copy opened to append goes at once, in
+    /// the order it was written (events come in that order): the server's
+    /// file shows it to whoever looks next, ahead of later writes made
+    /// through other descriptors, and a truncate meanwhile is not undone by
+    /// it. A failure leaves the bytes for the last close, which reports it.
+    private func sendAppended(_ copy: Copy) {
+        guard !copy.file.isDetached, copy.reader >= 0, let from = copy.changes.appendsFrom else { return }
+        do throws(ServiceError) {
+            copy.changes.appendsFrom = try CopyChanges.append(copy.reader, from: from, to: copy.file.location.path,
+                                                             on: copy.file.service)
+        } catch {
+            if log.enabled(.namespace) { log.write("cannot append to \(copy.file.location) yet (\(error))") }
         }
     }
 
@@ -178,6 +205,7 @@ final class LocalCopies {
         byFile.removeValue(forKey: ObjectIdentifier(copy.file))
         byPath.removeValue(forKey: copy.path)
         inotify_rm_watch(inotify, copy.watch)
+        if copy.reader >= 0 { Glibc.close(copy.reader) }
         // A copy whose name was removed or given to another file has no name to go back to.
         if writeBack && !copy.file.isDetached && copy.changes.isChanged(at: copy.path) {
             do throws(ServiceError) {

@@ -34,10 +34,13 @@ extension Agent {
     /// mmap of a virtual descriptor maps the local copy.
     func mapCopy(_ file: OpenFile, _ stop: SyscallStop) throws -> Resume {
         let args = stop.args
-        return try inject(openingCopyOf: file, stop) { copyFd in
+        let resume = try inject(openingCopyOf: file, stop) { copyFd in
             [(.mmap, [args[0], args[1], args[2], args[3], UInt64(copyFd), args[5]], true),
              (.close, [UInt64(copyFd)], false)]
         } result: { results in results[0] }
+        // Its writes raise no event, and the mtime may not show them: counted as written.
+        if args[2] & UInt64(PROT_WRITE) != 0 && args[3] & UInt64(MAP_SHARED) != 0 { copies?.mappedForWriting(file) }
+        return resume
     }
 
     enum InjectedCall { case openat, lseek, dup3, fcntl, close, mmap, seccomp }

@@ -57,7 +57,7 @@ extension Agent {
                         arguments: [PathArgument]) throws -> Resume {
         let outcome = try resolvePaths(stop, tracee: tracee, task: task, arguments: arguments)
         if let remote = outcome.remoteArguments {
-            if let refusal = shapeRefusal(name, stop, remote) {
+            if let refusal = try shapeRefusal(name, stop, remote) {
                 try stop.fail(refusal)
                 return .proceed
             }
@@ -180,7 +180,8 @@ extension Agent {
             } else {
                 absolute = PathName.join(task.fs.cwd, path)
             }
-            let follow = try shouldFollow(spec.follow, stop)
+            // A trailing slash follows the last link whatever the call (lstat("link/") is the directory's).
+            let follow = try shouldFollow(spec.follow, stop) || raw.last == UInt8(ascii: "/")
             switch resolver.resolve(absolute, followFinal: follow) {
             case .failed(let errno):
                 if log.enabled(.namespace) || (errno == EACCES && log.enabled(.denied)) {

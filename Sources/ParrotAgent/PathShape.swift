@@ -16,14 +16,26 @@ extension Agent {
     ]
 
     /// The errno the path's spelling calls for, if any, before the server is asked.
-    func shapeRefusal(_ name: String, _ stop: SyscallStop, _ list: [ResolvedArgument]) -> Int32? {
-        guard let first = list.first, let location = first.resolution.remote, !first.original.isEmpty else { return nil }
+    func shapeRefusal(_ name: String, _ stop: SyscallStop, _ list: [ResolvedArgument]) throws -> Int32? {
+        guard let first = list.first, let location = first.resolution.remote, !first.original.isEmpty,
+              !location.isServiceRoot else { return nil }
+        let slash = UInt8(ascii: "/")
+        let trimmed = first.original.reversed().drop { $0 == slash }.reversed()
+        let last = trimmed.split(separator: slash, omittingEmptySubsequences: true).last.map { Array($0) } ?? []
         let removesDirectory = name == "rmdir" || (name == "unlinkat" && stop.args[2] & 0x200 != 0)
-        if removesDirectory && (first.original == [UInt8(ascii: ".")] || first.original.suffix(2) == Array("/.".utf8)) {
-            return EINVAL
+        if removesDirectory && last == [UInt8(ascii: ".")] { return EINVAL }
+        let service = try? services.driver(for: location)
+        // Names the call acts on itself, never through a last link: a slash
+        // after one asks for a directory there.
+        if name.hasPrefix("rename") || name == "unlink" || (name == "unlinkat" && !removesDirectory) {
+            let targetSlash = list.count > 1 && list[1].original.last == slash
+            guard first.original.last == slash || targetSlash, let status = try? service?.lstat(location.path) else { return nil }
+            if status.isDirectory { return name.hasPrefix("rename") ? nil : EISDIR }
+            return ENOTDIR
         }
-        guard first.original.last == UInt8(ascii: "/"), !Self.creatingCalls.contains(name), !location.isServiceRoot,
-              let status = try? services.driver(for: location).stat(location.path) else { return nil }
+        guard first.original.last == slash, !Self.creatingCalls.contains(name) else { return nil }
+        if Self.openCalls.contains(name), try openFlags(name, stop) & O_CREAT != 0 { return EISDIR }
+        guard let status = try? service?.stat(location.path) else { return nil }
         return status.isDirectory ? nil : ENOTDIR
     }
 }

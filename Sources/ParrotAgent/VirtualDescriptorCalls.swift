@@ -119,8 +119,9 @@ extension Agent {
         let total = min(vectors.reduce(0) { $0 + Int(min($1.1, UInt64(Int32.max))) }, Self.transferLimit)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(total, 1), alignment: 16)
         defer { buffer.deallocate() }
-        let count = try file.service.pread(handle, into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<total]),
-                                           at: offset ?? file.offset)
+        let at: Int64
+        if let offset { at = offset } else { at = try position(of: file) }
+        let count = try file.service.pread(handle, into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<total]), at: at)
         var done = 0
         for (address, length) in vectors where done < count {
             let piece = min(Int(length), count - done)
@@ -160,8 +161,18 @@ extension Agent {
         let written = UnsafeMutableRawBufferPointer(rebasing: buffer[..<total])
         try readProgramBuffers(stop, vectors, into: written)
         let count = try sendWrite(file, UnsafeRawBufferPointer(written), at: at)
-        if offset == nil { file.offset += Int64(count) }
+        // Appended where the server's file ended: not known here without asking.
+        if file.flags & O_APPEND != 0 { file.offsetIsAtEnd = true } else if offset == nil { file.offset += Int64(count) }
         return Int64(count)
+    }
+
+    /// The file's offset, asked of the server after appends.
+    func position(of file: OpenFile) throws(ServiceError) -> Int64 {
+        if file.offsetIsAtEnd {
+            file.offset = try size(of: file)
+            file.offsetIsAtEnd = false
+        }
+        return file.offset
     }
 
     /// Fills `buffer` from the program's buffers, in order.
@@ -204,7 +215,7 @@ extension Agent {
         let target: Int64
         switch whence {
         case SEEK_SET: target = offset
-        case SEEK_CUR: target = file.offset + offset
+        case SEEK_CUR: target = try position(of: file) + offset
         case SEEK_END: target = try size(of: file) + offset
         case seekData:
             guard offset >= 0, offset < (try size(of: file)) else { throw ServiceError(errno: ENXIO) }
@@ -217,6 +228,7 @@ extension Agent {
         }
         guard target >= 0 else { throw ServiceError(errno: EINVAL) }
         file.offset = target
+        file.offsetIsAtEnd = false
         return target
     }
 
@@ -331,7 +343,7 @@ extension Agent {
             case 0x5450: task.process.descriptors.setCloseOnExec(fd, false); return 0  // FIONCLEX
             case 0x541B:  // FIONREAD: what is left to read
                 guard !file.isDirectory else { throw ServiceError(errno: ENOTTY) }
-                let left = Int32(clamping: max(0, try size(of: file) - file.offset))
+                let left = Int32(clamping: max(0, try size(of: file) - position(of: file)))
                 try memory(stop) { try stop.memory.write(withUnsafeBytes(of: left) { Array($0) }, to: stop.args[2]) }
                 return 0
             default: throw ServiceError(errno: ENOTTY)  // not a terminal, no device controls

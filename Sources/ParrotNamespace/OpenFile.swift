@@ -14,6 +14,9 @@ public final class OpenFile {
     /// open(2) flags; F_SETFL changes the status part.
     public var flags: Int32
     public var offset: Int64 = 0
+    /// An append went to the server's end of file, which only the server
+    /// knows: `offset` is to be asked for before it is used.
+    public var offsetIsAtEnd = false
     /// Its name was removed, or given to another file, through the agent:
     /// what is done to it from now on concerns no name (a local copy is not
     /// written back to one).

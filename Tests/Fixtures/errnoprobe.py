@@ -7,8 +7,8 @@ d = sys.argv[1]
 
 def probe(name, call):
     try:
-        call()
-        result = "ok"
+        result = call()
+        result = result if isinstance(result, str) else "ok"
     except OSError as e:
         result = errno.errorcode[e.errno]
     print(name, result)
@@ -47,4 +47,12 @@ probe("open-trailing-slash-file", lambda: os.open(d + "/file/", os.O_RDONLY))
 probe("stat-trailing-slash-file", lambda: os.stat(d + "/file/"))
 probe("stat-trailing-slash-dir", lambda: os.stat(d + "/dir/"))
 probe("read-dir", lambda: os.read(os.open(d + "/dir", os.O_RDONLY), 10))
+os.symlink("dir", d + "/ldir")
+probe("create-trailing-slash-new", lambda: os.open(d + "/new/", os.O_WRONLY | os.O_CREAT))
+probe("create-trailing-slash-file", lambda: os.open(d + "/file/", os.O_WRONLY | os.O_CREAT))
+probe("unlink-trailing-slash-link", lambda: os.unlink(d + "/ldir/"))
+probe("rename-file-to-slash", lambda: os.rename(d + "/file", d + "/nn/"))
+probe("rename-link-slash", lambda: os.rename(d + "/ldir/", d + "/x"))
+probe("rmdir-dot-slash", lambda: os.rmdir(d + "/dir/./"))
+probe("lstat-trailing-slash-link", lambda: "dir" if os.path.stat.S_ISDIR(os.lstat(d + "/ldir/").st_mode) else "link")
 probe("rename-dir-over-nonempty", replace_nonempty)
