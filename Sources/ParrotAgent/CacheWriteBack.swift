@@ -59,6 +59,9 @@ final class CacheWriteBack {
 
     func isTracked(_ key: String) -> Bool { byKey[key] != nil }
 
+    /// Where the copy being written under `key` is (set aside, it is not the entry's file).
+    func dataPath(ofTracked key: String) -> String? { byKey[key]?.dataPath }
+
     /// Where copies being written are, for a rename to move their entries.
     var locations: [RemoteLocation] { byWatch.values.map(\.location) }
 

@@ -52,7 +52,8 @@ extension Agent {
             let key = Self.cacheKey(location)
             if let writeBack, writeBack.isTracked(key) {
                 // Being written here: the copy is newer than the server's file.
-                entry = WholeFileCache.Entry(key: key, dataPath: cache.dataPath(for: key), size: 0)
+                entry = WholeFileCache.Entry(key: key, dataPath: writeBack.dataPath(ofTracked: key) ?? cache.dataPath(for: key),
+                                             size: 0)
             } else if cache.isTrusted(key) {
                 entry = try cache.entry(key: key, service: service, path: location.path, status: nil)
             } else {
@@ -140,9 +141,12 @@ extension Agent {
             if !writeBack.isTracked(key) { cutLooseIfReplaced(location, status, on: service) }
             copiedFiles(cache).changed(status, on: service, except: key)
             copiedFiles(cache).copied(key, of: status, on: service)
-            entry = try cache.entryForWriting(key: key, service: service, path: location.path, status: status,
-                                              truncating: flags & O_TRUNC != 0 && flags & 3 != O_RDONLY,
-                                              keepCurrent: writeBack.isTracked(key))
+            let prepared = try cache.entryForWriting(key: key, service: service, path: location.path, status: status,
+                                                     truncating: flags & O_TRUNC != 0 && flags & 3 != O_RDONLY,
+                                                     keepCurrent: writeBack.isTracked(key))
+            // A copy being written and set aside is where the program's writes went.
+            entry = WholeFileCache.Entry(key: key, dataPath: writeBack.dataPath(ofTracked: key) ?? prepared.dataPath,
+                                         size: prepared.size)
             try writeBack.expectOpen(of: entry, location: location, service: service, remoteMode: remoteMode,
                                      identity: FileIdentity(status))
         } catch {

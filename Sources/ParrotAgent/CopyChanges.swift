@@ -57,16 +57,17 @@ struct CopyChanges {
     }
 
     /// Sends the copy open at `fd` from `offset` on to the end of the
-    /// server's file; returns where it stopped.
-    static func append(_ fd: Int32, from offset: Int64, to path: String,
-                       on service: FileService) throws(ServiceError) -> Int64 {
+    /// server's file, moving `offset` past every block sent: a failure the
+    /// server reports later (writes go out ahead of their replies) must not
+    /// send again what may have landed.
+    static func append(_ fd: Int32, from offset: inout Int64, to path: String,
+                       on service: FileService) throws(ServiceError) {
         let handle = try service.open(path, flags: O_WRONLY | O_APPEND, mode: 0)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
-        var done = offset
         do throws(ServiceError) {
             while true {
-                let count = pread(fd, buffer.baseAddress, buffer.count, off_t(done))
+                let count = pread(fd, buffer.baseAddress, buffer.count, off_t(offset))
                 guard count >= 0 else { throw ServiceError.posix("read", "a local copy") }
                 if count == 0 { break }
                 var sent = 0
@@ -75,15 +76,14 @@ struct CopyChanges {
                     let n = try service.pwrite(handle, from: UnsafeRawBufferPointer(rebasing: buffer[sent..<count]), at: 0)
                     guard n > 0 else { throw ServiceError(errno: EIO, message: "\(path): the server took no more bytes") }
                     sent += n
+                    offset += Int64(n)
                 }
-                done += Int64(count)
             }
         } catch {
             try? service.close(handle)
             throw error
         }
         try service.close(handle)
-        return done
     }
 
     private static func modificationTime(_ path: String) -> timespec? {
@@ -119,7 +119,9 @@ struct CopyChanges {
             let fd = open(localPath, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { throw ServiceError.posix("open", localPath) }
             defer { close(fd) }
-            appendsFrom = try Self.append(fd, from: from, to: path, on: service)
+            var reached = from
+            defer { appendsFrom = reached }
+            try Self.append(fd, from: &reached, to: path, on: service)
         } else if modified {
             _ = try service.putFile(localPath, to: path, mode: chmodded ? local.st_mode & 0o7777 : remoteMode)
         }

@@ -18,6 +18,8 @@ final class LocalCopies {
         var changes: CopyChanges
         /// Its early write-back failed: kept when done, where the log said.
         var isKept = false
+        /// An eager append the server refused: the last close reports it.
+        var appendFailure: ServiceError?
         /// The agent's own descriptor of a copy opened to append, opened before
         /// the watch: reading through it raises no close to count.
         var reader: Int32 = -1
@@ -185,12 +187,15 @@ final class LocalCopies {
     /// through other descriptors, and a truncate meanwhile is not undone by
     /// it. A failure leaves the bytes for the last close, which reports it.
     private func sendAppended(_ copy: Copy) {
-        guard !copy.file.isDetached, copy.reader >= 0, let from = copy.changes.appendsFrom else { return }
+        guard !copy.file.isDetached, copy.reader >= 0, var reached = copy.changes.appendsFrom,
+              copy.appendFailure == nil else { return }
+        defer { copy.changes.appendsFrom = reached }
         do throws(ServiceError) {
-            copy.changes.appendsFrom = try CopyChanges.append(copy.reader, from: from, to: copy.file.location.path,
-                                                             on: copy.file.service)
+            try CopyChanges.append(copy.reader, from: &reached, to: copy.file.location.path, on: copy.file.service)
         } catch {
-            if log.enabled(.namespace) { log.write("cannot append to \(copy.file.location) yet (\(error))") }
+            // Reported by the last close, as a failed write-back is; the copy is kept.
+            copy.appendFailure = error
+            log.write("cannot append to \(copy.file.location) (\(error)); the data is kept in \(copy.path)")
         }
     }
 
@@ -206,6 +211,10 @@ final class LocalCopies {
         byPath.removeValue(forKey: copy.path)
         inotify_rm_watch(inotify, copy.watch)
         if copy.reader >= 0 { Glibc.close(copy.reader) }
+        if let failure = copy.appendFailure {
+            closes.record(copy.path, failure)
+            return  // kept, as the log said
+        }
         // A copy whose name was removed or given to another file has no name to go back to.
         if writeBack && !copy.file.isDetached && copy.changes.isChanged(at: copy.path) {
             do throws(ServiceError) {

@@ -145,6 +145,23 @@ import Glibc
         }
     }
 
+    /// Appends through a shell's `>>` go out as they come; a server that runs
+    /// out of room takes part of them: what landed is never sent twice, the
+    /// rest is kept and said where, and nothing after it is lost silently.
+    @Test(.enabled(if: getuid() == 0, "mounts a small tmpfs"), arguments: ChirpServerKind.allCases)
+    func aRefusedAppendIsNotSentTwice(_ kind: ChirpServerKind) throws {
+        try Self.withSmallFilesystem(kind) { server, cache in
+            let c = "/chirp/127.0.0.1:\(server.port)"
+            let result = Command.run([Paths.parrot, "run", "-t", cache, "--", "bash", "-c",
+                                      "exec 3>> \(c)/small/log; seq 1 20000 >&3; ls \(c)/small > /dev/null; exec 3>&-; echo done"],
+                                     timeout: 90)
+            #expect(result.stdout == "done\n" && result.stderr.contains("data is kept in"), "\(result)")
+            let lines = localContents(server.local("/small/log")).split(separator: "\n", omittingEmptySubsequences: false)
+            let numbers = lines.dropLast().compactMap { Int($0) }
+            #expect(!numbers.isEmpty && numbers == Array(1...numbers.count), "\(lines.count) lines, \(lines.suffix(3))")
+        }
+    }
+
     /// A name removed while the file lives on under another (a hard link):
     /// what was written so far goes back first; when the server refuses it,
     /// the data is kept (and said where), not dropped with the name.
