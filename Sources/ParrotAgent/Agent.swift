@@ -54,6 +54,7 @@ public final class Agent: TraceEventHandler {
         if let copies { return copies }
         let made = LocalCopies(directory: options.temporaryDirectory, log: log, cache: options.cache)
         made.copiedFiles = options.cache.map { copiedFiles($0) }
+        made.isOpen = { [unowned self] path in holdsOpen(path) }
         copies = made
         return made
     }

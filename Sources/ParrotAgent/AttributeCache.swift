@@ -164,6 +164,15 @@ final class AttributeCache: FileService, @unchecked Sendable {
         PathName.normalize(target.hasPrefix("/") ? target : PathName.join(parent(of: path), target))
     }
 
+    /// What was last answered for `path`, however old, without asking.
+    func kept(_ path: String, follow: Bool) -> FileStatus? {
+        let name = PathName.trimmed(path)
+        return lock.withLock {
+            if case .success(let status)? = answers[Key(path: name, follow: follow)]?.answer { return status }
+            return nil
+        }
+    }
+
     /// Whether an answer for `path` is kept (so its file's identity is known).
     private func knows(_ path: String) -> Bool {
         let name = PathName.trimmed(path)

@@ -75,9 +75,14 @@ final class CacheWriteBack {
 
     /// The file `identity`, open here under `alias` (a symbolic link to it),
     /// was renamed to `to`: its copy goes back there. The copy is no entry's
-    /// any more (the entry for `to` is the renamed name's own).
+    /// any more (the entry for `to` is the renamed name's own): it moves out
+    /// of the way, so that the link's name, which leads nowhere now, starts
+    /// afresh (see giveBack for its end).
     func follow(_ alias: RemoteLocation, of identity: FileIdentity, to: RemoteLocation) {
-        for tracked in byWatch.values where tracked.location == alias && tracked.identity == identity {
+        for tracked in Array(byWatch.values) where tracked.location == alias && tracked.identity == identity {
+            unindex(tracked)
+            if let aside = cache.setAside(key: tracked.key) { tracked.dataPath = aside }
+            byPath[tracked.dataPath] = tracked
             tracked.location = to
         }
     }
@@ -225,7 +230,9 @@ final class CacheWriteBack {
         } catch {
             closes.record(tracked.key, error)
             // Never drop written data silently: keep it where the user can find it.
-            let kept = cache.setAside(key: tracked.key) ?? tracked.dataPath
+            // (A copy already out of its entry's way stays where it is.)
+            let inPlace = tracked.dataPath == cache.dataPath(for: tracked.key)
+            let kept = inPlace ? cache.setAside(key: tracked.key) ?? tracked.dataPath : tracked.dataPath
             log.write("cannot write \(tracked.location) back (\(error)); its data is kept in \(kept)")
         }
     }

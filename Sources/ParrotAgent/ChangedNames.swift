@@ -43,9 +43,8 @@ extension Agent {
                 file.location = to
             }
             writeBack?.follow(alias, of: moving.file, to: to)
-            // The link now leads nowhere: what was cached under its name goes
-            // (a copy being written from it goes when it is back: see giveBack).
-            if !(writeBack?.isTracked(Self.cacheKey(alias)) ?? false) { options.cache?.detach(key: Self.cacheKey(alias)) }
+            // The link now leads nowhere: what was cached under its name goes.
+            options.cache?.detach(key: Self.cacheKey(alias))
         }
     }
 
@@ -80,13 +79,24 @@ extension Agent {
         var plan = NameChangePlan()
         var isOpen = writeBack?.locations.contains(location) ?? false
         var knowsFiles = writeBack?.knowsFiles ?? false
+        var writesKnownFiles = knowsFiles
         forEachOpenFile { file in
             isOpen = isOpen || file.location == location
-            knowsFiles = knowsFiles || (file.identity != nil && !file.isDetached)
+            let known = file.identity != nil && !file.isDetached
+            knowsFiles = knowsFiles || known
+            writesKnownFiles = writesKnownFiles || (known && file.isWritable)
         }
         guard isOpen || knowsFiles else { return plan }
-        let status = try? service.lstat(location.path)
-        let fromStatus = knowsFiles || status != nil ? from.flatMap { try? service.lstat($0.path) } : nil
+        // The name's file: as last answered when that is kept (an `rm -r`
+        // listed what it removes, an `mv` looked at both names), else asked
+        // when something open under it or written elsewhere may be it.
+        let kept = service as? AttributeCache
+        func lookUp(_ path: String) -> FileStatus? {
+            if let known = kept?.kept(path, follow: false) { return known }
+            return isOpen || writesKnownFiles ? try? service.lstat(path) : nil
+        }
+        let status = lookUp(location.path)
+        let fromStatus = from.flatMap { lookUp($0.path) }
         if let status, let fromStatus, let file = FileIdentity(status), FileIdentity(fromStatus) == file {
             plan.changesNothing = true
             return plan
@@ -135,6 +145,22 @@ extension Agent {
             streamedCopies?.drop(file)
             file.isDetached = true
         }
+    }
+
+    /// Whether a traced program has a descriptor on the local file `path`
+    /// (read from /proc: only when inotify's counts may be off).
+    func holdsOpen(_ path: String) -> Bool {
+        var seen = Set<ObjectIdentifier>()
+        for (tid, task) in tasks where seen.insert(ObjectIdentifier(task.process)).inserted {
+            let directory = "/proc/\(tid)/fd"  // any thread's: the process's table
+            guard let listing = opendir(directory) else { continue }
+            defer { closedir(listing) }
+            while let entry = readdir(listing) {
+                let name = directoryEntryName(entry)
+                if name != ".", name != "..", Self.linkTarget(directory + "/" + name) == path { return true }
+            }
+        }
+        return false
     }
 
     /// Every open remote file: the programs' descriptors and local copies.

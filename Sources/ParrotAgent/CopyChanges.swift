@@ -60,9 +60,15 @@ struct CopyChanges {
     /// server's file, moving `offset` past every block sent: a failure the
     /// server reports later (writes go out ahead of their replies) must not
     /// send again what may have landed.
-    static func append(_ fd: Int32, from offset: inout Int64, to path: String,
-                       on service: FileService) throws(ServiceError) {
-        let handle = try service.open(path, flags: O_WRONLY | O_APPEND, mode: 0)
+    /// `handle`: the server's file already open to append, left open;
+    /// without one a handle is opened for the call. Nothing new: no request.
+    static func append(_ fd: Int32, from offset: inout Int64, to path: String, on service: FileService,
+                       through kept: ServiceHandle? = nil) throws(ServiceError) {
+        var local = stat()
+        guard fstat(fd, &local) == 0 else { throw ServiceError.posix("fstat", "a local copy") }
+        guard Int64(local.st_size) > offset else { return }
+        let handle: ServiceHandle
+        if let kept { handle = kept } else { handle = try service.open(path, flags: O_WRONLY | O_APPEND, mode: 0) }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
         do throws(ServiceError) {
@@ -80,10 +86,10 @@ struct CopyChanges {
                 }
             }
         } catch {
-            try? service.close(handle)
+            if kept == nil { try? service.close(handle) }
             throw error
         }
-        try service.close(handle)
+        if kept == nil { try service.close(handle) }
     }
 
     private static func modificationTime(_ path: String) -> timespec? {

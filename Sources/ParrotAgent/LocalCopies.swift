@@ -20,11 +20,18 @@ final class LocalCopies {
         var isKept = false
         /// An eager append the server refused: the last close reports it.
         var appendFailure: ServiceError?
+        /// The server's file, open to append, for the copy's eager appends.
+        var appendHandle: ServiceHandle?
         /// The agent's own descriptor of a copy opened to append, opened before
         /// the watch: reading through it raises no close to count.
         var reader: Int32 = -1
-        /// Program opens of the copy not yet seen closed.
+        /// Program opens of the copy not yet seen closed (IN_OPEN: the program
+        /// may open the copy itself too, through /dev/stdout or /proc/self/fd).
         var opens = 0
+        /// Opens injected whose IN_OPEN has not arrived yet.
+        var expected = 0
+        /// Opened more than once: inotify may have merged two opens' events.
+        var reopened = false
         var watch: Int32
         init(path: String, file: OpenFile, watch: Int32, remoteMode: UInt32) {
             self.path = path
@@ -43,6 +50,8 @@ final class LocalCopies {
     private var byWatch: [Int32: Copy] = [:]
     private var byFile: [ObjectIdentifier: Copy] = [:]
     private var byPath: [String: Copy] = [:]
+    /// Whether some traced program holds a descriptor on a path (set by the agent).
+    var isOpen: ((String) -> Bool)?
     /// Told of every copy written back early, so that other names' cached copies go.
     var copiedFiles: CopiedFiles?
     /// Watched closes under way, by copy path.
@@ -77,7 +86,8 @@ final class LocalCopies {
     /// The copy of `file` (fetched on first use), counted as opened once more.
     func copy(of file: OpenFile) throws(ServiceError) -> Copy {
         if let copy = byFile[ObjectIdentifier(file)] {
-            copy.opens += 1
+            copy.expected += 1
+            copy.reopened = true
             closes.forget(copy.path)
             return copy
         }
@@ -112,8 +122,11 @@ final class LocalCopies {
             utimensat(AT_FDCWD, path, &times, 0)
         }
         chmod(path, mode_t(CopyChanges(remoteMode: remoteMode).baselineMode))
+        // Opened before the watch: the agent's own reads raise no event it counts.
+        let reader = appends ? Glibc.open(path, O_RDONLY | O_CLOEXEC) : -1
         let watch = inotify_add_watch(inotify, path, UInt32(Self.watchedEvents))
         guard watch >= 0 else {
+            if reader >= 0 { Glibc.close(reader) }
             unlink(path)
             throw ServiceError.posix("inotify_add_watch", path)
         }
@@ -121,9 +134,9 @@ final class LocalCopies {
         copy.changes.watching(path)
         if appends {
             copy.changes.appendsFrom = 0
-            copy.reader = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+            copy.reader = reader
         }
-        copy.opens = 1
+        copy.expected = 1
         byWatch[watch] = copy
         byFile[ObjectIdentifier(file)] = copy
         byPath[path] = copy
@@ -137,8 +150,8 @@ final class LocalCopies {
 
     /// The program did not get its descriptor after all.
     func abandon(_ copy: Copy) {
-        copy.opens -= 1
-        if copy.opens <= 0 { finish(copy, writeBack: false) }
+        copy.expected -= 1
+        if copy.opens <= 0 && copy.expected <= 0 { finish(copy, writeBack: false) }
     }
 
     /// Sends what copies of files at `location` hold now, before the name
@@ -166,7 +179,7 @@ final class LocalCopies {
         }
     }
 
-    static let watchedEvents = IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_MODIFY | IN_ATTRIB
+    static let watchedEvents = IN_OPEN | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_MODIFY | IN_ATTRIB
 
     /// Handles the close events queued so far.
     func settle() {
@@ -174,10 +187,18 @@ final class LocalCopies {
         InotifyEvents.drain(inotify) { watch, mask in
             guard let copy = byWatch[watch] else { return }
             copy.changes.note(mask, of: copy.path)
+            if mask & UInt32(IN_OPEN) != 0 {
+                if copy.opens > 0 || copy.expected == 0 { copy.reopened = true }
+                copy.opens += 1
+                if copy.expected > 0 { copy.expected -= 1 }
+            }
             if mask & UInt32(IN_MODIFY) != 0 && copy.changes.appendsFrom != nil { sendAppended(copy) }
             guard mask & UInt32(IN_CLOSE_WRITE | IN_CLOSE_NOWRITE) != 0 else { return }
             copy.opens -= 1
-            if copy.opens <= 0 { finish(copy, writeBack: true) }
+            // Two opens' events may have been merged into one: the programs are asked.
+            if copy.opens <= 0 && copy.expected <= 0 && !(copy.reopened && (isOpen?(copy.path) ?? false)) {
+                finish(copy, writeBack: true)
+            }
         }
     }
 
@@ -190,8 +211,19 @@ final class LocalCopies {
         guard !copy.file.isDetached, copy.reader >= 0, var reached = copy.changes.appendsFrom,
               copy.appendFailure == nil else { return }
         defer { copy.changes.appendsFrom = reached }
+        let service = copy.file.service, path = copy.file.location.path
+        var local = stat()
+        guard fstat(copy.reader, &local) == 0 else { return }
+        if Int64(local.st_size) < reached {
+            // The program truncated the file (an O_TRUNC open of /dev/stdout, ftruncate):
+            // emptied, the server's file is too; later bytes go from there.
+            if local.st_size == 0 { try? service.truncate(path, length: 0) }
+            reached = Int64(local.st_size)
+        }
+        guard Int64(local.st_size) > reached else { return }
         do throws(ServiceError) {
-            try CopyChanges.append(copy.reader, from: &reached, to: copy.file.location.path, on: copy.file.service)
+            if copy.appendHandle == nil { copy.appendHandle = try service.open(path, flags: O_WRONLY | O_APPEND, mode: 0) }
+            try CopyChanges.append(copy.reader, from: &reached, to: path, on: service, through: copy.appendHandle)
         } catch {
             // Reported by the last close, as a failed write-back is; the copy is kept.
             copy.appendFailure = error
@@ -210,7 +242,17 @@ final class LocalCopies {
         byFile.removeValue(forKey: ObjectIdentifier(copy.file))
         byPath.removeValue(forKey: copy.path)
         inotify_rm_watch(inotify, copy.watch)
-        if copy.reader >= 0 { Glibc.close(copy.reader) }
+        if copy.reader >= 0 {
+            sendAppended(copy)  // what is left, through the handle kept
+            Glibc.close(copy.reader)
+        }
+        if let handle = copy.appendHandle {
+            // Appends go out ahead of their replies: a refusal may come with the close.
+            do throws(ServiceError) { try copy.file.service.close(handle) } catch where copy.appendFailure == nil {
+                copy.appendFailure = error
+                log.write("cannot append to \(copy.file.location) (\(error)); the data is kept in \(copy.path)")
+            } catch {}
+        }
         if let failure = copy.appendFailure {
             closes.record(copy.path, failure)
             return  // kept, as the log said

@@ -34,13 +34,17 @@ extension Agent {
     /// mmap of a virtual descriptor maps the local copy.
     func mapCopy(_ file: OpenFile, _ stop: SyscallStop) throws -> Resume {
         let args = stop.args
-        let resume = try inject(openingCopyOf: file, stop) { copyFd in
+        // Writes through a shared writable mapping raise no event, and the
+        // mtime may not show them: such a mapping, once made, counts as written.
+        let writable = args[2] & UInt64(PROT_WRITE) != 0 && args[3] & UInt64(MAP_SHARED) != 0 && file.accessMode == O_RDWR
+        return try inject(openingCopyOf: file, stop) { copyFd in
             [(.mmap, [args[0], args[1], args[2], args[3], UInt64(copyFd), args[5]], true),
              (.close, [UInt64(copyFd)], false)]
-        } result: { results in results[0] }
-        // Its writes raise no event, and the mtime may not show them: counted as written.
-        if args[2] & UInt64(PROT_WRITE) != 0 && args[3] & UInt64(MAP_SHARED) != 0 { copies?.mappedForWriting(file) }
-        return resume
+        } result: { [unowned self] results in
+            let mapped = results[0] >= 0 || results[0] < -4095
+            if writable && mapped { copies?.mappedForWriting(file) }
+            return results[0]
+        }
     }
 
     enum InjectedCall { case openat, lseek, dup3, fcntl, close, mmap, seccomp }

@@ -34,7 +34,11 @@ extension Agent {
             return ENOTDIR
         }
         guard first.original.last == slash, !Self.creatingCalls.contains(name) else { return nil }
-        if Self.openCalls.contains(name), try openFlags(name, stop) & O_CREAT != 0 { return EISDIR }
+        if Self.openCalls.contains(name), try openFlags(name, stop) & O_CREAT != 0 {
+            // Under a directory that is there, a name with a slash cannot be made
+            // a file; else the server says ENOENT or ENOTDIR for the parent.
+            return (try? service?.stat(AttributeCache.parent(of: location.path)))?.isDirectory == true ? EISDIR : nil
+        }
         guard let status = try? service?.stat(location.path) else { return nil }
         return status.isDirectory ? nil : ENOTDIR
     }

@@ -162,7 +162,9 @@ extension Agent {
         try readProgramBuffers(stop, vectors, into: written)
         let count = try sendWrite(file, UnsafeRawBufferPointer(written), at: at)
         // Appended where the server's file ended: not known here without asking.
-        if file.flags & O_APPEND != 0 { file.offsetIsAtEnd = true } else if offset == nil { file.offset += Int64(count) }
+        if offset == nil {
+            if file.flags & O_APPEND != 0 { file.offsetIsAtEnd = true } else { file.offset += Int64(count) }
+        }
         return Int64(count)
     }
 

@@ -466,10 +466,11 @@ import Testing
                 cd $C/d; (exec >>log 2>&1; echo step 1; echo x >>log; echo step 2; echo sub | tee -a log >/dev/null; echo step 3)
                 cat log; exec 3>>log2; echo a >&3; cat log2; exec 3>>log3; echo old >&3; : > log3; echo new >&3; exec 3>&-; cat log3
                 python3 -c 'import os; f = os.open("log", os.O_WRONLY | os.O_APPEND); os.write(f, b"p"); print(os.lseek(f, 0, os.SEEK_CUR))'
+                (exec >>log4 2>&1; echo a | tee -a /dev/stderr; echo b; ls / > /dev/null; echo c); cat log4
                 """
-            try Self.inBothModes(server, script, expected: "start\nstep 1\nx\nstep 2\nsub\nstep 3\na\nnew\n34\n") {
+            try Self.inBothModes(server, script, expected: "start\nstep 1\nx\nstep 2\nsub\nstep 3\na\nnew\n34\na\na\nb\nc\n") {
                 server.write("/d/log", "start\n")
-                for name in ["log2", "log3"] { unlink(server.local("/d/" + name)) }
+                for name in ["log2", "log3", "log4"] { unlink(server.local("/d/" + name)) }
             }
         }
     }
@@ -526,6 +527,17 @@ import Testing
             defer { Paths.remove(cache) }
             let (result, _) = try Self.run(server, utimed, cache: cache, options: ["--no-cache"])
             #expect(result.status == 0 && localContents(server.local("/m/f")).hasPrefix("WORLDa"), "\(result)")
+            // A writable mapping refused (the file is open read-only) writes nothing back.
+            let refused = """
+                python3 -c '
+                import mmap, os, sys
+                fd = os.open(sys.argv[1] + "/m/f", os.O_RDONLY); m = mmap.mmap(fd, 0, prot=mmap.PROT_READ)
+                try: mmap.mmap(fd, 0)
+                except OSError as e: print(e.errno == 13)
+                m.close(); os.close(fd)' $C
+                """
+            let (readOnly, operations) = try Self.run(server, refused, cache: cache, options: ["--no-cache"])
+            #expect(readOnly.stdout == "True\n" && operations["putfile"] == nil, "\(operations) \(readOnly)")
         }
     }
 

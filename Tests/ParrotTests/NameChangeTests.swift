@@ -120,6 +120,20 @@ import Testing
             try Self.expect(server, "cd $C/d; ln -s a l; exec 3<> l; echo X >&3; rm a; exec 3>&-; ls", "b\nl\n")
             try Self.expect(server, "cd $C/d; ln -s a l; exec 3<> l; echo X >&3; mv a g; exec 3>&-; ls; cat g",
                             "b\ng\nl\nX\nd\n")
+            // The link left dangling leads nowhere, then to the new file made through it.
+            let dangling = """
+                ln -s a $C/d/l; python3 -c '
+                import os, sys
+                d = sys.argv[1] + "/d"
+                fd = os.open(d + "/l", os.O_RDWR); os.write(fd, b"1"); os.rename(d + "/a", d + "/m")
+                try: open(d + "/l").read()
+                except OSError as e: print(e.strerror)
+                with open(d + "/l", "a") as f: f.write("NEW")
+                os.write(fd, b"2"); os.close(fd)
+                print(sorted((n, open(d + "/" + n).read()) for n in os.listdir(d)))' $C
+                """
+            try Self.expect(server, dangling, "No such file or directory\n"
+                            + "[('a', 'NEW'), ('b', 'other\\n'), ('l', 'NEW'), ('m', '12d\\n')]\n")
         }
     }
 
