@@ -25,6 +25,10 @@ extension Agent {
             guard let argument = remote.first, let location = argument.resolution.remote, argument.descriptor == nil else {
                 return try emulateRemote(name, stop, task: task, remote)
             }
+            if let refusal = try shapeRefusal(name, stop, remote) {  // "prog/"
+                try stop.fail(refusal)
+                return .proceed
+            }
             let copy: String
             do throws(ServiceError) { copy = try executableCopy(of: location) } catch {
                 if log.enabled(.namespace) { log.write("[\(stop.tid)] \(name) \(location): \(error)") }

@@ -33,6 +33,13 @@ extension Agent {
             if status.isDirectory { return name.hasPrefix("rename") ? nil : EISDIR }
             return ENOTDIR
         }
+        // A new name other than a directory's cannot end in a slash.
+        if ["symlink", "symlinkat", "mknod", "mknodat", "link", "linkat"].contains(name) {
+            let made = name.hasPrefix("link") ? list.count > 1 ? list[1] : first : first
+            if name.hasPrefix("link") && first.original.last == slash { return ENOTDIR }
+            guard made.original.last == slash, let place = made.resolution.remote else { return nil }
+            return (try? service?.lstat(place.path)) != nil ? EEXIST : ENOENT
+        }
         guard first.original.last == slash, !Self.creatingCalls.contains(name) else { return nil }
         if Self.openCalls.contains(name), try openFlags(name, stop) & O_CREAT != 0 {
             // Under a directory that is there, a name with a slash cannot be made
@@ -40,6 +47,8 @@ extension Agent {
             return (try? service?.stat(AttributeCache.parent(of: location.path)))?.isDirectory == true ? EISDIR : nil
         }
         guard let status = try? service?.stat(location.path) else { return nil }
+        // readlink of "link/" reads the directory it leads to: no link.
+        if status.isDirectory && name.hasPrefix("readlink") { return EINVAL }
         return status.isDirectory ? nil : ENOTDIR
     }
 }

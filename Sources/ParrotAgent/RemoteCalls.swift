@@ -45,6 +45,8 @@ extension Agent {
             // Only a second path is remote (rename, link): across services.
             throw ServiceError(errno: EXDEV)
         }
+        // Calls that come here without the path handler (readlink, chdir, exec) too.
+        if let refusal = (try? shapeRefusal(name, stop, list)) ?? nil { throw ServiceError(errno: refusal) }
         let service = try services.driver(for: location)
         let path = location.path
         let args = stop.args
