@@ -92,8 +92,9 @@ extension Agent {
         // when something open under it or written elsewhere may be it.
         let kept = service as? AttributeCache
         func lookUp(_ path: String) -> FileStatus? {
+            if isOpen { return try? service.lstat(path) }  // kept answers while fresh, else the server
             if let known = kept?.kept(path, follow: false) { return known }
-            return isOpen || writesKnownFiles ? try? service.lstat(path) : nil
+            return writesKnownFiles ? try? service.lstat(path) : nil
         }
         let status = lookUp(location.path)
         let fromStatus = from.flatMap { lookUp($0.path) }
@@ -153,14 +154,34 @@ extension Agent {
         var seen = Set<ObjectIdentifier>()
         for (tid, task) in tasks where seen.insert(ObjectIdentifier(task.process)).inserted {
             let directory = "/proc/\(tid)/fd"  // any thread's: the process's table
-            guard let listing = opendir(directory) else { continue }
-            defer { closedir(listing) }
-            while let entry = readdir(listing) {
-                let name = directoryEntryName(entry)
-                if name != ".", name != "..", Self.linkTarget(directory + "/" + name) == path { return true }
+            if let listing = opendir(directory) {
+                defer { closedir(listing) }
+                while let entry = readdir(listing) {
+                    let name = directoryEntryName(entry)
+                    if name != ".", name != "..", Self.linkTarget(directory + "/" + name) == path { return true }
+                }
+            }
+            // A mapping holds the file too, its descriptor long closed.
+            let needle = Array((" " + path + "\n").utf8)
+            if let maps = Self.fileContents("/proc/\(tid)/maps"), maps.withUnsafeBufferPointer({ Self.contains($0, needle) }) {
+                return true
             }
         }
         return false
+    }
+
+    /// A small file's bytes (a /proc file, whose size stat does not tell).
+    static func fileContents(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { return n == 0 ? bytes : nil }
+            bytes += chunk[..<n]
+        }
     }
 
     /// Every open remote file: the programs' descriptors and local copies.

@@ -22,15 +22,21 @@ final class LocalCopies {
         var appendFailure: ServiceError?
         /// The server's file, open to append, for the copy's eager appends.
         var appendHandle: ServiceHandle?
+        /// The last bytes sent: different later, the program truncated or
+        /// rewrote the file meanwhile (writes and truncates are not trapped).
+        var sentTail: [UInt8] = []
         /// The agent's own descriptor of a copy opened to append, opened before
         /// the watch: reading through it raises no close to count.
         var reader: Int32 = -1
         /// Program opens of the copy not yet seen closed (IN_OPEN: the program
         /// may open the copy itself too, through /dev/stdout or /proc/self/fd).
         var opens = 0
-        /// Opens injected whose IN_OPEN has not arrived yet.
+        /// Opens injected that have not run yet (see opened).
         var expected = 0
-        /// Opened more than once: inotify may have merged two opens' events.
+        /// IN_OPEN events seen.
+        var openEvents = 0
+        /// Opened more than once: inotify may have merged two opens' or two
+        /// closes' events, so the counts may be off and the programs are asked.
         var reopened = false
         var watch: Int32
         init(path: String, file: OpenFile, watch: Int32, remoteMode: UInt32) {
@@ -148,9 +154,14 @@ final class LocalCopies {
         byFile[ObjectIdentifier(file)]?.changes.mappedForWriting = true
     }
 
+    /// An injected open of the copy ran: no longer pending.
+    func opened(_ copy: Copy) {
+        copy.expected = max(0, copy.expected - 1)
+    }
+
     /// The program did not get its descriptor after all.
     func abandon(_ copy: Copy) {
-        copy.expected -= 1
+        copy.expected = max(0, copy.expected - 1)
         if copy.opens <= 0 && copy.expected <= 0 { finish(copy, writeBack: false) }
     }
 
@@ -188,17 +199,17 @@ final class LocalCopies {
             guard let copy = byWatch[watch] else { return }
             copy.changes.note(mask, of: copy.path)
             if mask & UInt32(IN_OPEN) != 0 {
-                if copy.opens > 0 || copy.expected == 0 { copy.reopened = true }
+                copy.openEvents += 1
+                if copy.openEvents > 1 { copy.reopened = true }
                 copy.opens += 1
-                if copy.expected > 0 { copy.expected -= 1 }
             }
             if mask & UInt32(IN_MODIFY) != 0 && copy.changes.appendsFrom != nil { sendAppended(copy) }
             guard mask & UInt32(IN_CLOSE_WRITE | IN_CLOSE_NOWRITE) != 0 else { return }
             copy.opens -= 1
-            // Two opens' events may have been merged into one: the programs are asked.
-            if copy.opens <= 0 && copy.expected <= 0 && !(copy.reopened && (isOpen?(copy.path) ?? false)) {
-                finish(copy, writeBack: true)
-            }
+            guard copy.expected <= 0 else { return }  // an open about to run
+            // Counts that merged events may have put off: the programs are asked.
+            let held = copy.reopened ? isOpen?(copy.path) ?? (copy.opens > 0) : copy.opens > 0
+            if !held { finish(copy, writeBack: true) }
         }
     }
 
@@ -214,12 +225,14 @@ final class LocalCopies {
         let service = copy.file.service, path = copy.file.location.path
         var local = stat()
         guard fstat(copy.reader, &local) == 0 else { return }
-        if Int64(local.st_size) < reached {
-            // The program truncated the file (an O_TRUNC open of /dev/stdout, ftruncate):
-            // emptied, the server's file is too; later bytes go from there.
-            if local.st_size == 0 { try? service.truncate(path, length: 0) }
-            reached = Int64(local.st_size)
+        if Int64(local.st_size) < reached || Self.bytes(copy.reader, before: reached, count: copy.sentTail.count) != copy.sentTail {
+            // The program truncated the file (an O_TRUNC open of /dev/stdout,
+            // ftruncate), perhaps writing again since: as a truncate of the
+            // file would, the server's file starts over with what the copy holds.
+            try? service.truncate(path, length: 0)
+            reached = 0
         }
+        defer { copy.sentTail = Self.bytes(copy.reader, before: reached, count: 64) }
         guard Int64(local.st_size) > reached else { return }
         do throws(ServiceError) {
             if copy.appendHandle == nil { copy.appendHandle = try service.open(path, flags: O_WRONLY | O_APPEND, mode: 0) }
@@ -229,6 +242,14 @@ final class LocalCopies {
             copy.appendFailure = error
             log.write("cannot append to \(copy.file.location) (\(error)); the data is kept in \(copy.path)")
         }
+    }
+
+    /// Up to `count` bytes of the file at `fd` that end at `end`.
+    private static func bytes(_ fd: Int32, before end: Int64, count: Int) -> [UInt8] {
+        let start = max(0, end - Int64(count))
+        var bytes = [UInt8](repeating: 0, count: Int(end - start))
+        let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(start)) }
+        return n == bytes.count ? bytes : []
     }
 
     /// Everything left, when no program is left to hold a copy open.

@@ -89,6 +89,7 @@ extension Agent {
                 results.append(last)
                 if results.count == 1 {
                     if last < 0 { copies.abandon(copy); return .finish(last) }
+                    copies.opened(copy)
                     copyFd = Int32(last)
                     if file.offset > 0 && file.flags & O_APPEND == 0 {
                         plan.append((.lseek, [UInt64(copyFd), UInt64(file.offset), UInt64(SEEK_SET)], true))

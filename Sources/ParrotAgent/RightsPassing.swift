@@ -155,6 +155,7 @@ extension Agent {
                         for copy in made[fds.count...] { copies.abandon(copy) }
                         result = last
                     } else {
+                        copies.opened(made[fds.count])
                         fds.append(Int32(last))
                         let file = files[fds.count - 1]
                         if file.offset > 0 && file.flags & O_APPEND == 0 {

@@ -467,10 +467,13 @@ import Testing
                 cat log; exec 3>>log2; echo a >&3; cat log2; exec 3>>log3; echo old >&3; : > log3; echo new >&3; exec 3>&-; cat log3
                 python3 -c 'import os; f = os.open("log", os.O_WRONLY | os.O_APPEND); os.write(f, b"p"); print(os.lseek(f, 0, os.SEEK_CUR))'
                 (exec >>log4 2>&1; echo a | tee -a /dev/stderr; echo b; ls / > /dev/null; echo c); cat log4
+                (exec >>log5; echo short; python3 -c 'import os; os.ftruncate(1, 0); os.write(1, b"a-longer-line\\n")'); cat log5
+                (exec >log6; exec 3>>/dev/stdout; echo x; echo y >&3); cat log6
                 """
-            try Self.inBothModes(server, script, expected: "start\nstep 1\nx\nstep 2\nsub\nstep 3\na\nnew\n34\na\na\nb\nc\n") {
+            try Self.inBothModes(server, script, expected: "start\nstep 1\nx\nstep 2\nsub\nstep 3\na\nnew\n34\na\na\nb\nc\n"
+                                 + "a-longer-line\nx\ny\n") {
                 server.write("/d/log", "start\n")
-                for name in ["log2", "log3", "log4"] { unlink(server.local("/d/" + name)) }
+                for name in ["log2", "log3", "log4", "log5", "log6"] { unlink(server.local("/d/" + name)) }
             }
         }
     }
