@@ -42,6 +42,30 @@ import Testing
         }
     }
 
+    /// One virtual descriptor passed twice in one message: two opens of one
+    /// local copy whose events inotify may merge; the copy still goes back
+    /// when the last is closed, not at the end of the run.
+    @Test func oneFilePassedTwiceGoesBackAtItsLastClose() throws {
+        try withChirpServer { server in
+            let cache = Paths.temporaryDirectory("cache")
+            defer { Paths.remove(cache) }
+            server.write("/f3", "old\n")
+            let c = "/chirp/127.0.0.1:\(server.port)"
+            let script = """
+                python3 -c '
+                import os, socket, sys
+                a, b = socket.socketpair()
+                f = os.open(sys.argv[1], os.O_WRONLY | os.O_TRUNC)
+                socket.send_fds(a, [b"x"], [f, f]); os.close(f)
+                _, fds, _, _ = socket.recv_fds(b, 10, 4)
+                os.write(fds[0], b"new\\n")
+                for fd in fds: os.close(fd)' \(c)/f3; cat \(c)/f3
+                """
+            let result = Command.run([Paths.parrot, "run", "--no-cache", "-t", cache, "--", "sh", "-c", script], timeout: 90)
+            #expect(result.status == 0 && result.stdout == "new\n", "\(result)")
+        }
+    }
+
     /// The receiver is another program that never opened a remote file (it
     /// has no stacked filter); the sender passes two descriptors in one
     /// message, one of them native, and its own control buffer is unchanged.
