@@ -9,8 +9,8 @@ import Glibc
 /// normalization of remote paths would lose: a trailing slash asks for a
 /// directory (`stat("file/")` is ENOTDIR), and `rmdir("dir/.")` is EINVAL.
 extension Agent {
-    /// Calls that create their last component: a trailing slash names the
-    /// directory to be (mkdir) or is the server's to judge.
+    /// Calls that create their last component: for mkdir a trailing slash
+    /// names the directory to be; the others are judged apart.
     static let creatingCalls: Set<String> = [
         "mkdir", "mkdirat", "symlink", "symlinkat", "link", "linkat", "mknod", "mknodat",
     ]
@@ -20,10 +20,16 @@ extension Agent {
         guard let first = list.first, let location = first.resolution.remote, !first.original.isEmpty,
               !location.isServiceRoot else { return nil }
         let slash = UInt8(ascii: "/")
-        let trimmed = first.original.reversed().drop { $0 == slash }.reversed()
-        let last = trimmed.split(separator: slash, omittingEmptySubsequences: true).last.map { Array($0) } ?? []
         let removesDirectory = name == "rmdir" || (name == "unlinkat" && stop.args[2] & 0x200 != 0)
-        if removesDirectory && last == [UInt8(ascii: ".")] { return EINVAL }
+        if removesDirectory {
+            // The last component, trailing slashes aside: "." cannot be removed.
+            let trimmed = first.original.reversed().drop { $0 == slash }.reversed()
+            if trimmed.split(separator: slash, omittingEmptySubsequences: true).last.map(Array.init) == [UInt8(ascii: ".")] {
+                return EINVAL
+            }
+        }
+        // Nothing else to judge without a slash at the end of either name (nearly every call).
+        guard first.original.last == slash || (list.count > 1 && list[1].original.last == slash) else { return nil }
         let service = try? services.driver(for: location)
         // Names the call acts on itself, never through a last link: a slash
         // after one asks for a directory there.
