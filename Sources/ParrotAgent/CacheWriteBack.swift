@@ -81,7 +81,7 @@ final class CacheWriteBack {
     func follow(_ alias: RemoteLocation, of identity: FileIdentity, to: RemoteLocation) {
         for tracked in Array(byWatch.values) where tracked.location == alias && tracked.identity == identity {
             unindex(tracked)
-            if let aside = cache.setAside(key: tracked.key) { tracked.dataPath = aside }
+            moveAside(tracked)
             byPath[tracked.dataPath] = tracked
             tracked.location = to
         }
@@ -134,18 +134,26 @@ final class CacheWriteBack {
                 copiedFiles?.changed(try? tracked.service.stat(location.path), on: tracked.service, except: tracked.key)
             } catch {
                 // Never drop data silently: out of the cache's way, where the log says.
-                if let kept = cache.setAside(key: tracked.key) {
-                    unindex(tracked)
-                    tracked.dataPath = kept
-                    byKey[tracked.key] = tracked
-                    byPath[kept] = tracked
-                }
+                unindex(tracked)
+                moveAside(tracked)
+                byKey[tracked.key] = tracked
+                byPath[tracked.dataPath] = tracked
                 log.write("cannot write \(location) back before its name goes (\(error)); its data is kept in \(tracked.dataPath)")
             }
             let watch = inotify_add_watch(inotify, tracked.dataPath, UInt32(Self.watchedEvents))
             if watch >= 0 { tracked.watch = watch }
             byWatch[tracked.watch] = tracked
         }
+    }
+
+    /// Moves the copy out of its entry's file, which its key's name then
+    /// starts afresh from (a copy already moved stays); returns where it is.
+    @discardableResult
+    private func moveAside(_ tracked: Tracked) -> String {
+        if tracked.dataPath == cache.dataPath(for: tracked.key), let aside = cache.setAside(key: tracked.key) {
+            tracked.dataPath = aside
+        }
+        return tracked.dataPath
     }
 
     private func unindex(_ tracked: Tracked) {
@@ -230,9 +238,7 @@ final class CacheWriteBack {
         } catch {
             closes.record(tracked.key, error)
             // Never drop written data silently: keep it where the user can find it.
-            // (A copy already out of its entry's way stays where it is.)
-            let inPlace = tracked.dataPath == cache.dataPath(for: tracked.key)
-            let kept = inPlace ? cache.setAside(key: tracked.key) ?? tracked.dataPath : tracked.dataPath
+            let kept = moveAside(tracked)
             log.write("cannot write \(tracked.location) back (\(error)); its data is kept in \(kept)")
         }
     }

@@ -5,12 +5,6 @@ import ParrotServices
 import Glibc
 #endif
 
-/// A rename or unlink made through the agent reaches what is open under the
-/// names it changes, as on a local filesystem: descriptors follow a renamed
-/// file (later writes, write-backs and cached copies go with it, never to a
-/// file made under the old name meanwhile), and a file whose name is removed
-/// or given to another file is cut loose from that name (never written back
-/// to it, its cached copy no longer the name's).
 /// What a removal or a rename will do beyond its own names, found before it.
 struct NameChangePlan {
     /// A rename onto another name of the same file: nothing changes.
@@ -22,6 +16,12 @@ struct NameChangePlan {
     var moving: (file: FileIdentity, aliases: [RemoteLocation])?
 }
 
+/// A rename or unlink made through the agent reaches what is open under the
+/// names it changes, as on a local filesystem: descriptors follow a renamed
+/// file (later writes, write-backs and cached copies go with it, never to a
+/// file made under the old name meanwhile), and a file whose name is removed
+/// or given to another file is cut loose from that name (never written back
+/// to it, its cached copy no longer the name's).
 extension Agent {
     /// `from` was renamed to `to` on the server.
     func renamed(_ from: RemoteLocation, to: RemoteLocation, _ plan: NameChangePlan = NameChangePlan()) {
@@ -51,20 +51,16 @@ extension Agent {
     /// The file `location` named was removed on the server.
     func removed(_ location: RemoteLocation, _ plan: NameChangePlan = NameChangePlan()) {
         if let dying = plan.dying { for alias in dying.aliases { cutLoose(alias, dying.file) } }
-        detachOpenFiles(at: location)
-        guard let cache = options.cache else { return }
-        writeBack?.removed(location)
-        let key = Self.cacheKey(location)
-        cache.detach(key: key)
-        copied?.forget(key)
+        cutLoose(location, nil)
     }
 
-    /// The file `file`, open here under `alias`, lost its last name.
-    private func cutLoose(_ alias: RemoteLocation, _ file: FileIdentity) {
-        detachOpenFiles(at: alias, of: file)
-        writeBack?.removed(alias, identity: file)
-        options.cache?.detach(key: Self.cacheKey(alias))
-        copied?.forget(Self.cacheKey(alias))
+    /// What is open here under `location` (of the file `file` only, when
+    /// given: a link to it) lost its name: cut loose, its cached copy too.
+    private func cutLoose(_ location: RemoteLocation, _ file: FileIdentity?) {
+        detachOpenFiles(at: location, of: file)
+        writeBack?.removed(location, identity: file)
+        options.cache?.detach(key: Self.cacheKey(location))
+        copied?.forget(Self.cacheKey(location))
     }
 
     /// Before `location` is removed, or replaced by a rename of `from`: what
@@ -163,25 +159,12 @@ extension Agent {
             }
             // A mapping holds the file too, its descriptor long closed.
             let needle = Array((" " + path + "\n").utf8)
-            if let maps = Self.fileContents("/proc/\(tid)/maps"), maps.withUnsafeBufferPointer({ Self.contains($0, needle) }) {
-                return true
+            if let maps = try? LocalDescriptor.open("/proc/\(tid)/maps", flags: O_RDONLY, mode: 0) {
+                defer { maps.close() }
+                if (try? maps.readAll())?.withUnsafeBufferPointer({ Self.contains($0, needle) }) == true { return true }
             }
         }
         return false
-    }
-
-    /// A small file's bytes (a /proc file, whose size stat does not tell).
-    static func fileContents(_ path: String) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { return n == 0 ? bytes : nil }
-            bytes += chunk[..<n]
-        }
     }
 
     /// Every open remote file: the programs' descriptors and local copies.

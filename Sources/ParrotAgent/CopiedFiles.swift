@@ -10,14 +10,12 @@ import ParrotServices
 final class CopiedFiles {
     private struct File: Hashable {
         let service: ObjectIdentifier
-        let device: UInt64
-        let inode: UInt64
+        let identity: FileIdentity
 
         init?(_ status: FileStatus, on service: FileService) {
-            guard status.ino != 0 else { return nil }
+            guard let identity = FileIdentity(status) else { return nil }
             self.service = ObjectIdentifier(service)
-            device = status.dev
-            inode = status.ino
+            self.identity = identity
         }
     }
 

@@ -15,6 +15,14 @@ struct CopyChanges {
     /// Seen chmod'ed or touched (IN_ATTRIB): mode and times go back
     /// (`touch` opens a file onto stdin and sets its times there).
     var attributesChanged = false
+    /// Mapped shared and writable (seen where the agent maps it): written,
+    /// whatever the mtime says.
+    var mappedForWriting = false
+    /// For a copy of a file opened only to append: where the bytes not yet
+    /// sent start. Such a copy starts empty and goes back as an append (the
+    /// server's file may have grown meanwhile: other appenders keep theirs).
+    var appendsFrom: Int64?
+
     /// The copy's mtime when it was handed to the program, and when the
     /// program last set its times (a later difference is a write).
     private var baselineTime: timespec?
@@ -105,14 +113,6 @@ struct CopyChanges {
         attributesChanged = false
         watching(path)
     }
-
-    /// Mapped shared and writable (seen where the agent maps it): written,
-    /// whatever the mtime says.
-    var mappedForWriting = false
-    /// For a copy of a file opened only to append: where the bytes not yet
-    /// sent start. Such a copy starts empty and goes back as an append (the
-    /// server's file may have grown meanwhile: other appenders keep theirs).
-    var appendsFrom: Int64?
 
     /// Sends the data if it was written, then mode and times if they were
     /// set; returns whether data went.

@@ -123,9 +123,7 @@ final class LocalCopies {
             remoteMode = status.mode & 0o7777
             // The remote's times too: fstat of the copy says what stat of the
             // name says, and a write (mapped ones included) moves them on.
-            var times = [timespec(tv_sec: Int(status.atime.seconds), tv_nsec: Int(status.atime.nanoseconds)),
-                         timespec(tv_sec: Int(status.mtime.seconds), tv_nsec: Int(status.mtime.nanoseconds))]
-            utimensat(AT_FDCWD, path, &times, 0)
+            status.setTimes(of: path)
         }
         chmod(path, mode_t(CopyChanges(remoteMode: remoteMode).baselineMode))
         // Opened before the watch: the agent's own reads raise no event it counts.
@@ -238,10 +236,15 @@ final class LocalCopies {
             if copy.appendHandle == nil { copy.appendHandle = try service.open(path, flags: O_WRONLY | O_APPEND, mode: 0) }
             try CopyChanges.append(copy.reader, from: &reached, to: path, on: service, through: copy.appendHandle)
         } catch {
-            // Reported by the last close, as a failed write-back is; the copy is kept.
-            copy.appendFailure = error
-            log.write("cannot append to \(copy.file.location) (\(error)); the data is kept in \(copy.path)")
+            appendFailed(copy, error)
         }
+    }
+
+    /// The server refused an append: the last close reports it, as a failed
+    /// write-back is, and the copy is kept.
+    private func appendFailed(_ copy: Copy, _ error: ServiceError) {
+        copy.appendFailure = error
+        log.write("cannot append to \(copy.file.location) (\(error)); the data is kept in \(copy.path)")
     }
 
     /// Up to `count` bytes of the file at `fd` that end at `end`.
@@ -270,8 +273,7 @@ final class LocalCopies {
         if let handle = copy.appendHandle {
             // Appends go out ahead of their replies: a refusal may come with the close.
             do throws(ServiceError) { try copy.file.service.close(handle) } catch where copy.appendFailure == nil {
-                copy.appendFailure = error
-                log.write("cannot append to \(copy.file.location) (\(error)); the data is kept in \(copy.path)")
+                appendFailed(copy, error)
             } catch {}
         }
         if let failure = copy.appendFailure {
@@ -302,31 +304,14 @@ final class LocalCopies {
             // Its name is another file's now (or none): only the handle still reaches it.
             guard file.isReadable else { return }  // write-only: the program writes into an empty copy
             guard let handle = file.handle else { throw ServiceError(errno: ESTALE) }
-            return try fetch(handle, of: file.service, to: path)
+            _ = try file.service.getFile(through: handle, to: path)
+            return
         }
         do throws(ServiceError) {
             _ = try file.service.getFile(file.location.path, to: path)
         } catch where !file.isReadable {
             // Write-only and unreadable: the program writes into an empty copy.
             return
-        }
-    }
-
-    /// The file's bytes through its open handle, in blocks.
-    private func fetch(_ handle: ServiceHandle, of service: FileService, to path: String) throws(ServiceError) {
-        let fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
-        guard fd >= 0 else { throw ServiceError.posix("open", path) }
-        defer { Glibc.close(fd) }
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buffer.deallocate() }
-        var offset: Int64 = 0
-        while true {
-            let count = try service.pread(handle, into: buffer, at: offset)
-            if count == 0 { return }
-            guard Glibc.pwrite(fd, buffer.baseAddress, count, off_t(offset)) == count else {
-                throw ServiceError.posix("write", path)
-            }
-            offset += Int64(count)
         }
     }
 

@@ -57,7 +57,8 @@ extension Agent {
                         arguments: [PathArgument]) throws -> Resume {
         let outcome = try resolvePaths(stop, tracee: tracee, task: task, arguments: arguments)
         if let remote = outcome.remoteArguments {
-            if let refusal = try shapeRefusal(name, stop, remote) {
+            // (emulateRemote checks the path's spelling itself; a cached open must first.)
+            if options.cache != nil, Self.openCalls.contains(name), let refusal = try shapeRefusal(name, stop, remote) {
                 try stop.fail(refusal)
                 return .proceed
             }

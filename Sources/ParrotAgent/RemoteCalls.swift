@@ -45,7 +45,7 @@ extension Agent {
             // Only a second path is remote (rename, link): across services.
             throw ServiceError(errno: EXDEV)
         }
-        // Calls that come here without the path handler (readlink, chdir, exec) too.
+        // The path's spelling first (every remote call but exec and cached opens comes here).
         if let refusal = (try? shapeRefusal(name, stop, list)) ?? nil { throw ServiceError(errno: refusal) }
         let service = try services.driver(for: location)
         let path = location.path

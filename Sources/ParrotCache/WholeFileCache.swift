@@ -81,9 +81,7 @@ public final class WholeFileCache {
             let size = try service.getFile(path, to: data)
             // Mode and times as the server has them: fstat of the copy matches stat of the name.
             chmod(data, mode_t(status.mode & 0o7777) | 0o600)
-            var times = [timespec(tv_sec: Int(status.atime.seconds), tv_nsec: Int(status.atime.nanoseconds)),
-                         timespec(tv_sec: Int(status.mtime.seconds), tv_nsec: Int(status.mtime.nanoseconds))]
-            utimensat(AT_FDCWD, data, &times, 0)
+            status.setTimes(of: data)
             try writeMeta(base, key: key, size: size, mtime: status.mtime, version: status.version, inode: status.ino)
             checkedThisRun.insert(key)
             evict(sparing: base, added: size)
@@ -136,9 +134,7 @@ public final class WholeFileCache {
     /// The copy went back to the server, which now has `status`: valid again.
     public func committed(key: String, status: FileStatus) {
         let base = directory + "/" + Self.hash(key)
-        var times = [timespec(tv_sec: Int(status.atime.seconds), tv_nsec: Int(status.atime.nanoseconds)),
-                     timespec(tv_sec: Int(status.mtime.seconds), tv_nsec: Int(status.mtime.nanoseconds))]
-        utimensat(AT_FDCWD, base + ".data", &times, 0)
+        status.setTimes(of: base + ".data")
         try? writeMeta(base, key: key, size: status.size, mtime: status.mtime, version: status.version, inode: status.ino)
         checkedThisRun.insert(key)
         evict(sparing: base, added: status.size)  // written entries count against the limit too

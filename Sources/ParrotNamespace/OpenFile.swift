@@ -47,16 +47,3 @@ public final class OpenFile {
     public var isReadable: Bool { accessMode != 1 && !isPathOnly }
     public var isWritable: Bool { accessMode != 0 && !isPathOnly }
 }
-
-/// A file at a server: its device and inode there.
-public struct FileIdentity: Hashable, Sendable {
-    public let device: UInt64
-    public let inode: UInt64
-
-    /// None for a status without an inode (some servers' listings zero it).
-    public init?(_ status: FileStatus) {
-        guard status.ino != 0 else { return nil }
-        device = status.dev
-        inode = status.ino
-    }
-}

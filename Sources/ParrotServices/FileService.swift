@@ -102,6 +102,12 @@ extension FileService {
     public func getFile(_ path: String, to localPath: String) throws(ServiceError) -> Int64 {
         let handle = try open(path, flags: O_RDONLY, mode: 0)
         defer { try? close(handle) }
+        return try getFile(through: handle, to: localPath)
+    }
+
+    /// The whole file open at `handle` into `localPath` (made or emptied),
+    /// in blocks; returns its size.
+    public func getFile(through handle: ServiceHandle, to localPath: String) throws(ServiceError) -> Int64 {
         let local = try LocalDescriptor.open(localPath, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
         defer { local.close() }
         return try copy(chunk: 1 << 20) { (buffer, offset) throws(ServiceError) in

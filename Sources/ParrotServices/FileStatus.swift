@@ -71,9 +71,33 @@ public struct FileStatus: Equatable, Sendable {
     public var isSymbolicLink: Bool { mode & S_IFMT == S_IFLNK }
 }
 
+/// A file at a server: its device and inode there.
+public struct FileIdentity: Hashable, Sendable {
+    public let device: UInt64
+    public let inode: UInt64
+
+    /// None for a status without an inode (some servers' listings zero it).
+    public init?(_ status: FileStatus) {
+        guard status.ino != 0 else { return nil }
+        device = status.dev
+        inode = status.ino
+    }
+}
+
 extension Timestamp {
     public init(_ time: timespec) {
         self.init(seconds: Int64(time.tv_sec), nanoseconds: Int64(time.tv_nsec))
+    }
+
+    public var timespec: Glibc.timespec { Glibc.timespec(tv_sec: Int(seconds), tv_nsec: Int(nanoseconds)) }
+}
+
+extension FileStatus {
+    /// Gives the local file at `path` these access and modification times
+    /// (a copy's fstat then says what stat of the remote name says).
+    public func setTimes(of path: String) {
+        var times = [atime.timespec, mtime.timespec]
+        utimensat(AT_FDCWD, path, &times, 0)
     }
 }
 
