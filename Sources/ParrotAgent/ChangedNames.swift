@@ -128,9 +128,10 @@ extension Agent {
     /// before the new file is fetched, so that programs still reading the old
     /// one keep it, and the name's identity changes with its file.
     func cutLooseIfReplaced(_ location: RemoteLocation, _ status: FileStatus, on service: FileService) {
-        let key = Self.cacheKey(location)
         // Only a regular file's status says which file the copy is (a link's lstat is the link's).
-        guard status.isRegularFile, let cache = options.cache, let copied, copied.isAnotherFile(key, status, on: service),
+        guard status.isRegularFile, let cache = options.cache, let copied else { return }
+        let key = Self.cacheKey(location)
+        guard copied.isAnotherFile(key, status, on: service),
               !(writeBack?.isTracked(key) ?? false), !(streamedCopies?.isKeeping(key: key) ?? false) else { return }
         cache.detach(key: key)
         copied.forget(key)

@@ -106,7 +106,7 @@ final class LocalCopies {
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw ServiceError.posix("mkstemp", directory) }
         Glibc.close(fd)
-        let path = String(cString: template)
+        let path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
         // Opened only to append: nothing to fetch, and what the program
         // writes goes back as an append (see CopyChanges.appendsFrom).
         let appends = file.accessMode == O_WRONLY && file.flags & O_APPEND != 0 && file.service.writesAtAnyOffset

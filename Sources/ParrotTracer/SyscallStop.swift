@@ -11,7 +11,7 @@ import Glibc
 public struct SyscallStop {
     public let tid: pid_t
     public let number: Int
-    public let args: [UInt64]
+    public let args: SyscallArguments
     public let instructionPointer: UInt64
     public let stackPointer: UInt64
     public let arch: UInt32
@@ -22,7 +22,7 @@ public struct SyscallStop {
     init(tid: pid_t, info: parrot_syscall_info) {
         self.tid = tid
         number = Int(info.nr)
-        args = withUnsafeBytes(of: info.args) { Array($0.bindMemory(to: UInt64.self)) }
+        args = SyscallArguments(info.args)
         instructionPointer = info.ip
         stackPointer = info.sp
         arch = info.arch
@@ -33,7 +33,7 @@ public struct SyscallStop {
     init(notification: parrot_notification, answer: CallAnswer) {
         tid = notification.tid
         number = Int(notification.nr)
-        args = withUnsafeBytes(of: notification.args) { Array($0.bindMemory(to: UInt64.self)) }
+        args = SyscallArguments(notification.args)
         instructionPointer = notification.ip
         stackPointer = 0  // not in a notification; answered calls never need it
         arch = notification.arch
@@ -78,6 +78,26 @@ public struct SyscallStop {
     public func setResult(_ value: Int64) throws {
         if let answer { return answer.value = value }
         try TracerError.check(parrot_poke_reg(tid, PARROT_REG_RAX, UInt64(bitPattern: value)), "set result")
+    }
+}
+
+/// The six argument registers, kept inline: an array would cost an
+/// allocation on every stop.
+public struct SyscallArguments {
+    private let values: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+
+    init(_ values: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)) { self.values = values }
+
+    public subscript(index: Int) -> UInt64 {
+        switch index {
+        case 0: values.0
+        case 1: values.1
+        case 2: values.2
+        case 3: values.3
+        case 4: values.4
+        case 5: values.5
+        default: preconditionFailure("system calls have six arguments")
+        }
     }
 }
 
