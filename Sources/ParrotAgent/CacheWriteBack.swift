@@ -62,6 +62,11 @@ final class CacheWriteBack {
     /// Where the copy being written under `key` is (set aside, it is not the entry's file).
     func dataPath(ofTracked key: String) -> String? { byKey[key]?.dataPath }
 
+    /// Where a copy of the file `identity` on `service` is being written, under any name.
+    func dataPath(of identity: FileIdentity, on service: FileService) -> String? {
+        byKey.values.first { $0.identity == identity && $0.service === service }?.dataPath
+    }
+
     /// Where copies being written are, for a rename to move their entries.
     var locations: [RemoteLocation] { byWatch.values.map(\.location) }
 
@@ -255,8 +260,9 @@ final class CacheWriteBack {
             unlink(tracked.dataPath)
             copiedFiles?.changed(try? service.stat(path), on: service)
         } else if let status = try? service.stat(path) {
-            cache.committed(key: tracked.key, status: status)
+            // Other names' copies go first: a shared copy (hard links) is valid again after.
             copiedFiles?.changed(status, on: service, except: tracked.key)
+            cache.committed(key: tracked.key, status: status, link: Agent.linkKey(tracked.location, status))
         }
     }
 }

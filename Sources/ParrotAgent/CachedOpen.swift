@@ -32,6 +32,13 @@ extension Agent {
         location.service + "/" + location.authority + location.path
     }
 
+    /// The cache's name for the remote file itself when it has several names
+    /// (hard links): their copies are one local file (see SharedCopies).
+    static func linkKey(_ location: RemoteLocation, _ status: FileStatus) -> String? {
+        guard status.isRegularFile, status.nlink > 1, status.ino != 0 else { return nil }
+        return location.service + "/" + location.authority + "#\(status.dev):\(status.ino)"
+    }
+
     /// Rewrites the open to the cached copy; nil when the open is not one the
     /// cache serves (writes, directories, special files: virtual descriptors).
     func openThroughCache(_ name: String, _ stop: SyscallStop, tracee: Tracee,
@@ -60,8 +67,16 @@ extension Agent {
                 let status = try argument.followed ? service.stat(location.path) : service.lstat(location.path)
                 guard status.isRegularFile else { return nil }
                 cutLooseIfReplaced(location, status, on: service)
-                entry = try cache.entry(key: key, service: service, path: location.path, status: status)
-                copiedFiles(cache).copied(key, of: status, on: service)
+                if let identity = FileIdentity(status), status.nlink > 1,
+                   let written = writeBack?.dataPath(of: identity, on: service) {
+                    // Another name of the file is being written here: its copy is the file
+                    // (a fetch into the shared copy would undo those writes).
+                    entry = WholeFileCache.Entry(key: key, dataPath: written, size: 0)
+                } else {
+                    entry = try cache.entry(key: key, service: service, path: location.path, status: status,
+                                            link: Self.linkKey(location, status))
+                    copiedFiles(cache).copied(key, of: status, on: service)
+                }
             }
         } catch {
             return try refuseOpen(name, location, error, stop)
@@ -143,7 +158,8 @@ extension Agent {
             copiedFiles(cache).copied(key, of: status, on: service)
             let prepared = try cache.entryForWriting(key: key, service: service, path: location.path, status: status,
                                                      truncating: flags & O_TRUNC != 0 && flags & 3 != O_RDONLY,
-                                                     keepCurrent: writeBack.isTracked(key))
+                                                     keepCurrent: writeBack.isTracked(key),
+                                                     link: Self.linkKey(location, status))
             // A copy being written and set aside is where the program's writes went.
             entry = WholeFileCache.Entry(key: key, dataPath: writeBack.dataPath(ofTracked: key) ?? prepared.dataPath,
                                          size: prepared.size)

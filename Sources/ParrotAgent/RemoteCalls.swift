@@ -255,8 +255,9 @@ extension Agent {
             throw error
         }
         let status = try? file.service.stat(file.location.path)
-        streamed.finish(file, status: status)
+        // Other names' copies go first: a shared copy (hard links) is valid again after.
         copiesChanged(by: file, status)
+        streamed.finish(file, status: status, link: status.flatMap { Self.linkKey(file.location, $0) })
     }
 
     /// A file written through `file`: copies cached since its open under the
@@ -284,7 +285,8 @@ extension Agent {
     /// (descriptors opened through the cache are that copy).
     func withCacheIdentity(_ status: FileStatus, _ location: RemoteLocation) -> FileStatus {
         guard status.isRegularFile, let cache = options.cache,
-              let identity = cache.identity(key: Self.cacheKey(location)) else { return status }
+              let identity = cache.identity(key: Self.cacheKey(location), link: Self.linkKey(location, status), status: status)
+        else { return status }
         var status = status
         status.dev = identity.dev
         status.ino = identity.ino

@@ -19,7 +19,8 @@ extension Agent {
         guard status.mode & 0o111 != 0 else { throw ServiceError(errno: EACCES, message: "not executable") }
         if let cache = options.cache {
             // The cached copy keeps the remote's mode: the kernel can run it.
-            return try cache.entry(key: Self.cacheKey(location), service: service, path: location.path, status: status).dataPath
+            return try cache.entry(key: Self.cacheKey(location), service: service, path: location.path, status: status,
+                                   link: Self.linkKey(location, status)).dataPath
         }
         let directory = options.temporaryDirectory
         if mkdir(directory, 0o700) != 0 && errno != EEXIST { throw ServiceError.posix("mkdir", directory) }
@@ -27,7 +28,7 @@ extension Agent {
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw ServiceError.posix("mkstemp", directory) }
         close(fd)
-        let path = String(cString: template)
+        let path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
         executableCopies.append(path)
         _ = try service.getFile(location.path, to: path)
         chmod(path, 0o700)

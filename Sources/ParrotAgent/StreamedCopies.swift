@@ -64,7 +64,7 @@ final class StreamedCopies {
 
     /// The last descriptor was closed and the server took every write: the
     /// entry is valid for the file's status now (nil: unknown, dropped).
-    func finish(_ file: OpenFile, status: FileStatus?) {
+    func finish(_ file: OpenFile, status: FileStatus?, link: String?) {
         guard let copy = copies.removeValue(forKey: ObjectIdentifier(file)) else { return }
         // The entry's file must still be the one written here (not cut loose meanwhile).
         var written = stat(), current = stat()
@@ -72,7 +72,7 @@ final class StreamedCopies {
            lstat(cache.dataPath(for: copy.key), &current) == 0, written.st_ino == current.st_ino {
             fchmod(copy.fd, mode_t(status.mode & 0o7777) | 0o600)
             close(copy.fd)
-            cache.committed(key: copy.key, status: status)
+            cache.committed(key: copy.key, status: status, link: link)
         } else {
             close(copy.fd)
         }

@@ -11,8 +11,9 @@ import Glibc
 ///
 /// Layout of the directory, shared by concurrent agents:
 ///   KEY-HASH.data   the file, with the remote's mode and times
-///   KEY-HASH.meta   "parrot-cache 1", the key, "SIZE MTIME-SEC MTIME-NSEC",
-///                   then the version when the server gave one
+///   KEY-HASH.meta   "parrot-cache 1", the key, "SIZE MTIME-SEC MTIME-NSEC INODE",
+///                   the version when the server gave one, and the file's
+///                   link key when it has several names (SharedCopies)
 ///   KEY-HASH.lock   flock'ed while an agent checks, fetches or evicts the entry
 /// A fetch rewrites the entry's file in place (its inode is the identity that
 /// stat reports for the remote file) under the lock, and the meta file is
@@ -52,8 +53,10 @@ public final class WholeFileCache {
     /// `key` (service, server and path). `status` is its current stat, when
     /// the caller has it; nil in session mode lets a checked entry be used
     /// without asking the server.
+    /// `link` names the remote file itself when it has other names (see
+    /// SharedCopies): their copies are then one local file.
     public func entry(key: String, service: FileService, path: String,
-                      status known: FileStatus?) throws(ServiceError) -> Entry {
+                      status known: FileStatus?, link: String? = nil) throws(ServiceError) -> Entry {
         try prepareDirectory()
         let base = directory + "/" + Self.hash(key)
         let lock = try Lock(base + ".lock")
@@ -65,8 +68,9 @@ public final class WholeFileCache {
         }
         let status: FileStatus
         if let known { status = known } else { status = try service.stat(path) }
-        if let meta = readMeta(base), meta.key == key, meta.size == status.size, meta.mtime == status.mtime,
-           meta.version == status.version, meta.inode.map({ $0 == status.ino }) ?? true, holds(base, size: meta.size) {
+        if let link { join(base, key: key, link: link, status: status) }
+        let valid = readMeta(base).map { $0.key == key && $0.describes(status) && holds(base, size: $0.size) } ?? false
+        if valid || link.map({ adopt(base, key: key, link: $0, status: status) }) == true {
             hits += 1
             checkedThisRun.insert(key)
             touch(base + ".meta")
@@ -82,7 +86,9 @@ public final class WholeFileCache {
             // Mode and times as the server has them: fstat of the copy matches stat of the name.
             chmod(data, mode_t(status.mode & 0o7777) | 0o600)
             status.setTimes(of: data)
-            try writeMeta(base, key: key, size: size, mtime: status.mtime, version: status.version, inode: status.ino)
+            try writeMeta(base, key: key, size: size, mtime: status.mtime, version: status.version, inode: status.ino,
+                          linked: link)
+            if let link { shareMeta(base, link: link, status: status, size: size) }
             checkedThisRun.insert(key)
             evict(sparing: base, added: size)
             return Entry(key: key, dataPath: data, size: size)
@@ -97,13 +103,22 @@ public final class WholeFileCache {
     /// meta is dropped until the written copy is back at the server (then
     /// `committed`), so no other reader takes it for the server's file.
     public func entryForWriting(key: String, service: FileService, path: String, status: FileStatus,
-                                truncating: Bool, keepCurrent: Bool) throws(ServiceError) -> Entry {
+                                truncating: Bool, keepCurrent: Bool, link: String? = nil) throws(ServiceError) -> Entry {
         try prepareDirectory()
         let base = directory + "/" + Self.hash(key)
         // Held open for writing here: its data is newer than the server's. Not
         // even opened: the agent's own open would look like a program's to
         // the watch that counts the copy's opens (CacheWriteBack).
         if keepCurrent { return Entry(key: key, dataPath: base + ".data", size: truncating ? 0 : status.size) }
+        if let link {
+            // Written through one name, seen through the others, as a local
+            // file's links are; the shared copy is no one's valid copy until
+            // it is back.
+            let lock = try Lock(base + ".lock")
+            join(base, key: key, link: link, status: status)
+            lock.release()
+            unshareMeta(link: link)
+        }
         if truncating || status.size == 0 {
             // About to be emptied, or empty (just created, say): nothing to fetch.
             let lock = try Lock(base + ".lock")
@@ -116,7 +131,8 @@ public final class WholeFileCache {
             unlink(base + ".meta")
             return Entry(key: key, dataPath: base + ".data", size: truncating ? 0 : status.size)
         }
-        let entry = try self.entry(key: key, service: service, path: path, status: status)
+        let entry = try self.entry(key: key, service: service, path: path, status: status, link: link)
+        if let link { unshareMeta(link: link) }
         unlink(base + ".meta")
         return entry
     }
@@ -132,10 +148,12 @@ public final class WholeFileCache {
     }
 
     /// The copy went back to the server, which now has `status`: valid again.
-    public func committed(key: String, status: FileStatus) {
+    public func committed(key: String, status: FileStatus, link: String? = nil) {
         let base = directory + "/" + Self.hash(key)
         status.setTimes(of: base + ".data")
-        try? writeMeta(base, key: key, size: status.size, mtime: status.mtime, version: status.version, inode: status.ino)
+        try? writeMeta(base, key: key, size: status.size, mtime: status.mtime, version: status.version, inode: status.ino,
+                       linked: link)
+        if let link { shareMeta(base, link: link, status: status, size: status.size) }
         checkedThisRun.insert(key)
         evict(sparing: base, added: status.size)  // written entries count against the limit too
     }
@@ -195,13 +213,14 @@ public final class WholeFileCache {
             return false
         }
         if let meta {
-            try? writeMeta(toBase, key: to, size: meta.size, mtime: meta.mtime, version: meta.version, inode: meta.inode)
+            try? writeMeta(toBase, key: to, size: meta.size, mtime: meta.mtime, version: meta.version, inode: meta.inode,
+                           linked: meta.linked)
         }
         return true
     }
 
     /// Whether the entry's data file is there, readable, with the meta's size.
-    private func holds(_ base: String, size: Int64) -> Bool {
+    func holds(_ base: String, size: Int64) -> Bool {
         var data = stat()
         return lstat(base + ".data", &data) == 0 && Int64(data.st_size) == size && access(base + ".data", R_OK) == 0
     }
@@ -216,8 +235,12 @@ public final class WholeFileCache {
     /// stat of a remote file reports these, so that they match what fstat of
     /// a descriptor opened through the cache will say (cp, tar and friends
     /// compare the two to notice a file replaced while they copy it).
-    public func identity(key: String) -> (dev: UInt64, ino: UInt64)? {
-        let data = directory + "/" + Self.hash(key) + ".data"
+    /// A file with several names (`link`, see SharedCopies) has one identity
+    /// under all of them, as hard links of a local file have.
+    public func identity(key: String, link: String? = nil, status: FileStatus? = nil) -> (dev: UInt64, ino: UInt64)? {
+        let base = directory + "/" + Self.hash(key)
+        if let link, let status, (try? prepareDirectory()) != nil { join(base, key: key, link: link, status: status) }
+        let data = base + ".data"
         var existing = stat()
         if lstat(data, &existing) == 0 { return (UInt64(existing.st_dev), UInt64(existing.st_ino)) }
         guard (try? prepareDirectory()) != nil else { return nil }
@@ -239,9 +262,11 @@ public final class WholeFileCache {
         trustSession && checkedThisRun.contains(key)
     }
 
-    /// Forgets an entry (the remote file changed through this agent).
+    /// Forgets an entry (the remote file changed through this agent), and
+    /// what its file's other names share.
     public func invalidate(key: String) {
         let base = directory + "/" + Self.hash(key)
+        if let link = readMeta(base)?.linked { unshareMeta(link: link) }
         unlink(base + ".meta")
         checkedThisRun.remove(key)
     }
@@ -269,8 +294,10 @@ public final class WholeFileCache {
             var data = stat(), meta = stat()
             guard lstat(base + ".data", &data) == 0 else { continue }
             let valid = lstat(base + ".meta", &meta) == 0
-            total += Int64(data.st_blocks) * 512
-            entries.append((base, valid ? meta.st_mtim.tv_sec : 0, Int64(data.st_blocks) * 512, valid))
+            // A copy under several names (SharedCopies) counts once in all.
+            let size = Int64(data.st_blocks) * 512 / Int64(max(data.st_nlink, 1))
+            total += size
+            entries.append((base, valid ? meta.st_mtim.tv_sec : 0, size, valid))
         }
         closedir(dir)
         estimatedBytes = total
@@ -308,12 +335,20 @@ public final class WholeFileCache {
         /// The server's inode for the file copied (nil in older entries): a
         /// file replaced by a rename may keep the size and the second.
         var inode: UInt64? = nil
+        /// The link key of a file with several names, whose copy it shares.
+        var linked: String? = nil
+
+        /// Whether the copy is of the file `status` describes, as it is now.
+        func describes(_ status: FileStatus) -> Bool {
+            size == status.size && mtime == status.mtime && version == status.version
+                && inode.map({ $0 == status.ino }) ?? true
+        }
     }
 
     /// Read on every open of a cached file: into a buffer on the stack and
     /// parsed off the bytes (splitting it into Strings took a third of the
     /// agent's own time for such an open).
-    private func readMeta(_ base: String) -> Meta? {
+    func readMeta(_ base: String) -> Meta? {
         let fd = open(base + ".meta", O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -324,11 +359,12 @@ public final class WholeFileCache {
     }
 
     /// `parrot-cache 1`, the key, `size seconds nanoseconds [inode]`, the version
-    /// (empty: none), each on its own line; nil for anything else.
+    /// (empty: none), the link key (absent or empty: none), each on its own
+    /// line; nil for anything else.
     static func parseMeta(_ bytes: UnsafeRawBufferPointer) -> Meta? {
         var lines: [Range<Int>] = []
         var start = 0
-        while lines.count < 4, let newline = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) {
+        while lines.count < 5, let newline = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) {
             lines.append(start..<newline)
             start = newline + 1
         }
@@ -340,16 +376,17 @@ public final class WholeFileCache {
         }
         guard numbers.count == 3 || numbers.count == 4 else { return nil }
         let version = lines.count > 3 && !lines[3].isEmpty ? String(decoding: bytes[lines[3]], as: UTF8.self) : nil
+        let linked = lines.count > 4 && !lines[4].isEmpty ? String(decoding: bytes[lines[4]], as: UTF8.self) : nil
         return Meta(key: String(decoding: bytes[lines[1]], as: UTF8.self), size: numbers[0],
                     mtime: Timestamp(seconds: numbers[1], nanoseconds: numbers[2]), version: version,
-                    inode: numbers.count == 4 ? UInt64(bitPattern: numbers[3]) : nil)
+                    inode: numbers.count == 4 ? UInt64(bitPattern: numbers[3]) : nil, linked: linked)
     }
 
-    private func writeMeta(_ base: String, key: String, size: Int64, mtime: Timestamp, version: String?,
-                           inode: UInt64?) throws(ServiceError) {
+    func writeMeta(_ base: String, key: String, size: Int64, mtime: Timestamp, version: String?,
+                   inode: UInt64?, linked: String? = nil) throws(ServiceError) {
         let numbers = "\(size) \(mtime.seconds) \(mtime.nanoseconds)" + (inode.map { " \(Int64(bitPattern: $0))" } ?? "")
         // A version is one header value: it has no line breaks.
-        let text = "parrot-cache 1\n\(key)\n\(numbers)\n\(version ?? "")\n"
+        let text = "parrot-cache 1\n\(key)\n\(numbers)\n\(version ?? "")\n" + (linked.map { $0 + "\n" } ?? "")
         let temporary = base + ".meta.\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw ServiceError.posix("open", temporary) }

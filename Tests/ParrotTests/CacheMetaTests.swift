@@ -18,6 +18,8 @@ import ParrotServices
         #expect(parse("parrot-cache 1\nk\n1 2 3\n")?.version == nil)
         #expect(parse("parrot-cache 1\nk\n1 2 3 77\n\n")?.inode == 77)
         #expect(parse("parrot-cache 1\nk\n1 2 3\n\n")?.inode == nil)
+        #expect(parse("parrot-cache 1\nk\n1 2 3 77\n\nchirp/h:9094#5:77\n")?.linked == "chirp/h:9094#5:77")
+        #expect(parse("parrot-cache 1\nk\n1 2 3 77\n\n\n")?.linked == nil)
     }
 
     @Test func refusesAnythingElse() {

@@ -26,7 +26,7 @@ import Testing
         #expect(Glibc.link(server.local(path), server.local(link)) == 0)
     }
 
-    static func run(_ server: ChirpServer, _ script: String, cache: String, options: [String] = []) throws
+    static func run(_ server: any ChirpTestServer, _ script: String, cache: String, options: [String] = []) throws
         -> (CommandResult, [String: Int]) {
         let stats = cache + "/stats-\(UUID().uuidString.prefix(6)).json"
         let c = "/chirp/127.0.0.1:\(server.port)"

@@ -107,7 +107,7 @@ import Testing
         try withChirpServer { server in
             try Self.expect(server, "cd $C/d; ln a h; exec 3<> a; echo X >&3; rm a; exec 3>&-; cat h", "X\nd\n")
             // The other name's cached copy goes with that early write-back.
-            try Self.expect(server, "cd $C/d; ln a h; exec 3<> a; echo new >&3; cat h; rm a; cat h", "old\nnew\n")
+            try Self.expect(server, "cd $C/d; ln a h; cat h >/dev/null; exec 3<> a; echo new >&3; rm a; cat h", "new\n")
             try Self.expect(server, "cd $C/d; ln -s b l; exec 3<> l; echo Y >&3; rm l; exec 3>&-; cat b", "Y\nher\n")
         }
     }
