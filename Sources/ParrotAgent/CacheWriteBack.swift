@@ -62,9 +62,10 @@ final class CacheWriteBack {
     /// Where the copy being written under `key` is (set aside, it is not the entry's file).
     func dataPath(ofTracked key: String) -> String? { byKey[key]?.dataPath }
 
-    /// Where a copy of the file `identity` on `service` is being written, under any name.
-    func dataPath(of identity: FileIdentity, on service: FileService) -> String? {
-        byKey.values.first { $0.identity == identity && $0.service === service }?.dataPath
+    /// The copy of the file `identity` on `service` being written, under any
+    /// of its names (hard links): the file, for opens of the others.
+    func trackedCopy(of identity: FileIdentity, on service: FileService) -> (key: String, dataPath: String)? {
+        byKey.values.first { $0.identity == identity && $0.service === service }.map { ($0.key, $0.dataPath) }
     }
 
     /// Where copies being written are, for a rename to move their entries.

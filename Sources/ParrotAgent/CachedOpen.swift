@@ -67,11 +67,9 @@ extension Agent {
                 let status = try argument.followed ? service.stat(location.path) : service.lstat(location.path)
                 guard status.isRegularFile else { return nil }
                 cutLooseIfReplaced(location, status, on: service)
-                if let identity = FileIdentity(status), status.nlink > 1,
-                   let written = writeBack?.dataPath(of: identity, on: service) {
-                    // Another name of the file is being written here: its copy is the file
-                    // (a fetch into the shared copy would undo those writes).
-                    entry = WholeFileCache.Entry(key: key, dataPath: written, size: 0)
+                if let written = writtenUnderAnotherName(status, on: service) {
+                    // Another name of the file is being written here: its copy is the file.
+                    entry = WholeFileCache.Entry(key: key, dataPath: written.dataPath, size: 0)
                 } else {
                     entry = try cache.entry(key: key, service: service, path: location.path, status: status,
                                             link: Self.linkKey(location, status))
@@ -152,17 +150,22 @@ extension Agent {
                 if let created { status = created } else { status = try service.stat(location.path) }
             }
             remoteMode = status.mode & 0o7777
-            // Replaced by someone else: a reader of the old copy keeps it.
-            if !writeBack.isTracked(key) { cutLooseIfReplaced(location, status, on: service) }
-            copiedFiles(cache).changed(status, on: service, except: key)
-            copiedFiles(cache).copied(key, of: status, on: service)
-            let prepared = try cache.entryForWriting(key: key, service: service, path: location.path, status: status,
-                                                     truncating: flags & O_TRUNC != 0 && flags & 3 != O_RDONLY,
-                                                     keepCurrent: writeBack.isTracked(key),
-                                                     link: Self.linkKey(location, status))
-            // A copy being written and set aside is where the program's writes went.
-            entry = WholeFileCache.Entry(key: key, dataPath: writeBack.dataPath(ofTracked: key) ?? prepared.dataPath,
-                                         size: prepared.size)
+            if !writeBack.isTracked(key), let written = writtenUnderAnotherName(status, on: service) {
+                // Another name of the file is being written here: written with it, and back with it.
+                entry = WholeFileCache.Entry(key: written.key, dataPath: written.dataPath, size: 0)
+            } else {
+                // Replaced by someone else: a reader of the old copy keeps it.
+                if !writeBack.isTracked(key) { cutLooseIfReplaced(location, status, on: service) }
+                copiedFiles(cache).changed(status, on: service, except: key)
+                copiedFiles(cache).copied(key, of: status, on: service)
+                let prepared = try cache.entryForWriting(key: key, service: service, path: location.path, status: status,
+                                                         truncating: flags & O_TRUNC != 0 && flags & 3 != O_RDONLY,
+                                                         keepCurrent: writeBack.isTracked(key),
+                                                         link: Self.linkKey(location, status))
+                // A copy being written and set aside is where the program's writes went.
+                entry = WholeFileCache.Entry(key: key, dataPath: writeBack.dataPath(ofTracked: key) ?? prepared.dataPath,
+                                             size: prepared.size)
+            }
             try writeBack.expectOpen(of: entry, location: location, service: service, remoteMode: remoteMode,
                                      identity: FileIdentity(status))
         } catch {
@@ -174,6 +177,13 @@ extension Agent {
         }
         let resume = try openCopy(entry, of: location, argument, stop, tracee: tracee, what: "opened for writing in the cache")
         return watchingClose(stop, tracee: tracee) ?? resume
+    }
+
+    /// The copy being written here of the file `status` describes, under
+    /// another of its names (hard links).
+    func writtenUnderAnotherName(_ status: FileStatus, on service: FileService) -> (key: String, dataPath: String)? {
+        guard status.nlink > 1, let identity = FileIdentity(status) else { return nil }
+        return writeBack?.trackedCopy(of: identity, on: service)
     }
 
     /// Calls after which a cached copy may no longer be the remote file.

@@ -18,6 +18,8 @@ extension Agent {
         // Whoever may run it: the kernel checks our copy, so check the original.
         guard status.mode & 0o111 != 0 else { throw ServiceError(errno: EACCES, message: "not executable") }
         if let cache = options.cache {
+            // Written here under another name: that copy is the file (the kernel says ETXTBSY).
+            if let written = writtenUnderAnotherName(status, on: service) { return written.dataPath }
             // The cached copy keeps the remote's mode: the kernel can run it.
             return try cache.entry(key: Self.cacheKey(location), service: service, path: location.path, status: status,
                                    link: Self.linkKey(location, status)).dataPath

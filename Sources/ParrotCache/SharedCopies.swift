@@ -13,7 +13,11 @@ import Glibc
 ///
 /// A name's copy is joined to the anchor only when that cannot lose data: a
 /// copy without meta may be a program's writes on their way to the server
-/// (or another agent's fetch), and then stays a file of its own.
+/// (or another agent's fetch), and then stays a file of its own. A copy
+/// opened to be written is made the name's own first (makePrivate): its
+/// writes must not show under the other names as the server's file, nor be
+/// undone by a fetch under another name, before they are back; once back,
+/// it becomes the anchor (publish) and the other names join it again.
 extension WholeFileCache {
     /// Makes the copy of `key` (at `base`) and the anchor of `link` one file.
     func join(_ base: String, key: String, link: String, status: FileStatus) {
@@ -65,13 +69,39 @@ extension WholeFileCache {
         return true
     }
 
-    /// The shared copy now holds the remote file as `status` says.
-    func shareMeta(_ base: String, link: String, status: FileStatus, size: Int64) {
+    /// The copy at `base` holds the remote file as `status` says (just
+    /// fetched, or written back): it becomes the anchor, for the other names.
+    func publish(_ base: String, link: String, status: FileStatus, size: Int64) {
         let anchor = directory + "/" + Self.hash(link)
         guard let lock = try? Lock(anchor + ".lock") else { return }
         defer { lock.release() }
-        guard sameFile(base + ".data", anchor + ".data") else { return }
+        unlink(anchor + ".meta")
+        guard sameFile(base + ".data", anchor + ".data") || replace(anchor + ".data", with: base + ".data") else { return }
         try? writeMeta(anchor, key: link, size: size, mtime: status.mtime, version: status.version, inode: status.ino)
+    }
+
+    /// Gives the copy at `base` a file of its own when it shares one with
+    /// other names, with the same bytes or empty. Called with its lock held.
+    func makePrivate(_ base: String, keepingContents: Bool) throws(ServiceError) {
+        let data = base + ".data"
+        var status = stat()
+        guard lstat(data, &status) == 0, status.st_nlink > 1 else { return }
+        let temporary = data + ".own.\(getpid())"
+        let target = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode_t(status.st_mode & 0o7777))
+        guard target >= 0 else { throw ServiceError.posix("open", temporary) }
+        var copied = true
+        if keepingContents {
+            let source = open(data, O_RDONLY | O_CLOEXEC)
+            copied = source >= 0 && Self.copyAll(from: source, to: target)
+            if source >= 0 { close(source) }
+        }
+        var times = [status.st_atim, status.st_mtim]
+        futimens(target, &times)
+        close(target)
+        guard copied, rename(temporary, data) == 0 else {
+            unlink(temporary)
+            throw ServiceError(errno: EIO, message: "cannot copy \(data) for writing")
+        }
     }
 
     /// The shared copy is being changed: no name takes it as valid meanwhile.
@@ -95,6 +125,17 @@ extension WholeFileCache {
             return false
         }
         return true
+    }
+
+    /// The whole of `source` written to `target`.
+    private static func copyAll(from source: Int32, to target: Int32) -> Bool {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let count = read(source, buffer.baseAddress, buffer.count)
+            if count == 0 { return true }
+            guard count > 0, write(target, buffer.baseAddress, count) == count else { return false }
+        }
     }
 
     private func sameFile(_ a: String, _ b: String) -> Bool {

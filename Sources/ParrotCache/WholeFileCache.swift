@@ -88,7 +88,7 @@ public final class WholeFileCache {
             status.setTimes(of: data)
             try writeMeta(base, key: key, size: size, mtime: status.mtime, version: status.version, inode: status.ino,
                           linked: link)
-            if let link { shareMeta(base, link: link, status: status, size: size) }
+            if let link { publish(base, link: link, status: status, size: size) }
             checkedThisRun.insert(key)
             evict(sparing: base, added: size)
             return Entry(key: key, dataPath: data, size: size)
@@ -110,19 +110,11 @@ public final class WholeFileCache {
         // even opened: the agent's own open would look like a program's to
         // the watch that counts the copy's opens (CacheWriteBack).
         if keepCurrent { return Entry(key: key, dataPath: base + ".data", size: truncating ? 0 : status.size) }
-        if let link {
-            // Written through one name, seen through the others, as a local
-            // file's links are; the shared copy is no one's valid copy until
-            // it is back.
-            let lock = try Lock(base + ".lock")
-            join(base, key: key, link: link, status: status)
-            lock.release()
-            unshareMeta(link: link)
-        }
         if truncating || status.size == 0 {
             // About to be emptied, or empty (just created, say): nothing to fetch.
             let lock = try Lock(base + ".lock")
             defer { lock.release() }
+            try makePrivate(base, keepingContents: false)
             let fd = open(base + ".data", O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
             guard fd >= 0 else { throw ServiceError.posix("open", base + ".data") }
             // An old copy of a file now empty at the server holds stale bytes.
@@ -131,8 +123,11 @@ public final class WholeFileCache {
             unlink(base + ".meta")
             return Entry(key: key, dataPath: base + ".data", size: truncating ? 0 : status.size)
         }
+        // The file's other names may take the copy without a fetch (SharedCopies).
         let entry = try self.entry(key: key, service: service, path: path, status: status, link: link)
-        if let link { unshareMeta(link: link) }
+        let lock = try Lock(base + ".lock")
+        defer { lock.release() }
+        try makePrivate(base, keepingContents: true)
         unlink(base + ".meta")
         return entry
     }
@@ -143,6 +138,7 @@ public final class WholeFileCache {
     public func emptiedForWriting(key: String) -> Int32? {
         guard (try? prepareDirectory()) != nil else { return nil }
         invalidate(key: key)
+        guard (try? makePrivate(directory + "/" + Self.hash(key), keepingContents: false)) != nil else { return nil }
         let fd = open(dataPath(for: key), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         return fd >= 0 ? fd : nil
     }
@@ -153,7 +149,7 @@ public final class WholeFileCache {
         status.setTimes(of: base + ".data")
         try? writeMeta(base, key: key, size: status.size, mtime: status.mtime, version: status.version, inode: status.ino,
                        linked: link)
-        if let link { shareMeta(base, link: link, status: status, size: status.size) }
+        if let link { publish(base, link: link, status: status, size: status.size) }
         checkedThisRun.insert(key)
         evict(sparing: base, added: status.size)  // written entries count against the limit too
     }

@@ -24,17 +24,17 @@ import Testing
 
     /// The script run natively on the server's own directory, then under the
     /// agent with the cache and streamed: the same output each time.
-    static func expectNative(_ server: any ChirpTestServer, _ script: String, modes: [[String]],
+    static func expectNative(_ server: any ChirpTestServer, _ script: String, modes: [[String]], contents: String = "old\n",
                              sourceLocation: SourceLocation = #_sourceLocation) throws {
         let scratch = Paths.temporaryDirectory("links")
         defer { Paths.remove(scratch) }
-        linkedFiles(server)
+        linkedFiles(server, contents)
         let native = Command.run(["/bin/sh", "-c", "C=\(server.root); T=\(scratch); " + script])
         #expect(native.status == 0 && !native.stdout.isEmpty, "\(native)", sourceLocation: sourceLocation)
         let cache = Paths.temporaryDirectory("cache")
         defer { Paths.remove(cache) }
         for options in modes {
-            linkedFiles(server)
+            linkedFiles(server, contents)
             let (result, _) = try CacheTests.run(server, "T=\(scratch); " + script, cache: cache, options: options)
             #expect(result.status == 0 && result.stdout == native.stdout, "\(options) \(result) native: \(native.stdout)",
                     sourceLocation: sourceLocation)
@@ -110,6 +110,59 @@ import Testing
                 echo other > $C/d/n; mv $C/d/n $C/d/c; cat $C/d/m $C/d/c; stat -c %h $C/d/m
                 """
             try Self.expectNative(server, script, modes: Self.bothModes)
+        }
+    }
+
+    /// A copy being written is its name's own until it is back: opening,
+    /// writing or running the file under another name meanwhile neither
+    /// fetches over it nor splits the writes between two copies.
+    @Test func aFileWrittenUnderOneNameIsOneFileUnderTheOthers() throws {
+        try withChirpServer { server in
+            let cacheModes = [["--attr-timeout", "0"], ["--attr-timeout", "60"]]
+            try Self.expectNative(server, """
+                exec 3<>$C/d/b; printf XY >&3; exec 4<>$C/d/a; read x <&4; printf ZZ >&4; exec 4>&-; exec 3>&-
+                cat $C/d/c; chmod +x $C/d/b; exec 3<>$C/d/b; $C/d/a 2>/dev/null; echo $?; exec 3>&-
+                """, modes: cacheModes, contents: "0123456789\nabcdefghij\n")
+            // The first name cached when it had no other: linked on the server later.
+            let cache = Paths.temporaryDirectory("cache")
+            defer { Paths.remove(cache) }
+            server.write("/d/a", "0123456789\nabcdefghij\n")
+            unlink(server.local("/d/b"))
+            let (cached, _) = try CacheTests.run(server, "cat $C/d/a >/dev/null", cache: cache)
+            #expect(cached.status == 0)
+            #expect(link(server.local("/d/a"), server.local("/d/b")) == 0)
+            let (result, _) = try CacheTests.run(server, """
+                exec 3<>$C/d/b; printf XY >&3; exec 4<>$C/d/a; read x <&4; printf ZZ >&4; exec 4>&-; exec 3>&-; cat $C/d/a
+                """, cache: cache, options: ["--attr-timeout", "0"])
+            #expect(result.stdout == "XY23456789\nZZcdefghij\n" && localContents(server.local("/d/a")) == result.stdout,
+                    "\(result)")
+        }
+    }
+
+    /// A write-back refused through one name keeps its data apart: the other
+    /// names still show the server's file, and a fetch of theirs leaves the
+    /// kept data alone.
+    @Test func aRefusedWriteBackIsNotTheOtherNamesFile() throws {
+        try withChirpServer { server in
+            let cache = Paths.temporaryDirectory("cache")
+            defer { Paths.remove(cache) }
+            server.makeDirectory("/locked")
+            server.write("/locked/.__acl", ChirpServer.defaultACL)
+            server.write("/locked/a", "server\n")
+            #expect(link(server.local("/locked/a"), server.local("/locked/b")) == 0)
+            let c = "/chirp/127.0.0.1:\(server.port)"
+            let (first, _) = try CacheTests.run(server, "cat $C/locked/a $C/locked/b", cache: cache)
+            #expect(first.stdout == "server\nserver\n")
+            let result = WriteBackFailureTests.write([c + "/locked/b"], cache: cache) {
+                server.write("/locked/.__acl", "unix:* rl\naddress:127.0.0.1 rl\nhostname:* rl\n")
+            }
+            #expect(result.stdout == "EACCES\n", "\(result)")
+            let (after, _) = try CacheTests.run(server, "cat $C/locked/a", cache: cache, options: ["--attr-timeout", "0"])
+            #expect(after.stdout == "server\n", "\(after)")
+            HardLinkTests.rewrite(server, "/locked/a", "changed\n")
+            let (changed, _) = try CacheTests.run(server, "cat $C/locked/b", cache: cache, options: ["--attr-timeout", "0"])
+            #expect(changed.stdout == "changed\n", "\(changed)")
+            #expect(WriteBackFailureTests.unsent(cache) == [c + "/locked/b\n"])
         }
     }
 }
