@@ -69,7 +69,7 @@ extension Agent {
                 cutLooseIfReplaced(location, status, on: service)
                 if let written = writtenUnderAnotherName(status, on: service) {
                     // Another name of the file is being written here: its copy is the file.
-                    entry = WholeFileCache.Entry(key: key, dataPath: written.dataPath, size: 0)
+                    entry = WholeFileCache.Entry(key: written.key, dataPath: written.dataPath, size: 0)
                 } else {
                     entry = try cache.entry(key: key, service: service, path: location.path, status: status,
                                             link: Self.linkKey(location, status))
@@ -91,7 +91,10 @@ extension Agent {
     /// Points the open's path at the cached copy (remembered for /proc/self/fd).
     private func openCopy(_ entry: WholeFileCache.Entry, of location: RemoteLocation, _ argument: ResolvedArgument,
                           _ stop: SyscallStop, tracee: Tracee, what: String) throws -> Resume {
-        cachedNames[entry.dataPath] = location.virtualPath
+        // (Another name's copy keeps its name in /proc/self/fd.)
+        if entry.key == Self.cacheKey(location) || cachedNames[entry.dataPath] == nil {
+            cachedNames[entry.dataPath] = location.virtualPath
+        }
         if log.enabled(.namespace) { log.write("[\(stop.tid)] \(location) \(what) (\(entry.dataPath))") }
         let copy = ResolvedArgument(spec: argument.spec, original: argument.original, originalDirfd: argument.originalDirfd,
                                     followed: argument.followed,
@@ -112,7 +115,11 @@ extension Agent {
     func streamsWrites(_ flags: Int32, _ location: RemoteLocation) -> Bool {
         guard flags & 3 == O_WRONLY,
               let service = try? services.driver(for: location), service.writesAtAnyOffset else { return false }
-        return !(writeBack?.isTracked(Self.cacheKey(location)) ?? false)
+        guard let writeBack, !writeBack.isEmpty else { return true }
+        if writeBack.isTracked(Self.cacheKey(location)) { return false }
+        // Another name of the file (a hard link) written here: into that copy too.
+        guard writeBack.knowsFiles, let status = try? service.stat(location.path) else { return true }
+        return writtenUnderAnotherName(status, on: service) == nil
     }
 
     /// An open that writes (or creates, or truncates) a remote regular file

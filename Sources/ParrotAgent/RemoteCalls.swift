@@ -284,9 +284,17 @@ extension Agent {
     /// A remote regular file's stat, with the identity its cached copy has
     /// (descriptors opened through the cache are that copy).
     func withCacheIdentity(_ status: FileStatus, _ location: RemoteLocation) -> FileStatus {
-        guard status.isRegularFile, let cache = options.cache,
-              let identity = cache.identity(key: Self.cacheKey(location), link: Self.linkKey(location, status), status: status)
-        else { return status }
+        guard status.isRegularFile, let cache = options.cache else { return status }
+        let identity: (dev: UInt64, ino: UInt64)?
+        if status.nlink > 1, writeBack?.isEmpty == false, let service = try? services.driver(for: location),
+           let written = writtenUnderAnotherName(status, on: service) {
+            // Opens of this name open that copy while it is written (CachedOpen).
+            var copy = stat()
+            identity = lstat(written.dataPath, &copy) == 0 ? (UInt64(copy.st_dev), UInt64(copy.st_ino)) : nil
+        } else {
+            identity = cache.identity(key: Self.cacheKey(location), link: Self.linkKey(location, status), status: status)
+        }
+        guard let identity else { return status }
         var status = status
         status.dev = identity.dev
         status.ino = identity.ino

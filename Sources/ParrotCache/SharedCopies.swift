@@ -11,13 +11,16 @@ import Glibc
 /// file is another. The anchor's meta says for which state of the remote file
 /// the shared copy is valid, so a second name takes the copy without a fetch.
 ///
-/// A name's copy is joined to the anchor only when that cannot lose data: a
-/// copy without meta may be a program's writes on their way to the server
-/// (or another agent's fetch), and then stays a file of its own. A copy
-/// opened to be written is made the name's own first (makePrivate): its
-/// writes must not show under the other names as the server's file, nor be
-/// undone by a fetch under another name, before they are back; once back,
-/// it becomes the anchor (publish) and the other names join it again.
+/// A copy opened to be written is made the name's own first (makePrivate):
+/// its writes must not show under the other names as the server's file, nor
+/// be undone by a fetch under another name, before they are back; once
+/// back, it becomes the anchor (publish) and the other names join it again.
+/// So a shared file is never being written by a program, and only a copy
+/// without meta may be (one out of date keeps a meta that describes no
+/// file, see outdate): such a copy is never joined. A fetch into
+/// a shared file goes to a file of its own first (fetchShared), so that the
+/// other names never see half a file. Callers hold the entry's lock; the
+/// anchor's lock is taken after it, never before.
 extension WholeFileCache {
     /// Makes the copy of `key` (at `base`) and the anchor of `link` one file.
     func join(_ base: String, key: String, link: String, status: FileStatus) {
@@ -38,10 +41,9 @@ extension WholeFileCache {
         case (false, true):
             Glibc.link(anchor + ".data", base + ".data")
         case (true, false):
-            // An empty file without meta is a placeholder made for stat.
-            guard ownMeta != nil || own.st_size == 0 && !exists(meta: base) else { return }
+            guard let ownMeta else { return }  // maybe written: left alone
             guard Glibc.link(base + ".data", anchor + ".data") == 0 else { return }
-            if let ownMeta, ownMeta.describes(status) { copyMeta(ownMeta, to: anchor, key: link) }
+            if ownMeta.describes(status) { copyMeta(ownMeta, to: anchor, key: link) }
         case (true, true):
             guard let ownMeta else { return }  // maybe written: left alone
             if sharedMeta?.describes(status) != true && ownMeta.describes(status) && holds(base, size: ownMeta.size) {
@@ -49,7 +51,7 @@ extension WholeFileCache {
                 guard replace(anchor + ".data", with: base + ".data") else { return }
                 copyMeta(ownMeta, to: anchor, key: link)
             } else {
-                if sharedMeta?.describes(status) != true { unlink(base + ".meta") }
+                if sharedMeta?.describes(status) != true { outdate(base) }
                 guard replace(base + ".data", with: anchor + ".data") else { return }
             }
         }
@@ -71,10 +73,11 @@ extension WholeFileCache {
 
     /// The copy at `base` holds the remote file as `status` says (just
     /// fetched, or written back): it becomes the anchor, for the other names.
-    func publish(_ base: String, link: String, status: FileStatus, size: Int64) {
+    func publish(_ base: String, link: String, status: FileStatus, size: Int64, anchorLocked: Bool = false) {
         let anchor = directory + "/" + Self.hash(link)
-        guard let lock = try? Lock(anchor + ".lock") else { return }
-        defer { lock.release() }
+        let lock = anchorLocked ? nil : try? Lock(anchor + ".lock")
+        guard anchorLocked || lock != nil else { return }
+        defer { lock?.release() }
         unlink(anchor + ".meta")
         guard sameFile(base + ".data", anchor + ".data") || replace(anchor + ".data", with: base + ".data") else { return }
         try? writeMeta(anchor, key: link, size: size, mtime: status.mtime, version: status.version, inode: status.ino)
@@ -82,25 +85,61 @@ extension WholeFileCache {
 
     /// Gives the copy at `base` a file of its own when it shares one with
     /// other names, with the same bytes or empty. Called with its lock held.
-    func makePrivate(_ base: String, keepingContents: Bool) throws(ServiceError) {
+    func makePrivate(_ base: String, keepingContents: Bool, link: String? = nil) throws(ServiceError) {
         let data = base + ".data"
         var status = stat()
         guard lstat(data, &status) == 0, status.st_nlink > 1 else { return }
-        let temporary = data + ".own.\(getpid())"
-        let target = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode_t(status.st_mode & 0o7777))
-        guard target >= 0 else { throw ServiceError.posix("open", temporary) }
-        var copied = true
-        if keepingContents {
-            let source = open(data, O_RDONLY | O_CLOEXEC)
-            copied = source >= 0 && Self.copyAll(from: source, to: target)
-            if source >= 0 { close(source) }
+        if keepingContents { evict(sparing: base, added: Int64(status.st_size)) }
+        // A fetch under another name rewrites the shared file under the anchor's lock.
+        let lock = keepingContents ? link.flatMap { try? Lock(directory + "/" + Self.hash($0) + ".lock") } : nil
+        defer { lock?.release() }
+        try copy(data, keepingContents ? data : nil, to: data, mode: status.st_mode & 0o7777,
+                 times: [status.st_atim, status.st_mtim], replacing: true)
+    }
+
+    /// Fetches the remote file for a name whose copy is shared: into a file
+    /// of its own first, then into the shared file in one local copy under
+    /// the anchor's lock (its inode is what stat reported for every name).
+    /// Called with the entry's lock held.
+    func fetchShared(key: String, service: FileService, path: String, status: FileStatus,
+                     link: String?) throws(ServiceError) -> Entry {
+        let base = directory + "/" + Self.hash(key), data = base + ".data"
+        let fetched = data + ".fetch.\(getpid())"
+        defer { unlink(fetched) }
+        let size = try service.getFile(path, to: fetched)
+        evict(sparing: base, added: size)
+        let lock = link.flatMap { try? Lock(directory + "/" + Self.hash($0) + ".lock") }
+        defer { lock?.release() }
+        try copy(data, fetched, to: data, mode: status.mode & 0o7777 | 0o600, times: [status.atime.timespec, status.mtime.timespec],
+                 replacing: false)
+        try writeMeta(base, key: key, size: size, mtime: status.mtime, version: status.version, inode: status.ino,
+                      linked: link)
+        if let link { publish(base, link: link, status: status, size: size, anchorLocked: lock != nil) }
+        checkedThisRun.insert(key)
+        return Entry(key: key, dataPath: data, size: size)
+    }
+
+    /// Writes the bytes of `source` (nil: none) to `path`: into a new file
+    /// put in its place (`replacing`), or into the file itself. The errno
+    /// of a failure is the program's (ENOSPC: the cache's disk is full).
+    private func copy(_ path: String, _ source: String?, to target: String, mode: UInt32, times: [timespec],
+                      replacing: Bool) throws(ServiceError) {
+        let written = replacing ? target + ".own.\(getpid())" : target
+        let fd = open(written, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode_t(mode))
+        guard fd >= 0 else { throw ServiceError.posix("open", written) }
+        var failure: Int32 = 0
+        if let source {
+            let input = open(source, O_RDONLY | O_CLOEXEC)
+            failure = input < 0 ? errno : Self.copyAll(from: input, to: fd)
+            if input >= 0 { close(input) }
         }
-        var times = [status.st_atim, status.st_mtim]
-        futimens(target, &times)
-        close(target)
-        guard copied, rename(temporary, data) == 0 else {
-            unlink(temporary)
-            throw ServiceError(errno: EIO, message: "cannot copy \(data) for writing")
+        var times = times
+        futimens(fd, &times)
+        close(fd)
+        if failure == 0 && replacing && rename(written, target) != 0 { failure = errno }
+        guard failure == 0 else {
+            if replacing { unlink(written) }
+            throw ServiceError(errno: failure, message: "cannot copy \(path) in the cache")
         }
     }
 
@@ -127,15 +166,26 @@ extension WholeFileCache {
         return true
     }
 
-    /// The whole of `source` written to `target`.
-    private static func copyAll(from source: Int32, to target: Int32) -> Bool {
+    /// The whole of `source` written to `target`; 0 or the errno of the failure.
+    private static func copyAll(from source: Int32, to target: Int32) -> Int32 {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
         while true {
             let count = read(source, buffer.baseAddress, buffer.count)
-            if count == 0 { return true }
-            guard count > 0, write(target, buffer.baseAddress, count) == count else { return false }
+            if count == 0 { return 0 }
+            guard count > 0 else { return errno }
+            var done = 0
+            while done < count {
+                let n = write(target, buffer.baseAddress! + done, count - done)
+                guard n > 0 else { return n == 0 ? ENOSPC : errno }
+                done += n
+            }
         }
+    }
+
+    func isShared(_ path: String) -> Bool {
+        var status = stat()
+        return lstat(path, &status) == 0 && status.st_nlink > 1
     }
 
     private func sameFile(_ a: String, _ b: String) -> Bool {
@@ -144,5 +194,4 @@ extension WholeFileCache {
             && first.st_ino == second.st_ino
     }
 
-    private func exists(meta base: String) -> Bool { access(base + ".meta", F_OK) == 0 }
 }

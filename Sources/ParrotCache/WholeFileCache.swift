@@ -29,7 +29,7 @@ public final class WholeFileCache {
     public let trustSession: Bool
     public private(set) var hits = 0
     public private(set) var misses = 0
-    private var checkedThisRun: Set<String> = []
+    var checkedThisRun: Set<String> = []
 
     public struct Entry: Sendable {
         public let key: String
@@ -61,7 +61,7 @@ public final class WholeFileCache {
         let base = directory + "/" + Self.hash(key)
         let lock = try Lock(base + ".lock")
         defer { lock.release() }
-        if trustSession, checkedThisRun.contains(key), let meta = readMeta(base), meta.key == key {
+        if trustSession, checkedThisRun.contains(key), let meta = readMeta(base), meta.key == key, meta.size >= 0 {
             hits += 1
             touch(base + ".meta")
             return Entry(key: key, dataPath: base + ".data", size: meta.size)
@@ -81,6 +81,10 @@ public final class WholeFileCache {
         // reporting (see identity); the meta file says "valid" only after.
         unlink(base + ".meta")
         let data = base + ".data"
+        if isShared(data) {
+            // Other names' file too: changed only once the whole file is here.
+            return try fetchShared(key: key, service: service, path: path, status: status, link: link)
+        }
         do throws(ServiceError) {
             let size = try service.getFile(path, to: data)
             // Mode and times as the server has them: fstat of the copy matches stat of the name.
@@ -127,7 +131,7 @@ public final class WholeFileCache {
         let entry = try self.entry(key: key, service: service, path: path, status: status, link: link)
         let lock = try Lock(base + ".lock")
         defer { lock.release() }
-        try makePrivate(base, keepingContents: true)
+        try makePrivate(base, keepingContents: true, link: link)
         unlink(base + ".meta")
         return entry
     }
@@ -137,9 +141,14 @@ public final class WholeFileCache {
     /// invalid until `committed`.
     public func emptiedForWriting(key: String) -> Int32? {
         guard (try? prepareDirectory()) != nil else { return nil }
-        invalidate(key: key)
-        guard (try? makePrivate(directory + "/" + Self.hash(key), keepingContents: false)) != nil else { return nil }
-        let fd = open(dataPath(for: key), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        let base = directory + "/" + Self.hash(key)
+        guard let lock = try? Lock(base + ".lock") else { return nil }
+        defer { lock.release() }
+        if let link = readMeta(base)?.linked { unshareMeta(link: link) }
+        unlink(base + ".meta")
+        checkedThisRun.remove(key)
+        guard (try? makePrivate(base, keepingContents: false)) != nil else { return nil }
+        let fd = open(base + ".data", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         return fd >= 0 ? fd : nil
     }
 
@@ -235,7 +244,10 @@ public final class WholeFileCache {
     /// under all of them, as hard links of a local file have.
     public func identity(key: String, link: String? = nil, status: FileStatus? = nil) -> (dev: UInt64, ino: UInt64)? {
         let base = directory + "/" + Self.hash(key)
-        if let link, let status, (try? prepareDirectory()) != nil { join(base, key: key, link: link, status: status) }
+        if let link, let status, (try? prepareDirectory()) != nil, let lock = try? Lock(base + ".lock") {
+            join(base, key: key, link: link, status: status)
+            lock.release()
+        }
         let data = base + ".data"
         var existing = stat()
         if lstat(data, &existing) == 0 { return (UInt64(existing.st_dev), UInt64(existing.st_ino)) }
@@ -259,12 +271,25 @@ public final class WholeFileCache {
     }
 
     /// Forgets an entry (the remote file changed through this agent), and
-    /// what its file's other names share.
+    /// what its file's other names share. An entry without meta may be a
+    /// copy being written (entryForWriting): it stays without.
     public func invalidate(key: String) {
         let base = directory + "/" + Self.hash(key)
-        if let link = readMeta(base)?.linked { unshareMeta(link: link) }
-        unlink(base + ".meta")
         checkedThisRun.remove(key)
+        guard let lock = try? Lock(base + ".lock") else {
+            unlink(base + ".meta")
+            return
+        }
+        defer { lock.release() }
+        if let link = readMeta(base)?.linked { unshareMeta(link: link) }
+        outdate(base)
+    }
+
+    /// Marks the entry's copy out of date with a meta that describes no
+    /// file: a copy with meta is not being written (SharedCopies joins it).
+    func outdate(_ base: String) {
+        guard let meta = readMeta(base) else { return }
+        try? writeMeta(base, key: meta.key, size: -1, mtime: meta.mtime, version: nil, inode: meta.inode, linked: meta.linked)
     }
 
     /// What the cache holds, as last counted plus what was fetched since

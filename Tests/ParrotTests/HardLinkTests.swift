@@ -90,6 +90,11 @@ import Testing
                                                    options: ["--attr-timeout", "0"])
             #expect(third.stdout == String(repeating: "changed at the server\n", count: 3) && ops3["getfile"] == 1,
                     "\(third) \(ops3)")
+            // Names read before a write through another, in the same run: they take what was written.
+            let (fifth, ops5) = try CacheTests.run(server, "cat $C/d/b $C/d/c >/dev/null; exec 3<>$C/d/a; echo new >&3; exec 3>&-; cat $C/d/b; cat $C/d/c",
+                                                   cache: cache, options: ["--attr-timeout", "0"])
+            #expect(fifth.stdout == "new\nged at the server\nnew\nged at the server\n" && ops5["getfile"] == nil,
+                    "\(fifth) \(ops5)")
             // Written through one name (streamed; through the cached copy): the others take what was written.
             for (mode, text, after) in [("w", "streamed\\n", "streamed\n"), ("r+", "COPY", "COPYamed\n")] {
                 let write = "python3 -c 'import sys; open(sys.argv[1], \"\(mode)\").write(\"\(text)\")' $C/d/a"
@@ -122,6 +127,12 @@ import Testing
             try Self.expectNative(server, """
                 exec 3<>$C/d/b; printf XY >&3; exec 4<>$C/d/a; read x <&4; printf ZZ >&4; exec 4>&-; exec 3>&-
                 cat $C/d/c; chmod +x $C/d/b; exec 3<>$C/d/b; $C/d/a 2>/dev/null; echo $?; exec 3>&-
+                exec 3<>$C/d/a; echo AAAA >&3; echo whole > $C/d/b; cat $C/d/a; echo more >> $C/d/c; exec 3>&-; cat $C/d/a
+                exec 3<>$C/d/a; echo BB >&3; python3 -c '
+                import os, sys
+                s, f = os.stat(sys.argv[1]), os.fstat(os.open(sys.argv[1], os.O_RDONLY))
+                print((s.st_dev, s.st_ino, s.st_size) == (f.st_dev, f.st_ino, f.st_size))' $C/d/c
+                cp $C/d/c $T/out && cat $T/out; exec 3>&-
                 """, modes: cacheModes, contents: "0123456789\nabcdefghij\n")
             // The first name cached when it had no other: linked on the server later.
             let cache = Paths.temporaryDirectory("cache")
@@ -163,6 +174,38 @@ import Testing
             let (changed, _) = try CacheTests.run(server, "cat $C/locked/b", cache: cache, options: ["--attr-timeout", "0"])
             #expect(changed.stdout == "changed\n", "\(changed)")
             #expect(WriteBackFailureTests.unsent(cache) == [c + "/locked/b\n"])
+        }
+    }
+
+    /// A copy just opened to be written, and stat'ed, is not the shared copy
+    /// another agent fetches into for another name.
+    @Test func anotherAgentsFetchLeavesACopyBeingWrittenAlone() throws {
+        try withChirpServer { server in
+            Self.linkedFiles(server)
+            let cache = Paths.temporaryDirectory("cache")
+            defer { Paths.remove(cache) }
+            let c = "/chirp/127.0.0.1:\(server.port)"
+            let ready = cache + "/ready", go = cache + "/go"
+            let writer = """
+                import os, sys, time
+                fd = os.open(sys.argv[1], os.O_RDWR | os.O_TRUNC); os.stat(sys.argv[1]); os.write(fd, b"MINE\\n")
+                open(sys.argv[2], "w").close()
+                while not os.path.exists(sys.argv[3]): time.sleep(0.01)
+                os.close(fd)
+                """
+            nonisolated(unsafe) var reader: CommandResult?
+            let helper = Thread {
+                let deadline = Date().addingTimeInterval(60)
+                while !FileManager.default.fileExists(atPath: ready) && Date() < deadline { usleep(10_000) }
+                reader = Command.run([Paths.parrot, "run", "-t", cache, "--", "cat", c + "/d/b"])
+                FileManager.default.createFile(atPath: go, contents: nil)
+            }
+            helper.start()
+            let result = Command.run([Paths.parrot, "run", "-t", cache, "--", "python3", "-c", writer, c + "/d/a", ready, go],
+                                     timeout: 90)
+            #expect(result.status == 0, "\(result)")
+            #expect(reader?.stdout == "old\n", "\(String(describing: reader))")
+            #expect(localContents(server.local("/d/b")) == "MINE\n")
         }
     }
 }
