@@ -37,13 +37,13 @@ extension WholeFileCache {
             let fd = open(base + ".data", O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
             guard fd >= 0 else { return }
             close(fd)
-            Glibc.link(base + ".data", anchor + ".data")
+            if Glibc.link(base + ".data", anchor + ".data") == 0 { tombstone(anchor, key: link) }
         case (false, true):
             Glibc.link(anchor + ".data", base + ".data")
         case (true, false):
             guard let ownMeta else { return }  // maybe written: left alone
             guard Glibc.link(base + ".data", anchor + ".data") == 0 else { return }
-            if ownMeta.describes(status) { copyMeta(ownMeta, to: anchor, key: link) }
+            if ownMeta.describes(status) { copyMeta(ownMeta, to: anchor, key: link) } else { tombstone(anchor, key: link) }
         case (true, true):
             guard let ownMeta else { return }  // maybe written: left alone
             if sharedMeta?.describes(status) != true && ownMeta.describes(status) && holds(base, size: ownMeta.size) {
@@ -78,7 +78,7 @@ extension WholeFileCache {
         let lock = anchorLocked ? nil : try? Lock(anchor + ".lock")
         guard anchorLocked || lock != nil else { return }
         defer { lock?.release() }
-        unlink(anchor + ".meta")
+        tombstone(anchor, key: link)
         guard sameFile(base + ".data", anchor + ".data") || replace(anchor + ".data", with: base + ".data") else { return }
         try? writeMeta(anchor, key: link, size: size, mtime: status.mtime, version: status.version, inode: status.ino)
     }
@@ -106,7 +106,11 @@ extension WholeFileCache {
         let base = directory + "/" + Self.hash(key), data = base + ".data"
         let fetched = data + ".fetch.\(getpid())"
         defer { unlink(fetched) }
-        let size = try service.getFile(path, to: fetched)
+        let size: Int64
+        do throws(ServiceError) { size = try service.getFile(path, to: fetched) } catch {
+            tombstone(base, key: key, linked: link)  // shared, so not written: may be evicted
+            throw error
+        }
         evict(sparing: base, added: size)
         let lock = link.flatMap { try? Lock(directory + "/" + Self.hash($0) + ".lock") }
         defer { lock?.release() }
@@ -133,6 +137,8 @@ extension WholeFileCache {
             failure = input < 0 ? errno : Self.copyAll(from: input, to: fd)
             if input >= 0 { close(input) }
         }
+        // (An existing file keeps its bits through O_CREAT: set them.)
+        if failure == 0 { fchmod(fd, mode_t(mode)) }
         var times = times
         futimens(fd, &times)
         close(fd)
@@ -144,8 +150,9 @@ extension WholeFileCache {
     }
 
     /// The shared copy is being changed: no name takes it as valid meanwhile.
+    /// (The anchor keeps a meta, out of date: it may be evicted then.)
     func unshareMeta(link: String) {
-        unlink(directory + "/" + Self.hash(link) + ".meta")
+        tombstone(directory + "/" + Self.hash(link), key: link)
     }
 
     private func copyMeta(_ meta: Meta, to base: String, key: String, linked: String? = nil) {

@@ -289,7 +289,16 @@ public final class WholeFileCache {
     /// file: a copy with meta is not being written (SharedCopies joins it).
     func outdate(_ base: String) {
         guard let meta = readMeta(base) else { return }
-        try? writeMeta(base, key: meta.key, size: -1, mtime: meta.mtime, version: nil, inode: meta.inode, linked: meta.linked)
+        tombstone(base, key: meta.key, linked: meta.linked)
+    }
+
+    /// A meta that describes no file, aged so that eviction takes it first.
+    func tombstone(_ base: String, key: String, linked: String? = nil) {
+        checkedThisRun.remove(key)
+        guard (try? writeMeta(base, key: key, size: -1, mtime: Timestamp(seconds: 0, nanoseconds: 0), version: nil,
+                              inode: nil, linked: linked)) != nil else { return }
+        var never = [timespec(tv_sec: 0, tv_nsec: 0), timespec(tv_sec: 0, tv_nsec: 0)]
+        utimensat(AT_FDCWD, base + ".meta", &never, 0)
     }
 
     /// What the cache holds, as last counted plus what was fetched since

@@ -208,4 +208,42 @@ import Testing
             #expect(localContents(server.local("/d/b")) == "MINE\n")
         }
     }
+
+    /// A linked program runs from the cache, its copy with the server's mode.
+    @Test func linkedProgramsRunWithTheirMode() throws {
+        try withChirpServer { server in
+            server.makeDirectory("/d")
+            server.write("/d/e1", [UInt8](FileManager.default.contents(atPath: "/bin/echo") ?? Data()))
+            #expect(chmod(server.local("/d/e1"), 0o755) == 0 && link(server.local("/d/e1"), server.local("/d/e2")) == 0)
+            let cache = Paths.temporaryDirectory("cache")
+            defer { Paths.remove(cache) }
+            let (result, _) = try CacheTests.run(server, """
+                $C/d/e2 hi; python3 -c '
+                import os, sys
+                print(os.stat(sys.argv[1]).st_mode == os.fstat(os.open(sys.argv[1], os.O_RDONLY)).st_mode)' $C/d/e1
+                """, cache: cache)
+            #expect(result.stdout == "hi\nTrue\n", "\(result)")
+        }
+    }
+
+    /// A linked file out of date under every name is evicted like any entry.
+    @Test func anOutOfDateLinkedFileIsEvicted() throws {
+        try withChirpServer { server in
+            server.makeDirectory("/d")
+            server.write("/d/big1", [UInt8](repeating: 7, count: 1_000_000))
+            #expect(link(server.local("/d/big1"), server.local("/d/big2")) == 0)
+            for name in ["o1", "o2", "o3"] { server.write("/d/" + name, [UInt8](repeating: 1, count: 300_000)) }
+            let cache = Paths.temporaryDirectory("cache")
+            defer { Paths.remove(cache) }
+            let (first, _) = try CacheTests.run(server, "cat $C/d/big1 $C/d/big2 >/dev/null; chmod 644 $C/d/big1", cache: cache)
+            #expect(first.status == 0, "\(first)")
+            let (second, _) = try CacheTests.run(server, "cat $C/d/o1 $C/d/o2 $C/d/o3 >/dev/null", cache: cache,
+                                                 options: ["--cache-size", "700K"])
+            #expect(second.status == 0, "\(second)")
+            let directory = cache + "/parrot-copies/cache"
+            let sizes = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".data") }
+                .map { localContents(directory + "/" + $0).utf8.count }
+            #expect(!sizes.contains(1_000_000), "\(sizes)")
+        }
+    }
 }
