@@ -13,6 +13,13 @@ import Glibc
 public final class Agent: TraceEventHandler {
     typealias Handler = (SyscallStop, Tracee, TaskState) throws -> Resume
 
+    /// A handler as the table keeps it: a closure stored straight in an
+    /// array is kept in the array's generic form, and taking it out cost a
+    /// thunk allocated on every stop.
+    struct InstalledHandler {
+        let run: Handler
+    }
+
     let policy: Policy
     let options: AgentOptions
     let resolver: PathResolver
@@ -22,7 +29,7 @@ public final class Agent: TraceEventHandler {
     let log: DebugLog
     var tasks: [pid_t: TaskState] = [:]
     /// Handlers by syscall number; a classified call without one runs unchanged.
-    var handlers: [Handler?]
+    var handlers: [InstalledHandler?]
     var reportedUnknown: Set<Int64> = []
     /// The program's view of the file an execve is about to run, by tid.
     var pendingExecutable: [pid_t: String] = [:]
@@ -147,7 +154,7 @@ public final class Agent: TraceEventHandler {
 
     func install(_ name: String, _ handler: @escaping Handler) {
         guard let number = policy.byName[name]?.number else { return }
-        handlers[number] = handler
+        handlers[number] = InstalledHandler(run: handler)
     }
 
     private func installHandlers() {
@@ -203,7 +210,7 @@ public final class Agent: TraceEventHandler {
         // A copy the program closed goes back before anything else happens.
         if let copies, !copies.isEmpty { copies.settle() }
         if let writeBack, !writeBack.isEmpty { writeBack.settle() }
-        let handler = stop.number < handlers.count ? handlers[stop.number] : nil
+        let handler = stop.number < handlers.count ? handlers[stop.number]?.run : nil
         if !prefetchedPaths.isEmpty { prefetchedPaths.removeAll(keepingCapacity: true) }
         guard log.enabled(.syscall) else {
             if !remoteCwdInUse, let arguments = quickPathArguments[stop.number],

@@ -44,7 +44,7 @@ extension Agent {
     func handleWatchedSend(_ stop: SyscallStop, tracee: Tracee) throws -> Resume {
         let task = task(stop.tid)
         let many = stop.number == policy.byName["sendmmsg"]!.number
-        if options.network != .allow, let handler = handlers[stop.number] {
+        if options.network != .allow, let handler = handlers[stop.number]?.run {
             // Refused calls are skipped (orig_rax -1) and keep .proceed; a pass returns .proceed too.
             let verdict = try handler(stop, tracee, task)
             if try stop.isSkipped() { return verdict }

@@ -17,8 +17,8 @@ extension Agent {
     func installSandboxHandlers() {
         guard options.sandboxed else { return }
         for name in ["execve", "execveat"] {
-            guard let number = policy.byName[name]?.number, let inner = handlers[number] else { continue }
-            handlers[number] = { [unowned self] stop, tracee, task in
+            guard let number = policy.byName[name]?.number, let inner = handlers[number]?.run else { continue }
+            install(name) { [unowned self] stop, tracee, task in
                 let outcome = try resolvePaths(stop, tracee: tracee, task: task, arguments: PathSyscalls.table[name]!)
                 if let program = outcome.arguments.first, Self.isSetID(program.resolution.hostPath) {
                     if log.enabled(.denied) {

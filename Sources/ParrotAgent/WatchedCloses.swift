@@ -78,7 +78,7 @@ extension Agent {
         let isClose = stop.number == policy.byName["close"]!.number
         // dup2 onto a virtual number is the base policy's trap too (the newest filter's reason wins).
         if !isClose && DescriptorTable.isVirtual(stop.int32(1)) {
-            return try handlers[stop.number]?(stop, tracee, task(stop.tid)) ?? .proceed
+            return try handlers[stop.number]?.run(stop, tracee, task(stop.tid)) ?? .proceed
         }
         guard let outcome = awaitingClose(of: fd, stop, counting: isClose) else { return .proceed }  // the number means another file now
         guard isClose else { return watchingClose(stop, tracee: tracee) ?? .proceed }

@@ -23,6 +23,7 @@ public final class Tracer {
     /// Where the child's listener for answered calls arrives, until it does.
     var listenerSocket: Int32 = -1
     var answerer: CallAnswerer?
+    private var spareAnswer: CallAnswer?
     /// Whether the program's answered calls go to the listener (false: the
     /// kernel could not, and they stop under ptrace like the rest).
     public private(set) var answersCalls = false
@@ -128,10 +129,14 @@ public final class Tracer {
         // A task unknown here, or running calls injected by the agent, makes
         // the call as if untrapped (a virtual number then fails with EBADF).
         guard let tracee = tracees[notification.tid], tracee.injection == nil else { return (0, true) }
-        let answer = CallAnswer()
-        let stop = SyscallStop(notification: notification, answer: answer)
-        let resume = try? handler.handleSyscall(stop, tracee: tracee)
-        if let value = answer.value { return (value, false) }
+        // One answer at a time: the last one's is reused unless a handler kept it.
+        var answer = spareAnswer ?? CallAnswer()
+        spareAnswer = nil
+        answer.value = nil
+        let resume = try? handler.handleSyscall(SyscallStop(notification: notification, answer: answer), tracee: tracee)
+        let value = answer.value
+        if isKnownUniquelyReferenced(&answer) { spareAnswer = answer }
+        if let value { return (value, false) }
         if case .proceed? = resume { return (0, true) }
         if resume == nil { return (0, true) }  // the handler failed: unchanged, as at a stop
         return (-Int64(ENOSYS), false)  // injections need a ptrace stop: never asked for here
