@@ -23,6 +23,8 @@ public final class Tracer {
     /// Where the child's listener for answered calls arrives, until it does.
     var listenerSocket: Int32 = -1
     var answerer: CallAnswerer?
+    /// The tracee the last seccomp stop left to run, resumed by the loop.
+    private var deferredResume: pid_t?
     private var spareAnswer: CallAnswer?
     /// Whether the program's answered calls go to the listener (false: the
     /// kernel could not, and they stop under ptrace like the rest).
@@ -71,7 +73,14 @@ public final class Tracer {
         defer { lock.unlock() }
         while true {
             let deadline = handler.wakeDeadline() ?? 0
+            let resume = deferredResume
+            deferredResume = nil
             lock.unlock()
+            // Resumed only once the lock is free: the program's next call,
+            // often answered on the other thread, must not find it taken (on
+            // one CPU the resumed program runs before this thread lets go,
+            // and the answerer would sleep until it did: two more switches).
+            if let resume { Ptrace.resume(Ptrace.cont, resume) }
             let pid = parrot_wait_all(&status, waitNoThread ? 1 : 0, spinNanoseconds, deadline)
             lock.lock()
             if pid == -ETIMEDOUT {
@@ -237,7 +246,7 @@ public final class Tracer {
                 Ptrace.resume(Ptrace.cont, tracee.tid)
             }
         case .proceed:
-            Ptrace.resume(Ptrace.cont, tracee.tid)
+            deferredResume = tracee.tid  // see loop
         }
     }
 
