@@ -9,8 +9,9 @@ import Glibc
 public final class Tracer {
     let handler: TraceEventHandler
     var tracees: [pid_t: Tracee] = [:]
-    /// Children whose initial stop arrived before their parent's creation event.
-    var earlyChildren: Set<pid_t> = []
+    /// Children whose initial stop arrived before their parent's creation
+    /// event, with the process that made them (as /proc said then).
+    var earlyChildren: [pid_t: pid_t] = [:]
     var mainPid: pid_t = 0
     var mainTermination: Termination?
     /// Several tracers in one process must not steal each other's events.
@@ -153,19 +154,58 @@ public final class Tracer {
 
     private func finished(_ pid: pid_t, _ how: Termination) {
         guard tracees.removeValue(forKey: pid) != nil else { return }
+        earlyChildren.removeValue(forKey: pid)
         if pid == mainPid {
             mainTermination = how
             mainExited()
         }
+        adoptOrphans(of: pid)
         handler.taskExited(pid, how: how)
+    }
+
+    /// A process killed while it forked never reports the child it made:
+    /// held for that report, the child would stay stopped, and the agent wait
+    /// for it, for ever. It goes on as the dead process's child (a thread of
+    /// it dies with it and is reported so).
+    private func adoptOrphans(of process: pid_t) {
+        for (child, parent) in earlyChildren where parent == process {
+            earlyChildren.removeValue(forKey: child)
+            handler.taskCreated(child, parent: process, kind: .fork)
+            Ptrace.resume(Ptrace.cont, child)
+        }
+    }
+
+    /// The process that made `tid`: its thread group for a thread, else its parent.
+    private static func creator(of tid: pid_t) -> pid_t {
+        let fd = open("/proc/\(tid)/status", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return 0 }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: 4096)
+        let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard count > 0 else { return 0 }
+        var tgid: pid_t = 0, ppid: pid_t = 0
+        for line in bytes[..<count].split(separator: UInt8(ascii: "\n")) {
+            let text = String(decoding: line, as: UTF8.self)
+            let value = pid_t(text.drop { $0 != ":" }.dropFirst().filter { $0 != " " && $0 != "\t" }) ?? 0
+            if text.hasPrefix("Tgid:") { tgid = value }
+            if text.hasPrefix("PPid:") { ppid = value }
+        }
+        return tgid != tid ? tgid : ppid
     }
 
     private func stopped(_ pid: pid_t, signal: Int32, event: Int32) {
         guard let tracee = tracees[pid] else {
             // A new task reported before its parent's fork/clone event: hold it
             // stopped until the parent's event tells who it belongs to.
-            earlyChildren.insert(pid)
+            let parent = Self.creator(of: pid)
             tracees[pid] = Tracee(tid: pid)
+            if parent != 0 && tracees[parent] == nil {
+                // Its maker is gone already (or was never traced): nothing will report it.
+                handler.taskCreated(pid, parent: parent, kind: .fork)
+                Ptrace.resume(Ptrace.cont, pid)
+                return
+            }
+            earlyChildren[pid] = parent
             return
         }
         if let injection = tracee.injection, event != Ptrace.eventExec {
@@ -180,7 +220,7 @@ public final class Tracer {
             let kind: CreationKind = event == Ptrace.eventClone ? .thread
                 : event == Ptrace.eventVfork ? .vfork : .fork
             handler.taskCreated(child, parent: pid, kind: kind)
-            if earlyChildren.remove(child) != nil {
+            if earlyChildren.removeValue(forKey: child) != nil {
                 Ptrace.resume(Ptrace.cont, child)
             } else {
                 let task = Tracee(tid: child)

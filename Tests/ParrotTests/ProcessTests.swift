@@ -66,6 +66,27 @@ import Testing
         #expect(result.stdout == "stopped\nlisted\nresumed\nstatus 0\nexit 3\n", "\(result)")
     }
 
+    /// A program killed from outside while its threads fork: the agent ends,
+    /// though the child made last is never reported by its dead maker (it
+    /// was held for that report, stopped, and the agent waited for ever).
+    @Test func aProgramKilledWhileItForksLetsTheAgentEnd() {
+        let script = """
+            hung=0
+            for i in $(seq 12); do
+              "$0" run -- "$1" & agent=$!
+              sleep 0.$(( RANDOM % 4 + 1 ))
+              kill -KILL $(pgrep -P $agent)
+              for t in $(seq 50); do kill -0 $agent 2>/dev/null || break; sleep 0.1; done
+              if kill -0 $agent 2>/dev/null; then hung=$((hung + 1)); kill -KILL $agent; fi
+              wait $agent 2>/dev/null
+            done
+            echo "hung $hung"
+            """
+        let result = Command.run(["/bin/bash", "-c", script, Paths.parrot, Fixture.binary("forkstorm", flags: ["-pthread"])],
+                                 timeout: 120)
+        #expect(result.stdout == "hung 0\n", "\(result)")
+    }
+
     @Test func execFromANonLeaderThread() {
         let result = Command.run([Paths.parrot, "run", "--", Fixture.binary("threadexec", flags: ["-pthread"])])
         #expect(result.status == 0)
