@@ -199,8 +199,8 @@ public final class Tracer {
             // stopped until the parent's event tells who it belongs to.
             let parent = Self.creator(of: pid)
             tracees[pid] = Tracee(tid: pid)
-            if parent != 0 && tracees[parent] == nil {
-                // Its maker is gone already (or was never traced): nothing will report it.
+            if parent != 0 && tracees[parent] == nil && kill(parent, 0) != 0 && errno == ESRCH {
+                // Its maker is gone already: nothing will report it.
                 handler.taskCreated(pid, parent: parent, kind: .fork)
                 Ptrace.resume(Ptrace.cont, pid)
                 return
