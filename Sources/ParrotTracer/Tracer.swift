@@ -167,10 +167,15 @@ public final class Tracer {
     /// held for that report, the child would stay stopped, and the agent wait
     /// for it, for ever. It goes on as the dead process's child (a thread of
     /// it dies with it and is reported so).
+    /// Children held for an untraced maker go on too: when the kill came
+    /// before the child's first stop was seen, /proc already named the
+    /// process it was handed to (init, a subreaper). A maker that is alive
+    /// (CLONE_PARENT names the untraced parent) reports late: its state is
+    /// then given to the child again (see stopped).
     private func adoptOrphans(of process: pid_t) {
-        for (child, parent) in earlyChildren where parent == process {
+        for (child, parent) in earlyChildren where parent == process || tracees[parent] == nil {
             earlyChildren.removeValue(forKey: child)
-            handler.taskCreated(child, parent: process, kind: .fork)
+            handler.taskCreated(child, parent: parent, kind: .fork)
             Ptrace.resume(Ptrace.cont, child)
         }
     }
@@ -199,8 +204,10 @@ public final class Tracer {
             // stopped until the parent's event tells who it belongs to.
             let parent = Self.creator(of: pid)
             tracees[pid] = Tracee(tid: pid)
-            if parent != 0 && tracees[parent] == nil && kill(parent, 0) != 0 && errno == ESRCH {
-                // Its maker is gone already: nothing will report it.
+            if parent != 0 && tracees[parent] == nil {
+                // Handed to an untraced process: its traced maker is dead and
+                // will report nothing (or, for CLONE_PARENT, reports late: see
+                // adoptOrphans).
                 handler.taskCreated(pid, parent: parent, kind: .fork)
                 Ptrace.resume(Ptrace.cont, pid)
                 return
@@ -222,7 +229,7 @@ public final class Tracer {
             handler.taskCreated(child, parent: pid, kind: kind)
             if earlyChildren.removeValue(forKey: child) != nil {
                 Ptrace.resume(Ptrace.cont, child)
-            } else {
+            } else if tracees[child] == nil {  // (else taken on before this late report)
                 let task = Tracee(tid: child)
                 task.expectingInitialStop = true
                 tracees[child] = task

@@ -76,7 +76,7 @@ import Testing
               "$0" run -- "$1" & agent=$!
               sleep 0.$(( RANDOM % 4 + 1 ))
               kill -KILL $(pgrep -P $agent)
-              for t in $(seq 50); do kill -0 $agent 2>/dev/null || break; sleep 0.1; done
+              for t in $(seq 150); do kill -0 $agent 2>/dev/null || break; sleep 0.1; done
               if kill -0 $agent 2>/dev/null; then hung=$((hung + 1)); kill -KILL $agent; fi
               wait $agent 2>/dev/null
             done
