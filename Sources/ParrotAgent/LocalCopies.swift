@@ -102,11 +102,7 @@ final class LocalCopies {
             guard inotify >= 0 else { throw ServiceError.posix("inotify_init1") }
         }
         try makeDirectory()
-        var template = Array((directory + "/copy.XXXXXX").utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { throw ServiceError.posix("mkstemp", directory) }
-        Glibc.close(fd)
-        let path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let path = try LocalDescriptor.makeTemporary(in: directory, prefix: "copy")
         // Opened only to append: nothing to fetch, and what the program
         // writes goes back as an append (see CopyChanges.appendsFrom).
         let appends = file.accessMode == O_WRONLY && file.flags & O_APPEND != 0 && file.service.writesAtAnyOffset

@@ -349,16 +349,7 @@ extension Agent {
     /// The program's umask, which the kernel would apply to what it creates
     /// (from /proc: umask(2) is not trapped); 022 if it cannot be read.
     func umask(of tid: pid_t) -> UInt32 {
-        let fd = open("/proc/\(tid)/status", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return 0o022 }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 512)
-        let n = read(fd, &buffer, buffer.count)
-        guard n > 0 else { return 0o022 }
-        let text = String(decoding: buffer[0..<n], as: UTF8.self)
-        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Umask:") }),
-              let value = UInt32(line.dropFirst(6).trimmingPrefix(while: { $0 == " " || $0 == "\t" }), radix: 8) else { return 0o022 }
-        return value
+        ProcStatus(tid: tid)?["Umask"].flatMap { UInt32($0, radix: 8) } ?? 0o022
     }
 
     /// Writes a `struct stat` into the program, built on the stack.

@@ -26,11 +26,7 @@ extension Agent {
         }
         let directory = options.temporaryDirectory
         if mkdir(directory, 0o700) != 0 && errno != EEXIST { throw ServiceError.posix("mkdir", directory) }
-        var template = Array((directory + "/exec.XXXXXX").utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { throw ServiceError.posix("mkstemp", directory) }
-        close(fd)
-        let path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let path = try LocalDescriptor.makeTemporary(in: directory, prefix: "exec")
         executableCopies.append(path)
         _ = try service.getFile(location.path, to: path)
         chmod(path, 0o700)

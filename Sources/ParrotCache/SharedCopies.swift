@@ -24,7 +24,7 @@ import Glibc
 extension WholeFileCache {
     /// Makes the copy of `key` (at `base`) and the anchor of `link` one file.
     func join(_ base: String, key: String, link: String, status: FileStatus) {
-        let anchor = directory + "/" + Self.hash(link)
+        let anchor = stem(of: link)
         guard let lock = try? Lock(anchor + ".lock") else { return }
         defer { lock.release() }
         var own = stat(), shared = stat()
@@ -64,7 +64,7 @@ extension WholeFileCache {
     /// Takes the anchor's copy as this name's when the anchor holds the file
     /// as it is now and the name's copy is the anchor's file.
     func adopt(_ base: String, key: String, link: String, status: FileStatus) -> Bool {
-        let anchor = directory + "/" + Self.hash(link)
+        let anchor = stem(of: link)
         guard let meta = readMeta(anchor), meta.key == link, meta.describes(status), holds(anchor, size: meta.size),
               sameFile(base + ".data", anchor + ".data") else { return false }
         copyMeta(meta, to: base, key: key, linked: link)
@@ -74,7 +74,7 @@ extension WholeFileCache {
     /// The copy at `base` holds the remote file as `status` says (just
     /// fetched, or written back): it becomes the anchor, for the other names.
     func publish(_ base: String, link: String, status: FileStatus, size: Int64, anchorLocked: Bool = false) {
-        let anchor = directory + "/" + Self.hash(link)
+        let anchor = stem(of: link)
         let lock = anchorLocked ? nil : try? Lock(anchor + ".lock")
         guard anchorLocked || lock != nil else { return }
         defer { lock?.release() }
@@ -91,7 +91,7 @@ extension WholeFileCache {
         guard lstat(data, &status) == 0, status.st_nlink > 1 else { return }
         if keepingContents { evict(sparing: base, added: Int64(status.st_size)) }
         // A fetch under another name rewrites the shared file under the anchor's lock.
-        let lock = keepingContents ? link.flatMap { try? Lock(directory + "/" + Self.hash($0) + ".lock") } : nil
+        let lock = keepingContents ? link.flatMap { try? Lock(stem(of: $0) + ".lock") } : nil
         defer { lock?.release() }
         try copy(data, keepingContents ? data : nil, to: data, mode: status.st_mode & 0o7777,
                  times: [status.st_atim, status.st_mtim], replacing: true)
@@ -103,24 +103,31 @@ extension WholeFileCache {
     /// Called with the entry's lock held.
     func fetchShared(key: String, service: FileService, path: String, status: FileStatus,
                      link: String?) throws(ServiceError) -> Entry {
-        let base = directory + "/" + Self.hash(key), data = base + ".data"
-        let fetched = data + ".fetch.\(getpid())"
-        defer { unlink(fetched) }
+        let base = stem(of: key), data = base + ".data"
+        let download = data + ".fetch.\(getpid())"
+        defer { unlink(download) }
         let size: Int64
-        do throws(ServiceError) { size = try service.getFile(path, to: fetched) } catch {
+        do throws(ServiceError) { size = try service.getFile(path, to: download) } catch {
             tombstone(base, key: key, linked: link)  // shared, so not written: may be evicted
             throw error
         }
         evict(sparing: base, added: size)
-        let lock = link.flatMap { try? Lock(directory + "/" + Self.hash($0) + ".lock") }
+        let lock = link.flatMap { try? Lock(stem(of: $0) + ".lock") }
         defer { lock?.release() }
-        try copy(data, fetched, to: data, mode: status.mode & 0o7777 | 0o600, times: [status.atime.timespec, status.mtime.timespec],
+        try copy(data, download, to: data, mode: status.mode & 0o7777 | 0o600, times: [status.atime.timespec, status.mtime.timespec],
                  replacing: false)
+        return try fetched(base, key: key, status: status, size: size, link: link, anchorLocked: lock != nil)
+    }
+
+    /// The copy at `base` was just fetched: valid for `status`, and the
+    /// shared copy of the file's other names when it has some.
+    func fetched(_ base: String, key: String, status: FileStatus, size: Int64, link: String?,
+                 anchorLocked: Bool = false) throws(ServiceError) -> Entry {
         try writeMeta(base, key: key, size: size, mtime: status.mtime, version: status.version, inode: status.ino,
                       linked: link)
-        if let link { publish(base, link: link, status: status, size: size, anchorLocked: lock != nil) }
+        if let link { publish(base, link: link, status: status, size: size, anchorLocked: anchorLocked) }
         checkedThisRun.insert(key)
-        return Entry(key: key, dataPath: data, size: size)
+        return Entry(key: key, dataPath: base + ".data", size: size)
     }
 
     /// Writes the bytes of `source` (nil: none) to `path`: into a new file
@@ -152,7 +159,7 @@ extension WholeFileCache {
     /// The shared copy is being changed: no name takes it as valid meanwhile.
     /// (The anchor keeps a meta, out of date: it may be evicted then.)
     func unshareMeta(link: String) {
-        tombstone(directory + "/" + Self.hash(link), key: link)
+        tombstone(stem(of: link), key: link)
     }
 
     private func copyMeta(_ meta: Meta, to base: String, key: String, linked: String? = nil) {

@@ -58,7 +58,7 @@ public final class WholeFileCache {
     public func entry(key: String, service: FileService, path: String,
                       status known: FileStatus?, link: String? = nil) throws(ServiceError) -> Entry {
         try prepareDirectory()
-        let base = directory + "/" + Self.hash(key)
+        let base = stem(of: key)
         let lock = try Lock(base + ".lock")
         defer { lock.release() }
         if trustSession, checkedThisRun.contains(key), let meta = readMeta(base), meta.key == key, meta.size >= 0 {
@@ -90,12 +90,9 @@ public final class WholeFileCache {
             // Mode and times as the server has them: fstat of the copy matches stat of the name.
             chmod(data, mode_t(status.mode & 0o7777) | 0o600)
             status.setTimes(of: data)
-            try writeMeta(base, key: key, size: size, mtime: status.mtime, version: status.version, inode: status.ino,
-                          linked: link)
-            if let link { publish(base, link: link, status: status, size: size) }
-            checkedThisRun.insert(key)
+            let entry = try fetched(base, key: key, status: status, size: size, link: link)
             evict(sparing: base, added: size)
-            return Entry(key: key, dataPath: data, size: size)
+            return entry
         } catch {
             truncate(data, 0)
             throw error
@@ -109,7 +106,7 @@ public final class WholeFileCache {
     public func entryForWriting(key: String, service: FileService, path: String, status: FileStatus,
                                 truncating: Bool, keepCurrent: Bool, link: String? = nil) throws(ServiceError) -> Entry {
         try prepareDirectory()
-        let base = directory + "/" + Self.hash(key)
+        let base = stem(of: key)
         // Held open for writing here: its data is newer than the server's. Not
         // even opened: the agent's own open would look like a program's to
         // the watch that counts the copy's opens (CacheWriteBack).
@@ -141,7 +138,7 @@ public final class WholeFileCache {
     /// invalid until `committed`.
     public func emptiedForWriting(key: String) -> Int32? {
         guard (try? prepareDirectory()) != nil else { return nil }
-        let base = directory + "/" + Self.hash(key)
+        let base = stem(of: key)
         guard let lock = try? Lock(base + ".lock") else { return nil }
         defer { lock.release() }
         if let link = readMeta(base)?.linked { unshareMeta(link: link) }
@@ -154,7 +151,7 @@ public final class WholeFileCache {
 
     /// The copy went back to the server, which now has `status`: valid again.
     public func committed(key: String, status: FileStatus, link: String? = nil) {
-        let base = directory + "/" + Self.hash(key)
+        let base = stem(of: key)
         status.setTimes(of: base + ".data")
         try? writeMeta(base, key: key, size: status.size, mtime: status.mtime, version: status.version, inode: status.ino,
                        linked: link)
@@ -166,7 +163,7 @@ public final class WholeFileCache {
     /// Keeps a copy that could not go back under another name, out of the
     /// cache's way; returns that name.
     public func setAside(key: String) -> String? {
-        let base = directory + "/" + Self.hash(key)
+        let base = stem(of: key)
         let kept = base + ".unsent.\(getpid()).\(Deadline.now.nanoseconds)"
         unlink(base + ".meta")
         return rename(base + ".data", kept) == 0 ? kept : nil
@@ -177,7 +174,7 @@ public final class WholeFileCache {
     /// new file. Descriptors open on the copy keep it, as descriptors of a
     /// removed local file keep the file, and see nothing of the new one.
     public func detach(key: String) {
-        let base = directory + "/" + Self.hash(key)
+        let base = stem(of: key)
         checkedThisRun.remove(key)
         guard exists(base), let lock = try? Lock(base + ".lock") else { return }
         defer { lock.release() }
@@ -194,7 +191,7 @@ public final class WholeFileCache {
     /// written. Returns whether the copy moved.
     @discardableResult
     public func move(key from: String, to: String, written: Bool = false) -> Bool {
-        let (fromBase, toBase) = (directory + "/" + Self.hash(from), directory + "/" + Self.hash(to))
+        let (fromBase, toBase) = (stem(of: from), stem(of: to))
         checkedThisRun.remove(from)
         checkedThisRun.remove(to)  // trusted in session mode only once checked again (a link moved points elsewhere)
         guard fromBase != toBase else { return false }
@@ -243,7 +240,7 @@ public final class WholeFileCache {
     /// A file with several names (`link`, see SharedCopies) has one identity
     /// under all of them, as hard links of a local file have.
     public func identity(key: String, link: String? = nil, status: FileStatus? = nil) -> (dev: UInt64, ino: UInt64)? {
-        let base = directory + "/" + Self.hash(key)
+        let base = stem(of: key)
         if let link, let status, (try? prepareDirectory()) != nil, let lock = try? Lock(base + ".lock") {
             join(base, key: key, link: link, status: status)
             lock.release()
@@ -260,9 +257,14 @@ public final class WholeFileCache {
         return (UInt64(status.st_dev), UInt64(status.st_ino))
     }
 
+    /// Where the files of the entry `key` live, without their suffixes.
+    func stem(of key: String) -> String {
+        directory + "/" + Self.hash(key)
+    }
+
     /// Where the copy of `key` lives.
     public func dataPath(for key: String) -> String {
-        directory + "/" + Self.hash(key) + ".data"
+        stem(of: key) + ".data"
     }
 
     /// In session mode: the entry was checked in this run and is trusted.
@@ -274,7 +276,7 @@ public final class WholeFileCache {
     /// what its file's other names share. An entry without meta may be a
     /// copy being written (entryForWriting): it stays without.
     public func invalidate(key: String) {
-        let base = directory + "/" + Self.hash(key)
+        let base = stem(of: key)
         checkedThisRun.remove(key)
         guard let lock = try? Lock(base + ".lock") else {
             unlink(base + ".meta")

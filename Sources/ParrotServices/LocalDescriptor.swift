@@ -15,6 +15,15 @@ public struct LocalDescriptor: Sendable {
         }
     }
 
+    /// A new empty file `directory/prefix.XXXXXX` (mkstemp), closed; its path.
+    public static func makeTemporary(in directory: String, prefix: String) throws(ServiceError) -> String {
+        var template = Array((directory + "/" + prefix + ".XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw .posix("mkstemp", directory) }
+        Glibc.close(fd)
+        return String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// One read(2); 0 at end of file.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(ServiceError) -> Int {
         while true {

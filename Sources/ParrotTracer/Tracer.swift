@@ -182,19 +182,8 @@ public final class Tracer {
 
     /// The process that made `tid`: its thread group for a thread, else its parent.
     private static func creator(of tid: pid_t) -> pid_t {
-        let fd = open("/proc/\(tid)/status", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return 0 }
-        defer { close(fd) }
-        var bytes = [UInt8](repeating: 0, count: 4096)
-        let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard count > 0 else { return 0 }
-        var tgid: pid_t = 0, ppid: pid_t = 0
-        for line in bytes[..<count].split(separator: UInt8(ascii: "\n")) {
-            let text = String(decoding: line, as: UTF8.self)
-            let value = pid_t(text.drop { $0 != ":" }.dropFirst().filter { $0 != " " && $0 != "\t" }) ?? 0
-            if text.hasPrefix("Tgid:") { tgid = value }
-            if text.hasPrefix("PPid:") { ppid = value }
-        }
+        guard let status = ProcStatus(tid: tid) else { return 0 }
+        let tgid = status["Tgid"].flatMap { pid_t($0) } ?? 0, ppid = status["PPid"].flatMap { pid_t($0) } ?? 0
         return tgid != tid ? tgid : ppid
     }
 
