@@ -24,10 +24,12 @@ final class ChirpConnection {
     }
 
     /// Sends `request` (and a payload that follows without a go-ahead) and
-    /// returns the result; a negative result is thrown as its errno.
+    /// returns the result; a negative result is thrown as its errno. Replies
+    /// of closes sent ahead come first.
     @discardableResult
     func call(_ request: ChirpRequest, payload: UnsafeRawBufferPointer? = nil) throws(ServiceError) -> Int64 {
         try send(request, payload: payload)
+        try answerCloses()
         return try result(of: request)
     }
 

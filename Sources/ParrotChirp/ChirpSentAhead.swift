@@ -14,8 +14,9 @@ import ParrotServices
 /// afterwards can see the file without those writes.
 ///
 /// A close goes out once the file's writes are answered, and its own reply is
-/// read with the next request: it can only say that the server no longer
-/// knows the fd, which a program cannot act on, so the round trip is saved.
+/// read with the next request's (after that request is sent): it can only say
+/// that the server no longer knows the fd, which a program cannot act on, so
+/// the round trip is saved.
 struct UnansweredRequest {
     /// The file of a write (a close's file is gone already).
     let handle: Int?
@@ -36,6 +37,16 @@ extension ChirpConnection {
         try send(request, payload: payload)
         unanswered.append(UnansweredRequest(handle: handle, request: request, count: payload.count))
         unansweredBytes += payload.count
+    }
+
+    /// Whether every reply outstanding is a close's (none at all included).
+    var onlyClosesUnanswered: Bool {
+        unanswered.allSatisfy { $0.handle == nil }
+    }
+
+    /// Reads the replies of the closes sent ahead of the request just sent.
+    func answerCloses() throws(ServiceError) {
+        while let oldest = unanswered.first, oldest.handle == nil { _ = try answerOldest() }
     }
 
     func sendCloseAhead(_ fd: Int64) throws(ServiceError) {

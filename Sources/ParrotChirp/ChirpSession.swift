@@ -50,7 +50,8 @@ final class ChirpSession: Sendable {
     /// again, unless the request was not `idempotent` and may already have
     /// taken effect. A reply from the server (an error code) ends it at once.
     /// Writes sent ahead are answered first (`sendingAhead`: only as many as
-    /// it takes to make room for one more).
+    /// it takes to make room for one more). Closes sent ahead of an idempotent
+    /// request are answered after it is sent, with its reply: one read less.
     func perform<T: Sendable>(_ what: @autoclosure () -> String, idempotent: Bool, sendingAhead: Bool = false,
                               _ body: (ChirpConnection, inout ChirpSessionState) throws(ServiceError) -> T) throws(ServiceError) -> T {
         try state.withLock { (state) throws(ServiceError) -> T in
@@ -58,7 +59,9 @@ final class ChirpSession: Sendable {
             // the server may have closed the connection, every reply is read
             // and the connection looked at first, as for a non-idempotent request.
             let quiet = sendingAhead && state.connection?.channel.isQuiet ?? false
-            ChirpSession.settle(&state, roomOnly: sendingAhead && !quiet)
+            if !(idempotent && !quiet && state.connection?.onlyClosesUnanswered == true) {
+                ChirpSession.settle(&state, roomOnly: sendingAhead && !quiet)
+            }
             let mustBeAlive = !idempotent || quiet
             var deadline: Deadline?  // from the first failure: most calls never need it
             var pause = options.initialBackoff
@@ -94,7 +97,8 @@ final class ChirpSession: Sendable {
     /// (closing a file of a lost connection has nothing to do).
     func withCurrentConnection<T: Sendable>(_ body: (ChirpConnection?, inout ChirpSessionState) throws(ServiceError) -> T) throws(ServiceError) -> T {
         try state.withLock { (state) throws(ServiceError) -> T in
-            ChirpSession.settle(&state)
+            // Closes sent ahead may wait for the next request's reply; writes may not.
+            ChirpSession.settle(&state, roomOnly: state.connection?.onlyClosesUnanswered == true)
             if let connection = state.connection, connection.channel.isBroken { state.connection = nil }
             return try body(state.connection, &state)
         }
