@@ -326,6 +326,13 @@ final class AttributeCache: FileService, @unchecked Sendable {
         try inner.close(handle)
     }
     func sync(_ handle: ServiceHandle) throws(ServiceError) { try inner.sync(handle) }
+    func truncate(_ handle: ServiceHandle, length: Int64) throws(ServiceError) {
+        defer {
+            forgetWrites(of: handle)
+            readAhead?.written(through: handle)
+        }
+        try inner.truncate(handle, length: length)
+    }
     /// A listing that carries each entry's lstat (Chirp's getlongdir) answers
     /// the stats that follow it (`ls -l`, `find`, `du`, make): one request per
     /// directory instead of one per name, as NFS's READDIRPLUS.

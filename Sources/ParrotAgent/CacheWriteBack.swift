@@ -22,6 +22,12 @@ final class CacheWriteBack {
         let service: FileService
         /// The server's file, when known: the copy is reached by other names too.
         var identity: FileIdentity?
+        /// The server's file, opened before the copy's name went while the
+        /// file kept other names: the copy goes back through it, to no name.
+        var held: ServiceHandle?
+        /// What its closes are awaited by: a held copy's is its own, not the
+        /// name's, which a new file may have taken meanwhile.
+        var closesKey: String { held == nil ? key : dataPath }
         var changes: CopyChanges
         /// Opens rewritten to the copy whose IN_OPEN has not arrived yet.
         var expected = 0
@@ -63,21 +69,46 @@ final class CacheWriteBack {
     func dataPath(ofTracked key: String) -> String? { byKey[key]?.dataPath }
 
     /// The copy of the file `identity` on `service` being written, under any
-    /// of its names (hard links): the file, for opens of the others.
+    /// of its names (hard links), or held since its name went: the file, for
+    /// opens of the others.
     func trackedCopy(of identity: FileIdentity, on service: FileService) -> (key: String, dataPath: String)? {
-        byKey.values.first { $0.identity == identity && $0.service === service }.map { ($0.key, $0.dataPath) }
+        byWatch.values.first { $0.identity == identity && $0.service === service }.map { ($0.key, $0.dataPath) }
     }
 
+    /// Whether some copy is held (see hold): a file with one name left may be one.
+    var holdsFiles: Bool { byWatch.values.contains { $0.held != nil } }
+
+    /// Copies being written that have a name (held ones have none).
+    private var named: [Tracked] { byWatch.values.filter { $0.held == nil } }
+
     /// Where copies being written are, for a rename to move their entries.
-    var locations: [RemoteLocation] { byWatch.values.map(\.location) }
+    var locations: [RemoteLocation] { named.map(\.location) }
 
     /// The places of copies being written of the file `identity`.
     func locations(of identity: FileIdentity) -> [RemoteLocation] {
-        byWatch.values.filter { $0.identity == identity }.map(\.location)
+        named.filter { $0.identity == identity }.map(\.location)
     }
 
-    /// Whether some copy being written has a known file.
+    /// Whether some copy being written (or held) has a known file.
     var knowsFiles: Bool { byWatch.values.contains { $0.identity != nil } }
+
+    /// The copies being written at `location`.
+    func written(at location: RemoteLocation) -> [Tracked] {
+        named.filter { $0.location == location }
+    }
+
+    /// `tracked`'s name went while its file stays (see HeldCopy): it goes
+    /// back through `handle`, and the name's entry starts afresh.
+    func hold(_ tracked: Tracked, through handle: ServiceHandle) {
+        guard byWatch[tracked.watch] === tracked, tracked.held == nil else {
+            try? tracked.service.close(handle)
+            return
+        }
+        unindex(tracked)
+        moveAside(tracked)
+        byPath[tracked.dataPath] = tracked
+        tracked.held = handle
+    }
 
     /// The file `identity`, open here under `alias` (a symbolic link to it),
     /// was renamed to `to`: its copy goes back there. The copy is no entry's
@@ -85,7 +116,7 @@ final class CacheWriteBack {
     /// of the way, so that the link's name, which leads nowhere now, starts
     /// afresh (see giveBack for its end).
     func follow(_ alias: RemoteLocation, of identity: FileIdentity, to: RemoteLocation) {
-        for tracked in Array(byWatch.values) where tracked.location == alias && tracked.identity == identity {
+        for tracked in named where tracked.location == alias && tracked.identity == identity {
             unindex(tracked)
             moveAside(tracked)
             byPath[tracked.dataPath] = tracked
@@ -100,7 +131,7 @@ final class CacheWriteBack {
     /// written back from there, and is no entry's).
     func moved(from: RemoteLocation, to: RemoteLocation, copiesMoved: Set<String>) {
         removed(to)
-        for tracked in Array(byWatch.values) {
+        for tracked in named {
             guard let now = tracked.location.moved(from: from, to: to) else { continue }
             unindex(tracked)
             let moved = copiesMoved.contains(tracked.key)
@@ -116,7 +147,7 @@ final class CacheWriteBack {
     /// given to another file): what the program still writes into it goes
     /// nowhere, as into a removed local file; the cache cuts the copy loose.
     func removed(_ location: RemoteLocation, identity: FileIdentity? = nil) {
-        for tracked in Array(byWatch.values) where tracked.location == location && (identity == nil || tracked.identity == identity) {
+        for tracked in named where tracked.location == location && (identity == nil || tracked.identity == identity) {
             unindex(tracked)
             byWatch.removeValue(forKey: tracked.watch)
             inotify_rm_watch(inotify, tracked.watch)
@@ -128,7 +159,7 @@ final class CacheWriteBack {
     /// Agent.beforeRemoving); a failure is logged, the data kept as the copy.
     func giveBackNow(at location: RemoteLocation) {
         settle()
-        for tracked in Array(byWatch.values) where tracked.location == location && tracked.changes.isChanged(at: tracked.dataPath) {
+        for tracked in named where tracked.location == location && tracked.changes.isChanged(at: tracked.dataPath) {
             // Unwatched meanwhile: the agent's own read of the copy must not
             // count as a program's open and close. (A close missed then
             // delays the write-back to the end; a write missed shows in the mtime.)
@@ -168,7 +199,7 @@ final class CacheWriteBack {
     }
 
     /// The key of the copy at `path`, if it is being written.
-    func key(ofCopy path: String) -> String? { byPath[path]?.key }
+    func key(ofCopy path: String) -> String? { byPath[path]?.closesKey }
 
     /// A close of a descriptor on `key`'s copy is under way.
     func awaitClose(of key: String) {
@@ -185,11 +216,13 @@ final class CacheWriteBack {
     /// Watches `entry`'s copy (once) and counts one more open about to happen.
     func expectOpen(of entry: WholeFileCache.Entry, location: RemoteLocation, service: FileService,
                     remoteMode: UInt32, identity: FileIdentity?) throws(ServiceError) {
-        closes.forget(entry.key)
-        if let tracked = byKey[entry.key] {
+        // A held copy is found by its file (opened under another name of it).
+        if let tracked = byKey[entry.key] ?? byPath[entry.dataPath].flatMap({ $0.held != nil ? $0 : nil }) {
+            closes.forget(tracked.closesKey)
             tracked.expected += 1
             return
         }
+        closes.forget(entry.key)
         if inotify < 0 {
             inotify = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
             guard inotify >= 0 else { throw ServiceError.posix("inotify_init1") }
@@ -240,9 +273,9 @@ final class CacheWriteBack {
         inotify_rm_watch(inotify, tracked.watch)
         do throws(ServiceError) {
             try giveBack(tracked)
-            closes.record(tracked.key, nil)
+            closes.record(tracked.closesKey, nil)
         } catch {
-            closes.record(tracked.key, error)
+            closes.record(tracked.closesKey, error)
             // Never drop written data silently: keep it where the user can find it.
             let kept = moveAside(tracked)
             log.write("cannot write \(tracked.location) back (\(error)); its data is kept in \(kept)")
@@ -251,6 +284,10 @@ final class CacheWriteBack {
 
     private func giveBack(_ tracked: Tracked) throws(ServiceError) {
         let path = tracked.location.path, service = tracked.service
+        if let held = tracked.held {
+            try giveBack(tracked, through: held)
+            return
+        }
         if try tracked.changes.giveBack(from: tracked.dataPath, to: path, on: service), log.enabled(.namespace) {
             log.write("wrote \(tracked.location) back from the cache")
         }
@@ -265,5 +302,24 @@ final class CacheWriteBack {
             copiedFiles?.changed(status, on: service, except: tracked.key)
             cache.committed(key: tracked.key, status: status, link: Agent.linkKey(tracked.location, status))
         }
+    }
+
+    /// A held copy goes back through its handle; it is no entry's, so it goes
+    /// after, and so do the copies of the file's other names.
+    private func giveBack(_ tracked: Tracked, through held: ServiceHandle) throws(ServiceError) {
+        let service = tracked.service
+        var closed = false
+        defer { if !closed { try? service.close(held) } }
+        let attributesLeft = try tracked.changes.giveBack(from: tracked.dataPath, through: held, on: service,
+                                                          name: tracked.location.path)
+        let status = try? service.fstat(held)
+        closed = true
+        try service.close(held)  // a refused write sent ahead says so here
+        if attributesLeft {
+            log.write("\(tracked.location): mode and times set after its name went cannot go back (no name to set them on); the data went")
+        }
+        if log.enabled(.namespace) { log.write("wrote \(tracked.location)'s file back through a descriptor held since its name went") }
+        unlink(tracked.dataPath)
+        copiedFiles?.changedUnderNoName(status, at: tracked.location, on: service)
     }
 }

@@ -35,7 +35,14 @@ extension Agent {
     /// The cache's name for the remote file itself when it has several names
     /// (hard links): their copies are one local file (see SharedCopies).
     static func linkKey(_ location: RemoteLocation, _ status: FileStatus) -> String? {
-        guard status.isRegularFile, status.nlink > 1, status.ino != 0 else { return nil }
+        guard status.nlink > 1 else { return nil }
+        return anyLinkKey(location, status)
+    }
+
+    /// The same whatever the link count: the key a shared copy of the file
+    /// had when it had more names.
+    static func anyLinkKey(_ location: RemoteLocation, _ status: FileStatus) -> String? {
+        guard status.isRegularFile, status.ino != 0 else { return nil }
         return location.service + "/" + location.authority + "#\(status.dev):\(status.ino)"
     }
 
@@ -189,8 +196,8 @@ extension Agent {
     /// The copy being written here of the file `status` describes, under
     /// another of its names (hard links).
     func writtenUnderAnotherName(_ status: FileStatus, on service: FileService) -> (key: String, dataPath: String)? {
-        guard status.nlink > 1, let identity = FileIdentity(status) else { return nil }
-        return writeBack?.trackedCopy(of: identity, on: service)
+        guard let writeBack, status.nlink > 1 || writeBack.holdsFiles, let identity = FileIdentity(status) else { return nil }
+        return writeBack.trackedCopy(of: identity, on: service)
     }
 
     /// Calls after which a cached copy may no longer be the remote file.

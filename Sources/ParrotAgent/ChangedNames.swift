@@ -14,6 +14,24 @@ struct NameChangePlan {
     var dying: (file: FileIdentity, aliases: [RemoteLocation])?
     /// The file renamed, open here under other names: they follow it.
     var moving: (file: FileIdentity, aliases: [RemoteLocation])?
+    /// Copies written under the name, whose file outlives it: for each, the
+    /// server's file, opened before the name goes, to go back through.
+    var held: [(copy: HeldCopy, handle: ServiceHandle, service: FileService)] = []
+
+    /// The change did not happen: nothing is held.
+    func abandon() {
+        for held in held { try? held.service.close(held.handle) }
+    }
+}
+
+/// A local copy being written (cached, or made real) whose name goes while
+/// its file keeps another (a hard link, or the file a removed symbolic link
+/// led to). A local file's descriptors write on into the file, whatever
+/// became of the name they were opened under; so does the copy, through a
+/// server descriptor opened on the file before the name went.
+enum HeldCopy {
+    case cached(CacheWriteBack.Tracked)
+    case madeReal(LocalCopies.Copy)
 }
 
 /// A rename or unlink made through the agent reaches what is open under the
@@ -25,6 +43,7 @@ struct NameChangePlan {
 extension Agent {
     /// `from` was renamed to `to` on the server.
     func renamed(_ from: RemoteLocation, to: RemoteLocation, _ plan: NameChangePlan = NameChangePlan()) {
+        hold(plan)
         if let dying = plan.dying { for alias in dying.aliases { cutLoose(alias, dying.file) } }
         detachOpenFiles(at: to)
         let movedKeys = options.cache.map { moveCachedCopies($0, from: from, to: to) } ?? []
@@ -50,8 +69,18 @@ extension Agent {
 
     /// The file `location` named was removed on the server.
     func removed(_ location: RemoteLocation, _ plan: NameChangePlan = NameChangePlan()) {
+        hold(plan)
         if let dying = plan.dying { for alias in dying.aliases { cutLoose(alias, dying.file) } }
         cutLoose(location, nil)
+    }
+
+    private func hold(_ plan: NameChangePlan) {
+        for held in plan.held {
+            switch held.copy {
+            case .cached(let tracked): writeBack?.hold(tracked, through: held.handle)
+            case .madeReal(let copy): copies?.hold(copy, through: held.handle)
+            }
+        }
     }
 
     /// What is open here under `location` (of the file `file` only, when
@@ -67,8 +96,8 @@ extension Agent {
     /// the change will do to files open here (see NameChangePlan). When the
     /// file may outlive the name (a symbolic link, one of several hard
     /// links), what the program wrote into copies of it so far is sent
-    /// first: its writes after the name is gone are lost (see README), not
-    /// its writes before. The server is asked only when something is open
+    /// first, and the file is held open for what it writes after the name
+    /// is gone (see HeldCopy). The server is asked only when something is open
     /// (its answers then usually kept: the attribute cache asks anyway).
     func beforeRemoving(_ location: RemoteLocation, service: FileService,
                         renamingFrom from: RemoteLocation? = nil) -> NameChangePlan {
@@ -77,7 +106,7 @@ extension Agent {
         var knowsFiles = writeBack?.knowsFiles ?? false
         var writesKnownFiles = knowsFiles
         forEachOpenFile { file in
-            isOpen = isOpen || file.location == location
+            isOpen = isOpen || (file.location == location && !file.isDetached)
             let known = file.identity != nil && !file.isDetached
             knowsFiles = knowsFiles || known
             writesKnownFiles = writesKnownFiles || (known && file.isWritable)
@@ -99,6 +128,8 @@ extension Agent {
             return plan
         }
         if isOpen, let status, status.isSymbolicLink || status.nlink > 1 {
+            // Held first: what goes now may take the program's rights with it (a chmod 444).
+            plan.held = holdFile(at: location, service: service)
             writeBack?.giveBackNow(at: location)
             copies?.giveBackNow(at: location)
         }
@@ -112,6 +143,25 @@ extension Agent {
             if !aliases.isEmpty { plan.moving = (file, aliases) }
         }
         return plan
+    }
+
+    /// The server's file at `location`, opened once for each copy written
+    /// there, to go on taking what the copy gets once the name is gone (none
+    /// when the server says no: then those writes are lost, as the log says).
+    private func holdFile(at location: RemoteLocation, service: FileService) -> [(copy: HeldCopy, handle: ServiceHandle, service: FileService)] {
+        // Elsewhere an open to write is a whole new file (FTP's STOR), not a descriptor on this one.
+        guard service.writesAtAnyOffset else { return [] }
+        let written = (writeBack?.written(at: location) ?? []).map { (HeldCopy.cached($0), $0.changes.appendsFrom != nil) }
+            + (copies?.written(at: location) ?? []).map { (HeldCopy.madeReal($0), $0.changes.appendsFrom != nil) }
+        return written.compactMap { (copy, appending) in
+            do throws(ServiceError) {
+                let handle = try service.open(location.path, flags: O_WRONLY | (appending ? O_APPEND : 0), mode: 0)
+                return (copy, handle, service)
+            } catch {
+                log.write("cannot hold \(location) open before its name goes (\(error)): what is written into its copy after is lost")
+                return nil
+            }
+        }
     }
 
     /// Where the file `file` is open here: descriptors and copies being written.

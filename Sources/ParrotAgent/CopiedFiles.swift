@@ -1,4 +1,5 @@
 import ParrotCache
+import ParrotNamespace
 import ParrotServices
 
 /// Which remote file each whole-file cache entry copies, by the file's
@@ -69,5 +70,13 @@ final class CopiedFiles {
             keysOf[file]?.remove(other)
             fileOf[other] = nil
         }
+    }
+
+    /// The file `status` describes was written back under no name of this
+    /// cache (through a descriptor held since its name at `location` went):
+    /// copies under its other names go, and so does the one they share.
+    func changedUnderNoName(_ status: FileStatus?, at location: RemoteLocation, on service: FileService) {
+        changed(status, on: service)
+        if let status, let link = Agent.anyLinkKey(location, status) { cache.forgetShared(link: link) }
     }
 }

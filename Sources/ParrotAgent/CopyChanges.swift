@@ -100,6 +100,26 @@ struct CopyChanges {
         if kept == nil { try service.close(handle) }
     }
 
+    /// Writes the whole copy open at `fd` over the server's file open at
+    /// `handle`, from its start; returns the copy's length.
+    private static func overwrite(_ handle: ServiceHandle, from fd: Int32, on service: FileService) throws(ServiceError) -> Int64 {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        var offset: Int64 = 0
+        while true {
+            let count = pread(fd, buffer.baseAddress, buffer.count, off_t(offset))
+            guard count >= 0 else { throw ServiceError.posix("read", "a local copy") }
+            if count == 0 { return offset }
+            var sent = 0
+            while sent < count {
+                let n = try service.pwrite(handle, from: UnsafeRawBufferPointer(rebasing: buffer[sent..<count]), at: offset + Int64(sent))
+                guard n > 0 else { throw ServiceError(errno: EIO, message: "the server took no more bytes") }
+                sent += n
+            }
+            offset += Int64(count)
+        }
+    }
+
     private static func modificationTime(_ path: String) -> timespec? {
         var status = stat()
         return lstat(path, &status) == 0 ? status.st_mtim : nil
@@ -112,6 +132,27 @@ struct CopyChanges {
         modified = false
         attributesChanged = false
         watching(path)
+    }
+
+    /// Sends the data, if it was written, through `handle`: the server's file
+    /// opened before its name went (to append, for a copy that appends).
+    /// Mode and times have no call by handle; returns whether they were set
+    /// all the same (then they stay the copy's).
+    mutating func giveBack(from localPath: String, through handle: ServiceHandle, on service: FileService,
+                           name path: String) throws(ServiceError) -> Bool {
+        noticeMappedWrites(localPath)
+        if modified {
+            let fd = open(localPath, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw ServiceError.posix("open", localPath) }
+            defer { close(fd) }
+            if var reached = appendsFrom {
+                defer { appendsFrom = reached }
+                try Self.append(fd, from: &reached, to: path, on: service, through: handle)
+            } else {
+                try service.truncate(handle, length: try Self.overwrite(handle, from: fd, on: service))
+            }
+        }
+        return attributesChanged
     }
 
     /// Sends the data if it was written, then mode and times if they were

@@ -22,6 +22,9 @@ final class LocalCopies {
         var appendFailure: ServiceError?
         /// The server's file, open to append, for the copy's eager appends.
         var appendHandle: ServiceHandle?
+        /// The server's file, opened before its name went while the file
+        /// kept another (see HeldCopy): the copy goes back through it.
+        var held: ServiceHandle?
         /// The last bytes sent: different later, the program truncated or
         /// rewrote the file meanwhile (writes and truncates are not trapped).
         var sentTail: [UInt8] = []
@@ -159,11 +162,26 @@ final class LocalCopies {
         if copy.opens <= 0 && copy.expected <= 0 { finish(copy, writeBack: false) }
     }
 
+    /// The copies being written of files open at `location`.
+    func written(at location: RemoteLocation) -> [Copy] {
+        byWatch.values.filter { $0.file.location == location && !$0.file.isDetached && $0.file.isWritable && $0.held == nil }
+    }
+
+    /// `copy`'s name went while its file stays: it goes on through `handle`.
+    func hold(_ copy: Copy, through handle: ServiceHandle) {
+        guard byWatch[copy.watch] === copy, copy.held == nil else {
+            try? copy.file.service.close(handle)
+            return
+        }
+        copy.held = handle
+    }
+
     /// Sends what copies of files at `location` hold now, before the name
     /// goes (see Agent.beforeRemoving); a failure is logged.
     func giveBackNow(at location: RemoteLocation) {
         settle()
-        for copy in Array(byWatch.values) where copy.file.location == location && copy.changes.isChanged(at: copy.path) {
+        for copy in Array(byWatch.values) where copy.file.location == location && !copy.file.isDetached && copy.held == nil
+            && copy.changes.isChanged(at: copy.path) {
             // Unwatched meanwhile: the agent's own read of the copy must not
             // count as a program's close (see CacheWriteBack.giveBackNow).
             byWatch.removeValue(forKey: copy.watch)
@@ -213,7 +231,7 @@ final class LocalCopies {
     /// through other descriptors, and a truncate meanwhile is not undone by
     /// it. A failure leaves the bytes for the last close, which reports it.
     private func sendAppended(_ copy: Copy) {
-        guard !copy.file.isDetached, copy.reader >= 0, var reached = copy.changes.appendsFrom,
+        guard !copy.file.isDetached || copy.held != nil, copy.reader >= 0, var reached = copy.changes.appendsFrom,
               copy.appendFailure == nil else { return }
         defer { copy.changes.appendsFrom = reached }
         let service = copy.file.service, path = copy.file.location.path
@@ -223,14 +241,23 @@ final class LocalCopies {
             // The program truncated the file (an O_TRUNC open of /dev/stdout,
             // ftruncate), perhaps writing again since: as a truncate of the
             // file would, the server's file starts over with what the copy holds.
-            try? service.truncate(path, length: 0)
+            do throws(ServiceError) {
+                if let held = copy.held { try service.truncate(held, length: 0) } else { try service.truncate(path, length: 0) }
+            } catch {
+                // Appended again over what it holds, the file would hold it twice.
+                appendFailed(copy, error)
+                return
+            }
             reached = 0
         }
         defer { copy.sentTail = Self.bytes(copy.reader, before: reached, count: 64) }
         guard Int64(local.st_size) > reached else { return }
         do throws(ServiceError) {
-            if copy.appendHandle == nil { copy.appendHandle = try service.open(path, flags: O_WRONLY | O_APPEND, mode: 0) }
-            try CopyChanges.append(copy.reader, from: &reached, to: path, on: service, through: copy.appendHandle)
+            // Opened before the name went, the handle kept reaches the file still.
+            if copy.appendHandle == nil, copy.held == nil {
+                copy.appendHandle = try service.open(path, flags: O_WRONLY | O_APPEND, mode: 0)
+            }
+            try CopyChanges.append(copy.reader, from: &reached, to: path, on: service, through: copy.appendHandle ?? copy.held)
         } catch {
             appendFailed(copy, error)
         }
@@ -272,6 +299,10 @@ final class LocalCopies {
                 appendFailed(copy, error)
             } catch {}
         }
+        if let held = copy.held {
+            finishHeld(copy, held, writeBack: writeBack)
+            return
+        }
         if let failure = copy.appendFailure {
             closes.record(copy.path, failure)
             return  // kept, as the log said
@@ -291,6 +322,34 @@ final class LocalCopies {
         }
         closes.record(copy.path, nil)
         if !copy.isKept { unlink(copy.path) }
+    }
+
+    /// A held copy's end: the rest of its data goes through the handle held
+    /// (appends went already), whose close reports writes refused.
+    private func finishHeld(_ copy: Copy, _ held: ServiceHandle, writeBack: Bool) {
+        let service = copy.file.service
+        var failure = copy.appendFailure
+        if failure == nil && writeBack && copy.changes.appendsFrom == nil && copy.changes.isChanged(at: copy.path) {
+            do throws(ServiceError) {
+                if try copy.changes.giveBack(from: copy.path, through: held, on: service, name: copy.file.location.path) {
+                    log.write("\(copy.file.location): mode and times set after its name went cannot go back (no name to set them on); the data went")
+                }
+            } catch {
+                failure = error
+            }
+        }
+        let status = failure == nil ? try? service.fstat(held) : nil
+        do throws(ServiceError) { try service.close(held) } catch where failure == nil { failure = error } catch {}
+        if let failure {
+            log.write("cannot write \(copy.file.location)'s file back (\(failure)); its data is kept in \(copy.path)")
+        } else if log.enabled(.namespace) {
+            log.write("wrote \(copy.file.location)'s file back from \(copy.path) through a descriptor held since its name went")
+        }
+        closes.record(copy.path, failure)
+        if failure == nil {
+            copiedFiles?.changedUnderNoName(status, at: copy.file.location, on: service)
+            if !copy.isKept { unlink(copy.path) }
+        }
     }
 
     private func fetch(_ file: OpenFile, to path: String) throws(ServiceError) {

@@ -60,6 +60,9 @@ final class MeteredService: FileService, @unchecked Sendable {
     func sync(_ handle: ServiceHandle) throws(ServiceError) {
         try metered("fsync") { () throws(ServiceError) in try inner.sync(handle) }
     }
+    func truncate(_ handle: ServiceHandle, length: Int64) throws(ServiceError) {
+        try metered("ftruncate") { () throws(ServiceError) in try inner.truncate(handle, length: length) }
+    }
     func stat(_ path: String) throws(ServiceError) -> FileStatus {
         try metered("stat") { () throws(ServiceError) in try inner.stat(path) }
     }

@@ -109,7 +109,10 @@ extension Agent {
             return 0
         case "unlink":
             let plan = beforeRemoving(location, service: service)
-            try service.unlink(path)
+            do throws(ServiceError) { try service.unlink(path) } catch {
+                plan.abandon()
+                throw error
+            }
             removed(location, plan)
             return 0
         case "unlinkat":
@@ -118,7 +121,10 @@ extension Agent {
                 try service.rmdir(path)
             } else {
                 let plan = beforeRemoving(location, service: service)
-                try service.unlink(path)
+                do throws(ServiceError) { try service.unlink(path) } catch {
+                    plan.abandon()
+                    throw error
+                }
                 removed(location, plan)
             }
             return 0
@@ -127,7 +133,10 @@ extension Agent {
             let target = try sameServer(location, list)
             // A rename onto the file's own name (or another of its links) changes nothing.
             let plan = location == target ? nil : beforeRemoving(target, service: service, renamingFrom: location)
-            try service.rename(path, to: target.path)
+            do throws(ServiceError) { try service.rename(path, to: target.path) } catch {
+                plan?.abandon()
+                throw error
+            }
             if let plan, !plan.changesNothing { renamed(location, to: target, plan) }
             return 0
         case "link", "linkat":

@@ -287,6 +287,16 @@ public final class WholeFileCache {
         outdate(base)
     }
 
+    /// The file of `link` changed through no name of this cache (written
+    /// back through a descriptor held since its name went): the copy its
+    /// names share is not taken as valid any more.
+    public func forgetShared(link: String) {
+        guard exists(stem(of: link)) else { return }  // never shared here
+        let lock = try? Lock(stem(of: link) + ".lock")
+        defer { lock?.release() }
+        unshareMeta(link: link)
+    }
+
     /// Marks the entry's copy out of date with a meta that describes no
     /// file: a copy with meta is not being written (SharedCopies joins it).
     func outdate(_ base: String) {

@@ -72,6 +72,14 @@ extension ChirpFileService {
         try withFile(handle, "fsync") { (_, file) throws(ServiceError) in try Self.reportWriteFailure(&file) }
     }
 
+    /// After the writes sent ahead: they land first anyway, and a refusal is theirs to report.
+    public func truncate(_ handle: ServiceHandle, length: Int64) throws(ServiceError) {
+        try withFile(handle, "ftruncate") { (connection, file) throws(ServiceError) in
+            try Self.reportWriteFailure(&file)
+            try connection.call(.ftruncate(file.fd, length: length))
+        }
+    }
+
     /// Runs `transfer` on successive ranges of at most `maxTransfer` bytes
     /// (the server's limit) from where the last one ended, until all of
     /// `count` is done or one moves nothing (end of file); returns the total.

@@ -57,6 +57,9 @@ public struct ChirpRequest: Equatable, Sendable, CustomStringConvertible {
         try ChirpRequest("pwrite", String(fd), String(length), String(offset))
     }
     public static func fstat(_ fd: Int64) throws(ServiceError) -> ChirpRequest { try ChirpRequest("fstat", String(fd)) }
+    public static func ftruncate(_ fd: Int64, length: Int64) throws(ServiceError) -> ChirpRequest {
+        try ChirpRequest("ftruncate", String(fd), String(length))
+    }
 
     // Paths and metadata.
     public static func stat(_ path: String) throws(ServiceError) -> ChirpRequest { try ChirpRequest("stat", Self.path(path)) }

@@ -55,6 +55,9 @@ public protocol FileService: AnyObject, Sendable {
     /// failure of one that was not (fsync). Defaults to nothing: most drivers
     /// finish a write before returning it.
     func sync(_ handle: ServiceHandle) throws(ServiceError)
+    /// Sets the length of the file open at `handle`, which may have lost
+    /// every name; drivers that truncate by name only say ENOTSUP.
+    func truncate(_ handle: ServiceHandle, length: Int64) throws(ServiceError)
 
     func stat(_ path: String) throws(ServiceError) -> FileStatus
     func lstat(_ path: String) throws(ServiceError) -> FileStatus
@@ -94,6 +97,10 @@ extension FileService {
     }
 
     public func sync(_ handle: ServiceHandle) throws(ServiceError) {}
+
+    public func truncate(_ handle: ServiceHandle, length: Int64) throws(ServiceError) {
+        throw ServiceError(errno: ENOTSUP, message: "truncate of an open file: not offered by this service")
+    }
 
     public func openWithStatus(_ path: String, flags: Int32, mode: UInt32) throws(ServiceError) -> (ServiceHandle, FileStatus?) {
         (try open(path, flags: flags, mode: mode), nil)

@@ -50,6 +50,10 @@ public final class LocalFileService: FileService {
         try descriptor(handle).status()
     }
 
+    public func truncate(_ handle: ServiceHandle, length: Int64) throws(ServiceError) {
+        guard Glibc.ftruncate(Int32(handle.rawValue), off_t(length)) == 0 else { throw .posix("ftruncate") }
+    }
+
     public func close(_ handle: ServiceHandle) throws(ServiceError) {
         // Linux releases the descriptor even when close reports EINTR: never retry.
         guard Glibc.close(Int32(handle.rawValue)) == 0 || errno == EINTR else { throw .posix("close") }

@@ -75,6 +75,38 @@ import Testing
         }
     }
 
+    /// A descriptor writes on into its file when the name it was opened
+    /// under goes (removed, or given to another file by a rename) and the
+    /// file keeps another: made real (`>>`, `>`), cached (`r+`), or opened
+    /// through a symbolic link that is then removed. Never into a file that
+    /// takes the name later; and the file is still one under its other
+    /// names (an append through one lands in the held copy).
+    @Test(arguments: ChirpServerKind.allCases) func writesAfterANameGoesReachTheFileUnderItsOtherNames(_ kind: ChirpServerKind) throws {
+        try withChirpServer(kind) { server in
+            let script = """
+                cd $C/d && echo x > x && ln -s c s
+                exec 3>>a; echo one >&3; rm a; echo two >&3; exec 3>&-; cat b
+                exec 3>b; echo three >&3; rm b; echo four >&3; exec 3>&-; cat c
+                ln c e
+                python3 -c '
+                import os
+                f = open("c", "r+"); f.write("FIVE\\n"); f.flush(); os.rename("x", "c"); f.write("SIX\\n"); f.close()
+                f = open("s", "r+"); f.seek(0, 2); f.write("SEVEN\\n"); f.flush(); os.unlink("s"); f.write("EIGHT\\n"); f.close()'
+                cat e c; ls
+                echo zzz > z && ln z z2 && ln e e2
+                exec 3>e; echo nine >&3; rm e; echo ten >&3; ln z e; rm e; exec 3>&-; cat e2 z2
+                python3 -c '
+                import os
+                f = open("x2", "w"); f.write("x2\\n"); f.close(); os.link("x2", "y2")
+                f = open("x2", "r+"); f.write("AAAA\\n"); f.flush(); os.unlink("x2")
+                g = open("y2", "a"); g.write("X\\n"); g.close()
+                f.seek(0); f.write("BBBB\\n"); f.close()
+                print(open("y2").read(), end="")'
+                """
+            try Self.expectNative(server, script, modes: Self.bothModes)
+        }
+    }
+
     @Test func aSecondNameTakesTheCopyWithoutAFetch() throws {
         try withChirpServer { server in
             Self.linkedFiles(server)
