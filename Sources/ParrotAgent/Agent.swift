@@ -72,6 +72,8 @@ public final class Agent: TraceEventHandler {
         .compactMap { policy.byName[$0]?.number })
     /// Small writes to streamed files, not yet sent.
     private(set) var gathered: GatheredWrites?
+    /// When the descriptors of held copies are next asked about (see keepAliveInterval).
+    var heldKeepAlive: UInt64?
 
     func gatheredWrites() -> GatheredWrites {
         if let gathered { return gathered }
@@ -102,6 +104,7 @@ public final class Agent: TraceEventHandler {
         if let writeBack { return writeBack }
         let made = CacheWriteBack(cache: cache, log: log)
         made.copiedFiles = copiedFiles(cache)
+        made.isOpen = { [unowned self] path in holdsOpen(path) }
         writeBack = made
         return made
     }
@@ -297,12 +300,14 @@ public final class Agent: TraceEventHandler {
     /// Gathered writes go out half a second after they began even if the
     /// program makes no trapped call meanwhile.
     public func wakeDeadline() -> UInt64? {
-        guard let gathered, !gathered.isEmpty else { return nil }
-        return gathered.deadline
+        let flush = gathered.flatMap { $0.isEmpty ? nil : $0.deadline }
+        guard let keepAlive = heldKeepAlive else { return flush }
+        return min(flush ?? .max, keepAlive)
     }
 
     public func deadlinePassed() {
         gathered?.flushAll()
+        keepHeldFilesAlive()
     }
 
     public func taskExited(_ tid: pid_t, how: Termination) {

@@ -33,6 +33,10 @@ final class CacheWriteBack {
         var expected = 0
         /// Open files of the copy (any process) not yet closed.
         var opens = 0
+        /// IN_OPEN events seen: past one, inotify may have merged two opens'
+        /// or two closes' events (it merges an event with the unread one
+        /// before it), so the counts may be off and the programs are asked.
+        var openEvents = 0
         var watch: Int32 = -1
 
         init(key: String, dataPath: String, location: RemoteLocation, service: FileService, remoteMode: UInt32) {
@@ -55,6 +59,8 @@ final class CacheWriteBack {
 
     /// Told of every copy written back, so that other names' copies go.
     var copiedFiles: CopiedFiles?
+    /// Whether some traced program holds a descriptor on a path (set by the agent).
+    var isOpen: ((String) -> Bool)?
 
     init(cache: WholeFileCache, log: DebugLog) {
         self.cache = cache
@@ -77,6 +83,11 @@ final class CacheWriteBack {
 
     /// Whether some copy is held (see hold): a file with one name left may be one.
     var holdsFiles: Bool { byWatch.values.contains { $0.held != nil } }
+
+    /// The server descriptors copies are held through.
+    var heldHandles: [(handle: ServiceHandle, service: FileService)] {
+        byWatch.values.compactMap { tracked in tracked.held.map { ($0, tracked.service) } }
+    }
 
     /// Copies being written that have a name (held ones have none).
     private var named: [Tracked] { byWatch.values.filter { $0.held == nil } }
@@ -217,7 +228,7 @@ final class CacheWriteBack {
     func expectOpen(of entry: WholeFileCache.Entry, location: RemoteLocation, service: FileService,
                     remoteMode: UInt32, identity: FileIdentity?) throws(ServiceError) {
         // A held copy is found by its file (opened under another name of it).
-        if let tracked = byKey[entry.key] ?? byPath[entry.dataPath].flatMap({ $0.held != nil ? $0 : nil }) {
+        if let tracked = byPath[entry.dataPath] ?? byKey[entry.key] {
             closes.forget(tracked.closesKey)
             tracked.expected += 1
             return
@@ -245,19 +256,25 @@ final class CacheWriteBack {
     /// Handles the events queued so far.
     func settle() {
         guard inotify >= 0, !byWatch.isEmpty else { return }
-        var touched: [Tracked] = []
+        var touched: [Tracked] = [], closed: Set<ObjectIdentifier> = []
         InotifyEvents.drain(inotify) { watch, mask in
             guard let tracked = byWatch[watch] else { return }
             if mask & UInt32(IN_OPEN) != 0 {
                 tracked.opens += 1
+                tracked.openEvents += 1
                 if tracked.expected > 0 { tracked.expected -= 1 }
             }
             tracked.changes.note(mask, of: tracked.dataPath)
-            if mask & UInt32(IN_CLOSE_WRITE | IN_CLOSE_NOWRITE) != 0 { tracked.opens -= 1 }
+            if mask & UInt32(IN_CLOSE_WRITE | IN_CLOSE_NOWRITE) != 0 {
+                tracked.opens -= 1
+                closed.insert(ObjectIdentifier(tracked))
+            }
             touched.append(tracked)
         }
-        for tracked in touched where tracked.opens <= 0 && tracked.expected == 0 && byWatch[tracked.watch] === tracked {
-            finish(tracked)
+        for tracked in touched where tracked.expected == 0 && byWatch[tracked.watch] === tracked {
+            let stillOpen = closed.contains(ObjectIdentifier(tracked)) && tracked.openEvents > 1
+                ? isOpen?(tracked.dataPath) ?? (tracked.opens > 0) : tracked.opens > 0
+            if !stillOpen { finish(tracked) }
         }
     }
 

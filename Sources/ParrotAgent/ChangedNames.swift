@@ -81,6 +81,23 @@ extension Agent {
             case .madeReal(let copy): copies?.hold(copy, through: held.handle)
             }
         }
+        if !plan.held.isEmpty && heldKeepAlive == nil { heldKeepAlive = Self.nextKeepAlive }
+    }
+
+    /// A held descriptor dies with its connection, which a server closes
+    /// when it is idle (after 60 s, both cctools' and the bundled one), and
+    /// a file with no name cannot be opened again: while something is held,
+    /// each is asked about (fstat) this often, which keeps the connection busy.
+    static let keepAliveInterval = 10.0
+
+    static var nextKeepAlive: UInt64 { Deadline.after(seconds: keepAliveInterval).nanoseconds }
+
+    /// At the keep-alive deadline (see keepAliveInterval).
+    func keepHeldFilesAlive() {
+        guard let due = heldKeepAlive, Deadline.now.nanoseconds >= due else { return }
+        let held = (writeBack?.heldHandles ?? []) + (copies?.heldHandles ?? [])
+        for (handle, service) in held { _ = try? service.fstat(handle) }
+        heldKeepAlive = held.isEmpty ? nil : Self.nextKeepAlive
     }
 
     /// What is open here under `location` (of the file `file` only, when

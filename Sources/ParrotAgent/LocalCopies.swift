@@ -167,6 +167,11 @@ final class LocalCopies {
         byWatch.values.filter { $0.file.location == location && !$0.file.isDetached && $0.file.isWritable && $0.held == nil }
     }
 
+    /// The server descriptors copies are held through.
+    var heldHandles: [(handle: ServiceHandle, service: FileService)] {
+        byWatch.values.compactMap { copy in copy.held.map { ($0, copy.file.service) } }
+    }
+
     /// `copy`'s name went while its file stays: it goes on through `handle`.
     func hold(_ copy: Copy, through handle: ServiceHandle) {
         guard byWatch[copy.watch] === copy, copy.held == nil else {
@@ -308,6 +313,9 @@ final class LocalCopies {
             return  // kept, as the log said
         }
         // A copy whose name was removed or given to another file has no name to go back to.
+        if writeBack && copy.file.isDetached && copy.changes.isChanged(at: copy.path) {
+            log.write("\(copy.file.location): what was written into its copy made real after its name went has no name to go back to; dropped")
+        }
         if writeBack && !copy.file.isDetached && copy.changes.isChanged(at: copy.path) {
             do throws(ServiceError) {
                 let wrote = try copy.changes.giveBack(from: copy.path, to: copy.file.location.path, on: copy.file.service)
@@ -348,7 +356,7 @@ final class LocalCopies {
         closes.record(copy.path, failure)
         if failure == nil {
             copiedFiles?.changedUnderNoName(status, at: copy.file.location, on: service)
-            if !copy.isKept { unlink(copy.path) }
+            unlink(copy.path)  // an early failure's data went now too
         }
     }
 

@@ -107,6 +107,30 @@ import Testing
         }
     }
 
+    /// A file held since its name went outlives a quiet spell: a server
+    /// closes a connection idle for a while, and a file with no name could
+    /// not be opened again on a new one, so the agent keeps the connection
+    /// busy while it holds one. Two descriptors of one copy closed at once
+    /// (inotify merges their events) send it back at once, as one does.
+    @Test func aHeldFileOutlivesAQuietSpell() throws {
+        let server = try BundledChirpServer(["--idle-timeout", "12"])
+        defer { server.finish() }
+        do {
+            Self.linkedFiles(server)
+            let cache = Paths.temporaryDirectory("cache")
+            defer { Paths.remove(cache) }
+            let (result, _) = try CacheTests.run(server, """
+                cd $C/d && exec 3<>a && rm a && echo XX >&3 && exec 4<>b && echo YY >&4 && exec 3>&- 4>&- && cat c
+                python3 -c '
+                import os, time
+                fd = os.open("b", os.O_RDWR); os.unlink("b"); time.sleep(14); os.write(fd, b"new"); os.close(fd)'
+                cat c
+                """, cache: cache)
+            #expect(result.status == 0 && result.stdout == "YY\n\nnew\n" && result.stderr.isEmpty, "\(result)")
+            #expect(localContents(server.local("/d/c")) == "new\n")
+        }
+    }
+
     @Test func aSecondNameTakesTheCopyWithoutAFetch() throws {
         try withChirpServer { server in
             Self.linkedFiles(server)
