@@ -62,6 +62,7 @@ public final class Agent: TraceEventHandler {
         let made = LocalCopies(directory: options.temporaryDirectory, log: log, cache: options.cache)
         made.copiedFiles = options.cache.map { copiedFiles($0) }
         made.isOpen = { [unowned self] path in holdsOpen(path) }
+        made.unkeep = { [unowned self] file in if file.unkeep() { closeRemote(file) } }
         copies = made
         return made
     }

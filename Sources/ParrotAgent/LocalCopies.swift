@@ -25,6 +25,11 @@ final class LocalCopies {
         /// The server's file, opened before its name went while the file
         /// kept another (see HeldCopy): the copy goes back through it.
         var held: ServiceHandle?
+        /// Made real after its name went: the copy goes back through the
+        /// file's own handle, kept open for it (OpenFile.keep).
+        var borrowed = false
+        /// The handle the copy goes back through when it has no name.
+        var nameless: ServiceHandle? { held ?? (borrowed ? file.handle : nil) }
         /// The last bytes sent: different later, the program truncated or
         /// rewrote the file meanwhile (writes and truncates are not trapped).
         var sentTail: [UInt8] = []
@@ -61,6 +66,9 @@ final class LocalCopies {
     private var byPath: [String: Copy] = [:]
     /// Whether some traced program holds a descriptor on a path (set by the agent).
     var isOpen: ((String) -> Bool)?
+    /// Gives back a file kept for a copy (OpenFile.keep), closing it when
+    /// nothing else refers to it (set by the agent).
+    var unkeep: ((OpenFile) -> Void)?
     /// Told of every copy written back early, so that other names' cached copies go.
     var copiedFiles: CopiedFiles?
     /// Watched closes under way, by copy path.
@@ -108,8 +116,13 @@ final class LocalCopies {
         let path = try LocalDescriptor.makeTemporary(in: directory, prefix: "copy")
         // Opened only to append: nothing to fetch, and what the program
         // writes goes back as an append (see CopyChanges.appendsFrom).
-        let appends = file.accessMode == O_WRONLY && file.flags & O_APPEND != 0 && file.service.writesAtAnyOffset
-            && !file.isDetached
+        // Its name gone, the file's own handle reaches it, when what it allows
+        // is what the copy needs: the whole file read and written at offsets,
+        // or appends only (an O_APPEND handle would append an overwrite).
+        let writesAtAnyOffset = file.service.writesAtAnyOffset, appendOnly = file.accessMode == O_WRONLY && file.flags & O_APPEND != 0
+        let borrows = file.isDetached && writesAtAnyOffset && file.handle != nil
+            && (appendOnly || (file.accessMode == O_RDWR && file.flags & O_APPEND == 0))
+        let appends = appendOnly && writesAtAnyOffset && (!file.isDetached || borrows)
         do throws(ServiceError) {
             if !appends { try fetch(file, to: path) }
         } catch {
@@ -118,7 +131,9 @@ final class LocalCopies {
         }
         // The remote's mode first: the agent's own chmod must not look like the program's.
         var remoteMode: UInt32 = 0o644
-        if let status = file.isDetached ? nil : try? file.service.stat(file.location.path) {
+        let remote = file.isDetached ? (borrows ? file.handle.flatMap { try? file.service.fstat($0) } : nil)
+            : try? file.service.stat(file.location.path)
+        if let status = remote {
             remoteMode = status.mode & 0o7777
             // The remote's times too: fstat of the copy says what stat of the
             // name says, and a write (mapped ones included) moves them on.
@@ -138,6 +153,10 @@ final class LocalCopies {
         if appends {
             copy.changes.appendsFrom = 0
             copy.reader = reader
+        }
+        if borrows {
+            copy.borrowed = true
+            file.keep()
         }
         copy.expected = 1
         byWatch[watch] = copy
@@ -236,7 +255,7 @@ final class LocalCopies {
     /// through other descriptors, and a truncate meanwhile is not undone by
     /// it. A failure leaves the bytes for the last close, which reports it.
     private func sendAppended(_ copy: Copy) {
-        guard !copy.file.isDetached || copy.held != nil, copy.reader >= 0, var reached = copy.changes.appendsFrom,
+        guard !copy.file.isDetached || copy.nameless != nil, copy.reader >= 0, var reached = copy.changes.appendsFrom,
               copy.appendFailure == nil else { return }
         defer { copy.changes.appendsFrom = reached }
         let service = copy.file.service, path = copy.file.location.path
@@ -247,7 +266,7 @@ final class LocalCopies {
             // ftruncate), perhaps writing again since: as a truncate of the
             // file would, the server's file starts over with what the copy holds.
             do throws(ServiceError) {
-                if let held = copy.held { try service.truncate(held, length: 0) } else { try service.truncate(path, length: 0) }
+                if let nameless = copy.nameless { try service.truncate(nameless, length: 0) } else { try service.truncate(path, length: 0) }
             } catch {
                 // Appended again over what it holds, the file would hold it twice.
                 appendFailed(copy, error)
@@ -259,10 +278,10 @@ final class LocalCopies {
         guard Int64(local.st_size) > reached else { return }
         do throws(ServiceError) {
             // Opened before the name went, the handle kept reaches the file still.
-            if copy.appendHandle == nil, copy.held == nil {
+            if copy.appendHandle == nil, copy.nameless == nil {
                 copy.appendHandle = try service.open(path, flags: O_WRONLY | O_APPEND, mode: 0)
             }
-            try CopyChanges.append(copy.reader, from: &reached, to: path, on: service, through: copy.appendHandle ?? copy.held)
+            try CopyChanges.append(copy.reader, from: &reached, to: path, on: service, through: copy.appendHandle ?? copy.nameless)
         } catch {
             appendFailed(copy, error)
         }
@@ -304,8 +323,8 @@ final class LocalCopies {
                 appendFailed(copy, error)
             } catch {}
         }
-        if let held = copy.held {
-            finishHeld(copy, held, writeBack: writeBack)
+        if let nameless = copy.nameless {
+            finishNameless(copy, nameless, writeBack: writeBack)
             return
         }
         if let failure = copy.appendFailure {
@@ -332,9 +351,10 @@ final class LocalCopies {
         if !copy.isKept { unlink(copy.path) }
     }
 
-    /// A held copy's end: the rest of its data goes through the handle held
-    /// (appends went already), whose close reports writes refused.
-    private func finishHeld(_ copy: Copy, _ held: ServiceHandle, writeBack: Bool) {
+    /// The end of a copy without a name: the rest of its data goes through
+    /// the handle held (appends went already), whose close reports writes
+    /// refused, or through the file's own, which is synced and given back.
+    private func finishNameless(_ copy: Copy, _ held: ServiceHandle, writeBack: Bool) {
         let service = copy.file.service
         var failure = copy.appendFailure
         if failure == nil && writeBack && copy.changes.appendsFrom == nil && copy.changes.isChanged(at: copy.path) {
@@ -346,12 +366,19 @@ final class LocalCopies {
                 failure = error
             }
         }
+        if copy.borrowed, failure == nil {
+            do throws(ServiceError) { try service.sync(held) } catch { failure = error }
+        }
         let status = failure == nil ? try? service.fstat(held) : nil
-        do throws(ServiceError) { try service.close(held) } catch where failure == nil { failure = error } catch {}
+        if copy.borrowed {
+            unkeep?(copy.file)
+        } else {
+            do throws(ServiceError) { try service.close(held) } catch where failure == nil { failure = error } catch {}
+        }
         if let failure {
             log.write("cannot write \(copy.file.location)'s file back (\(failure)); its data is kept in \(copy.path)")
         } else if log.enabled(.namespace) {
-            log.write("wrote \(copy.file.location)'s file back from \(copy.path) through a descriptor held since its name went")
+            log.write("wrote \(copy.file.location)'s file back from \(copy.path) through a descriptor opened before its name went")
         }
         closes.record(copy.path, failure)
         if failure == nil {

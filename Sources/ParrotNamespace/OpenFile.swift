@@ -33,6 +33,18 @@ public final class OpenFile {
     /// Descriptors (in any process) that refer to this description.
     var references = 0
 
+    /// Something besides descriptors needs the handle (a local copy made
+    /// real after the file's name went writes back through it): one more
+    /// reference until `unkeep`.
+    public func keep() { references += 1 }
+
+    /// Ends a `keep`; true when nothing refers to the file any more, and its
+    /// handle is to be closed.
+    public func unkeep() -> Bool {
+        references -= 1
+        return references == 0
+    }
+
     public init(service: FileService, location: RemoteLocation, handle: ServiceHandle?, isDirectory: Bool, flags: Int32) {
         self.service = service
         self.location = location

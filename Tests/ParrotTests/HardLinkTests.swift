@@ -131,6 +131,29 @@ import Testing
         }
     }
 
+    /// A descriptor made real (dup2'ed into the native range) after its
+    /// file's name went writes on into the file too, through the file's own
+    /// server descriptor: appends, and a file opened to read and write.
+    @Test func aCopyMadeRealAfterTheNameWentGoesBackToo() throws {
+        try withChirpServer { server in
+            let script = """
+                cd $C/d && echo x > x && python3 -c '
+                import os, sys
+                fd = os.open("a", os.O_WRONLY | os.O_APPEND)
+                os.write(fd, b"one\\n"); os.unlink("a"); os.write(fd, b"two\\n")
+                os.dup2(fd, 1); os.write(1, b"three\\n"); os.close(1); os.close(fd)
+                fd = os.open("c", os.O_RDWR)
+                os.write(fd, b"ONE\\n"); os.unlink("c"); os.dup2(fd, 5); os.close(fd)
+                os.lseek(5, 0, 2); os.write(5, b"TWO\\n"); os.close(5)
+                sys.stderr.write(open("b").read())
+                fd = os.open("x", os.O_RDWR); os.unlink("x"); os.dup2(fd, 6); os.write(6, b"gone"); os.close(6); os.close(fd)
+                sys.stderr.write(str(os.listdir(".")) + "\\n")' 2>&1
+                cat b
+                """
+            try Self.expectNative(server, script, modes: Self.bothModes)
+        }
+    }
+
     @Test func aSecondNameTakesTheCopyWithoutAFetch() throws {
         try withChirpServer { server in
             Self.linkedFiles(server)

@@ -77,7 +77,13 @@ import Testing
               sleep 0.$(( RANDOM % 4 + 1 ))
               kill -KILL $(pgrep -P $agent)
               for t in $(seq 150); do kill -0 $agent 2>/dev/null || break; sleep 0.1; done
-              if kill -0 $agent 2>/dev/null; then hung=$((hung + 1)); kill -KILL $agent; fi
+              if kill -0 $agent 2>/dev/null; then
+                hung=$((hung + 1))
+                # What was left, for the failure's message.
+                for t in /proc/$agent/task/*; do echo "agent thread ${t##*/}: $(cat $t/wchan) $(grep State $t/status)" >&2; done
+                for p in $(pgrep -f "$1"); do echo "left $p: $(grep -E '^(State|PPid|TracerPid)' /proc/$p/status | tr '\n' ' ')" >&2; done
+                kill -KILL $agent
+              fi
               wait $agent 2>/dev/null
             done
             echo "hung $hung"
