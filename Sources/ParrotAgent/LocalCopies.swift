@@ -119,9 +119,11 @@ final class LocalCopies {
         // Its name gone, the file's own handle reaches it, when what it allows
         // is what the copy needs: the whole file read and written at offsets,
         // or appends only (an O_APPEND handle would append an overwrite).
+        // Judged by the flags the handle was opened with (F_SETFL does not reach the server's).
         let writesAtAnyOffset = file.service.writesAtAnyOffset, appendOnly = file.accessMode == O_WRONLY && file.flags & O_APPEND != 0
+        let handleAppends = file.openedFlags & O_APPEND != 0
         let borrows = file.isDetached && writesAtAnyOffset && file.handle != nil
-            && (appendOnly || (file.accessMode == O_RDWR && file.flags & O_APPEND == 0))
+            && (appendOnly ? handleAppends : file.accessMode == O_RDWR && !handleAppends)
         let appends = appendOnly && writesAtAnyOffset && (!file.isDetached || borrows)
         do throws(ServiceError) {
             if !appends { try fetch(file, to: path) }
@@ -157,6 +159,7 @@ final class LocalCopies {
         if borrows {
             copy.borrowed = true
             file.keep()
+            borrowing?()
         }
         copy.expected = 1
         byWatch[watch] = copy
@@ -186,10 +189,12 @@ final class LocalCopies {
         byWatch.values.filter { $0.file.location == location && !$0.file.isDetached && $0.file.isWritable && $0.held == nil }
     }
 
-    /// The server descriptors copies are held through.
+    /// The server descriptors copies without a name go back through (held or borrowed).
     var heldHandles: [(handle: ServiceHandle, service: FileService)] {
-        byWatch.values.compactMap { copy in copy.held.map { ($0, copy.file.service) } }
+        byWatch.values.compactMap { copy in copy.nameless.map { ($0, copy.file.service) } }
     }
+    /// Told when a copy borrows its file's handle, which an idle connection would take with it.
+    var borrowing: (() -> Void)?
 
     /// `copy`'s name went while its file stays: it goes on through `handle`.
     func hold(_ copy: Copy, through handle: ServiceHandle) {

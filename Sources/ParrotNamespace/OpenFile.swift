@@ -13,6 +13,9 @@ public final class OpenFile {
     public let isDirectory: Bool
     /// open(2) flags; F_SETFL changes the status part.
     public var flags: Int32
+    /// The flags the service's handle was opened with (F_SETFL leaves it:
+    /// an O_APPEND handle appends whatever the flags say now).
+    public let openedFlags: Int32
     public var offset: Int64 = 0
     /// An append went to the server's end of file, which only the server
     /// knows: `offset` is to be asked for before it is used.
@@ -51,6 +54,7 @@ public final class OpenFile {
         self.handle = handle
         self.isDirectory = isDirectory
         self.flags = flags
+        openedFlags = flags
     }
 
     /// Opened with O_PATH: names the file, moves no data.

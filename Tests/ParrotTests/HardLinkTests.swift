@@ -154,6 +154,28 @@ import Testing
         }
     }
 
+    /// A handle opened to append appends whatever F_SETFL says since (and one
+    /// opened without O_APPEND does not append): a copy made real after the
+    /// name went whose handle cannot take it back as it is drops its writes
+    /// and says so, never writing them over the start or the end of the file.
+    @Test func aCopyWhoseHandleCannotTakeItBackIsDroppedNotMisplaced() throws {
+        try withChirpServer { server in
+            let cache = Paths.temporaryDirectory("cache")
+            defer { Paths.remove(cache) }
+            for (flags, set) in [("os.O_WRONLY", "os.O_APPEND"), ("os.O_RDWR | os.O_APPEND", "0")] {
+                Self.linkedFiles(server, "0123456789\n")
+                let (result, _) = try CacheTests.run(server, """
+                    cd $C/d && python3 -c '
+                    import os, fcntl
+                    fd = os.open("a", \(flags)); fcntl.fcntl(fd, fcntl.F_SETFL, \(set)); os.unlink("a")
+                    os.dup2(fd, 7); os.close(fd); os.lseek(7, 0, 0); os.write(7, b"xy"); os.close(7)'
+                    """, cache: cache, options: ["--no-cache"])
+                #expect(result.status == 0 && result.stderr.contains("dropped"), "\(result)")
+                #expect(localContents(server.local("/d/b")) == "0123456789\n", "\(flags)")
+            }
+        }
+    }
+
     @Test func aSecondNameTakesTheCopyWithoutAFetch() throws {
         try withChirpServer { server in
             Self.linkedFiles(server)
