@@ -299,9 +299,16 @@ extension Agent {
 
     private func installDescriptorTableCalls() {
         installDescriptorCall("close") { [unowned self] stop, task throws(ServiceError) in
-            guard task.process.descriptors[stop.int32(0)] != nil else { throw ServiceError(errno: EBADF) }
+            guard let file = task.process.descriptors[stop.int32(0)]?.file else { throw ServiceError(errno: EBADF) }
             // The number is gone whatever the server says (POSIX close).
-            if let last = task.process.descriptors.remove(stop.int32(0)) { try closeRemoteReporting(last) }
+            if let last = task.process.descriptors.remove(stop.int32(0)) {
+                try closeRemoteReporting(last)
+            } else if file.isOnlyKept, let handle = file.handle {
+                // Its last descriptor, the handle kept for a copy: this close
+                // still reports the writes made through it that were refused.
+                try gathered?.flushReporting(file)
+                try file.service.sync(handle)
+            }
             return 0
         }
         install("dup") { [unowned self] stop, tracee, task in

@@ -39,14 +39,23 @@ public final class OpenFile {
     /// Something besides descriptors needs the handle (a local copy made
     /// real after the file's name went writes back through it): one more
     /// reference until `unkeep`.
-    public func keep() { references += 1 }
+    public func keep() {
+        references += 1
+        keeps += 1
+    }
 
     /// Ends a `keep`; true when nothing refers to the file any more, and its
     /// handle is to be closed.
     public func unkeep() -> Bool {
         references -= 1
+        keeps -= 1
         return references == 0
     }
+
+    private var keeps = 0
+
+    /// No descriptor refers to it any more, only keeps.
+    public var isOnlyKept: Bool { references > 0 && references == keeps }
 
     public init(service: FileService, location: RemoteLocation, handle: ServiceHandle?, isDirectory: Bool, flags: Int32) {
         self.service = service

@@ -95,10 +95,17 @@ import Glibc
         #expect(try client.request("pread 0 9223372036854775807 0") == 4)
         #expect(try client.bytes(4) == Array("data".utf8))
 
+        // A blank line is no request: nothing answers it (a random line of
+        // spaces once waited here for the idle timeout).
+        try client.send(" \t \n")
+        #expect(try client.request("whoami 5") == 5)
+        #expect(try client.bytes(5) == Array("addre".utf8))
+
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<200 {
-            let garbage = (0..<Int.random(in: 1...200, using: &generator)).map { _ in UInt8.random(in: 0x20...0x7E, using: &generator) }
-            try client.send(garbage.filter { $0 != UInt8(ascii: "\n") } + [UInt8(ascii: "\n")])
+            var garbage = (0..<Int.random(in: 1...200, using: &generator)).map { _ in UInt8.random(in: 0x20...0x7E, using: &generator) }
+            garbage[0] = UInt8.random(in: 0x21...0x7E, using: &generator)  // never blank
+            try client.send(garbage + [UInt8(ascii: "\n")])
             let reply = try client.line()
             #expect(Int64(reply) != nil, "reply to garbage: \(reply)")
             // A random word that happens to be a valid request would have a payload to read.

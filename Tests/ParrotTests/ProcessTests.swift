@@ -74,6 +74,10 @@ import Testing
             hung=0
             for i in $(seq 12); do
               "$0" run -- "$1" & agent=$!
+              # Under load the program may start late: killed before it
+              # exists, nothing would stop its forking, and the agent would
+              # rightly go on tracing it.
+              for t in $(seq 200); do [ -n "$(pgrep -P $agent)" ] && break; sleep 0.05; done
               sleep 0.$(( RANDOM % 4 + 1 ))
               kill -KILL $(pgrep -P $agent)
               for t in $(seq 150); do kill -0 $agent 2>/dev/null || break; sleep 0.1; done

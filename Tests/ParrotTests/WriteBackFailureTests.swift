@@ -192,6 +192,32 @@ import Glibc
         }
     }
 
+    /// A descriptor whose file's handle is kept for a copy made real after
+    /// the name went: its close still reports its own writes refused, as a
+    /// close does, not the copy's close later.
+    @Test(.enabled(if: getuid() == 0, "mounts a small tmpfs"))
+    func aKeptHandleStillReportsItsDescriptorsRefusalsAtItsClose() throws {
+        try Self.withSmallFilesystem(.bundled) { server, cache in
+            server.write("/small/a", "old\n")
+            #expect(link(server.local("/small/a"), server.local("/small/b")) == 0)
+            let script = """
+                import errno, os, sys
+                def close(fd, name):
+                    try: os.close(fd); print(name, "closed")
+                    except OSError as e: print(name, errno.errorcode[e.errno])
+                fd = os.open(sys.argv[1] + "/small/a", os.O_RDWR)
+                os.unlink(sys.argv[1] + "/small/a")
+                os.dup2(fd, 5)
+                os.write(fd, b"y" * 200000)
+                close(fd, "descriptor")
+                close(5, "copy")
+                """
+            let result = Command.run([Paths.parrot, "run", "-t", cache, "--no-cache", "--", "python3", "-c", script,
+                                      "/chirp/127.0.0.1:\(server.port)"], timeout: 90)
+            #expect(result.stdout == "descriptor ENOSPC\ncopy closed\n", "\(result)")
+        }
+    }
+
     /// Streamed writes are sent ahead of their replies: a refusal comes back
     /// from the file's next write, fsync or close, never as a silent success.
     @Test(.enabled(if: getuid() == 0, "mounts a small tmpfs"), arguments: ChirpServerKind.allCases)
