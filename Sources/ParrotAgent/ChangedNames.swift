@@ -86,8 +86,9 @@ extension Agent {
 
     /// A held descriptor dies with its connection, which a server closes
     /// when it is idle (after 60 s, both cctools' and the bundled one), and
-    /// a file with no name cannot be opened again: while something is held,
-    /// each is asked about (fstat) this often, which keeps the connection busy.
+    /// a file with no name cannot be opened again: while something is held
+    /// (or a streamed descriptor's name went), each is asked about (fstat)
+    /// this often, which keeps the connection busy.
     static let keepAliveInterval = 10.0
 
     static var nextKeepAlive: UInt64 { Deadline.after(seconds: keepAliveInterval).nanoseconds }
@@ -95,9 +96,24 @@ extension Agent {
     /// At the keep-alive deadline (see keepAliveInterval).
     func keepHeldFilesAlive() {
         guard let due = heldKeepAlive, Deadline.now.nanoseconds >= due else { return }
-        let held = (writeBack?.heldHandles ?? []) + (copies?.heldHandles ?? [])
+        let held = (writeBack?.heldHandles ?? []) + (copies?.heldHandles ?? []) + detachedHandles()
         for (handle, service) in held { _ = try? service.fstat(handle) }
         heldKeepAlive = held.isEmpty ? nil : Self.nextKeepAlive
+    }
+
+    /// The handles of files open here whose name went (streamed descriptors):
+    /// they too reach the file only as long as their connection lives.
+    private func detachedHandles() -> [(handle: ServiceHandle, service: FileService)] {
+        var seen = Set<ObjectIdentifier>(), found: [(handle: ServiceHandle, service: FileService)] = []
+        for task in tasks.values where seen.insert(ObjectIdentifier(task.process)).inserted {
+            let table = task.process.descriptors
+            for fd in table.descriptors {
+                guard let file = table[fd]?.file, file.isDetached, let handle = file.handle, file.service.writesAtAnyOffset,
+                      seen.insert(ObjectIdentifier(file)).inserted else { continue }
+                found.append((handle, file.service))
+            }
+        }
+        return found
     }
 
     /// What is open here under `location` (of the file `file` only, when
@@ -209,6 +225,7 @@ extension Agent {
             guard file.location == location, !file.isDetached, identity == nil || file.identity == identity else { return }
             streamedCopies?.drop(file)
             file.isDetached = true
+            if file.handle != nil && file.service.writesAtAnyOffset && heldKeepAlive == nil { heldKeepAlive = Self.nextKeepAlive }
         }
     }
 

@@ -110,8 +110,9 @@ import Testing
     /// A file held since its name went outlives a quiet spell: a server
     /// closes a connection idle for a while, and a file with no name could
     /// not be opened again on a new one, so the agent keeps the connection
-    /// busy while it holds one. Two descriptors of one copy closed at once
-    /// (inotify merges their events) send it back at once, as one does.
+    /// busy (see also the streamed case below). Two
+    /// descriptors of one copy closed at once (inotify merges their events)
+    /// send it back at once, as one does.
     @Test func aHeldFileOutlivesAQuietSpell() throws {
         let server = try BundledChirpServer(["--idle-timeout", "12"])
         defer { server.finish() }
@@ -174,6 +175,23 @@ import Testing
                 #expect(localContents(server.local("/d/b")) == "0123456789\n", "\(flags)")
             }
         }
+    }
+
+    /// The same for a streamed descriptor (opened only to write) whose name
+    /// went, with nothing held to keep the connection busy.
+    @Test func aStreamedDescriptorWhoseNameWentOutlivesAQuietSpell() throws {
+        let server = try BundledChirpServer(["--idle-timeout", "12"])
+        defer { server.finish() }
+        Self.linkedFiles(server, "xyz\n")
+        let cache = Paths.temporaryDirectory("cache")
+        defer { Paths.remove(cache) }
+        let (result, _) = try CacheTests.run(server, """
+            cd $C/d && python3 -c '
+            import os, time
+            g = os.open("a", os.O_WRONLY); os.unlink("a"); time.sleep(14); os.write(g, b"Q"); os.close(g)'
+            cat b
+            """, cache: cache)
+        #expect(result.status == 0 && result.stdout == "Qyz\n" && result.stderr.isEmpty, "\(result)")
     }
 
     @Test func aSecondNameTakesTheCopyWithoutAFetch() throws {
