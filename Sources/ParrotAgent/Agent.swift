@@ -63,7 +63,7 @@ public final class Agent: TraceEventHandler {
         made.copiedFiles = options.cache.map { copiedFiles($0) }
         made.isOpen = { [unowned self] path in holdsOpen(path) }
         made.unkeep = { [unowned self] file in if file.unkeep() { closeRemote(file) } }
-        made.borrowing = { [unowned self] in if heldKeepAlive == nil { heldKeepAlive = Self.nextKeepAlive } }
+        made.borrowing = { [unowned self] in keepAliveFromNow() }
         copies = made
         return made
     }

@@ -289,6 +289,13 @@ final class AttributeCache: FileService, @unchecked Sendable {
             try inner.pread(handle, into: buffer, at: offset)
         }
     }
+    /// A write or truncate through `handle` changed its file: what was kept
+    /// of it, and what was read ahead of it, goes.
+    private func wrote(through handle: ServiceHandle) {
+        forgetWrites(of: handle)
+        readAhead?.written(through: handle)
+    }
+
     /// A write through `handle` changed its file (every kept answer, when
     /// the file is not known).
     private func forgetWrites(of handle: ServiceHandle) {
@@ -303,17 +310,11 @@ final class AttributeCache: FileService, @unchecked Sendable {
         }
     }
     func write(_ handle: ServiceHandle, from buffer: UnsafeRawBufferPointer) throws(ServiceError) -> Int {
-        defer {
-            forgetWrites(of: handle)
-            readAhead?.written(through: handle)
-        }
+        defer { wrote(through: handle) }
         return try inner.write(handle, from: buffer)
     }
     func pwrite(_ handle: ServiceHandle, from buffer: UnsafeRawBufferPointer, at offset: Int64) throws(ServiceError) -> Int {
-        defer {
-            forgetWrites(of: handle)
-            readAhead?.written(through: handle)
-        }
+        defer { wrote(through: handle) }
         return try inner.pwrite(handle, from: buffer, at: offset)
     }
     func fstat(_ handle: ServiceHandle) throws(ServiceError) -> FileStatus { try inner.fstat(handle) }
@@ -327,10 +328,7 @@ final class AttributeCache: FileService, @unchecked Sendable {
     }
     func sync(_ handle: ServiceHandle) throws(ServiceError) { try inner.sync(handle) }
     func truncate(_ handle: ServiceHandle, length: Int64) throws(ServiceError) {
-        defer {
-            forgetWrites(of: handle)
-            readAhead?.written(through: handle)
-        }
+        defer { wrote(through: handle) }
         try inner.truncate(handle, length: length)
     }
     /// A listing that carries each entry's lstat (Chirp's getlongdir) answers

@@ -81,7 +81,13 @@ extension Agent {
             case .madeReal(let copy): copies?.hold(copy, through: held.handle)
             }
         }
-        if !plan.held.isEmpty && heldKeepAlive == nil { heldKeepAlive = Self.nextKeepAlive }
+        if !plan.held.isEmpty { keepAliveFromNow() }
+    }
+
+    /// Something now reaches its file through a descriptor only: the
+    /// keep-alive runs (see keepAliveInterval) unless it does already.
+    func keepAliveFromNow() {
+        if heldKeepAlive == nil { heldKeepAlive = Self.nextKeepAlive }
     }
 
     /// A held descriptor dies with its connection, which a server closes
@@ -225,7 +231,7 @@ extension Agent {
             guard file.location == location, !file.isDetached, identity == nil || file.identity == identity else { return }
             streamedCopies?.drop(file)
             file.isDetached = true
-            if file.handle != nil && file.service.writesAtAnyOffset && heldKeepAlive == nil { heldKeepAlive = Self.nextKeepAlive }
+            if file.handle != nil && file.service.writesAtAnyOffset { keepAliveFromNow() }
         }
     }
 

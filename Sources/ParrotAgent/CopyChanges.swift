@@ -77,22 +77,8 @@ struct CopyChanges {
         guard Int64(local.st_size) > offset else { return }
         let handle: ServiceHandle
         if let kept { handle = kept } else { handle = try service.open(path, flags: O_WRONLY | O_APPEND, mode: 0) }
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buffer.deallocate() }
         do throws(ServiceError) {
-            while true {
-                let count = pread(fd, buffer.baseAddress, buffer.count, off_t(offset))
-                guard count >= 0 else { throw ServiceError.posix("read", "a local copy") }
-                if count == 0 { break }
-                var sent = 0
-                while sent < count {
-                    // The server's file is open to append: the offset does not count.
-                    let n = try service.pwrite(handle, from: UnsafeRawBufferPointer(rebasing: buffer[sent..<count]), at: 0)
-                    guard n > 0 else { throw ServiceError(errno: EIO, message: "\(path): the server took no more bytes") }
-                    sent += n
-                    offset += Int64(n)
-                }
-            }
+            try send(fd, from: &offset, through: handle, appending: true, on: service, path: path)
         } catch {
             if kept == nil { try? service.close(handle) }
             throw error
@@ -100,23 +86,26 @@ struct CopyChanges {
         if kept == nil { try service.close(handle) }
     }
 
-    /// Writes the whole copy open at `fd` over the server's file open at
-    /// `handle`, from its start; returns the copy's length.
-    private static func overwrite(_ handle: ServiceHandle, from fd: Int32, on service: FileService) throws(ServiceError) -> Int64 {
+    /// Sends the copy open at `fd` from `offset` to its end through `handle`,
+    /// moving `offset` past every byte sent: to the same offsets of the
+    /// server's file, or (`appending`: the handle is open to append, and the
+    /// offset does not count there) to its end.
+    private static func send(_ fd: Int32, from offset: inout Int64, through handle: ServiceHandle, appending: Bool,
+                             on service: FileService, path: String) throws(ServiceError) {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
-        var offset: Int64 = 0
         while true {
             let count = pread(fd, buffer.baseAddress, buffer.count, off_t(offset))
             guard count >= 0 else { throw ServiceError.posix("read", "a local copy") }
-            if count == 0 { return offset }
+            if count == 0 { return }
             var sent = 0
             while sent < count {
-                let n = try service.pwrite(handle, from: UnsafeRawBufferPointer(rebasing: buffer[sent..<count]), at: offset + Int64(sent))
-                guard n > 0 else { throw ServiceError(errno: EIO, message: "the server took no more bytes") }
+                let n = try service.pwrite(handle, from: UnsafeRawBufferPointer(rebasing: buffer[sent..<count]),
+                                           at: appending ? 0 : offset)
+                guard n > 0 else { throw ServiceError(errno: EIO, message: "\(path): the server took no more bytes") }
                 sent += n
+                offset += Int64(n)
             }
-            offset += Int64(count)
         }
     }
 
@@ -149,7 +138,9 @@ struct CopyChanges {
                 defer { appendsFrom = reached }
                 try Self.append(fd, from: &reached, to: path, on: service, through: handle)
             } else {
-                try service.truncate(handle, length: try Self.overwrite(handle, from: fd, on: service))
+                var length: Int64 = 0
+                try Self.send(fd, from: &length, through: handle, appending: false, on: service, path: path)
+                try service.truncate(handle, length: length)
             }
         }
         return attributesChanged
