@@ -150,8 +150,14 @@ public final class Agent: TraceEventHandler {
     /// A remote starting directory (-w) must exist and be a directory.
     public func checkWorkingDirectory() throws(ServiceError) {
         guard let location = initialFs.remoteCwd else { return }
-        let status = try services.driver(for: location).stat(location.path)
-        guard status.isDirectory else { throw ServiceError(errno: ENOTDIR, message: "not a directory") }
+        do throws(ServiceError) {
+            // Kept as the kernel keeps a working directory: its links followed.
+            let physical = try physicalDirectory(location, under: nil, service: try services.driver(for: location))
+            initialFs.cwd = physical.virtualPath
+            initialFs.remoteCwd = physical
+        } catch where error.errno == ENOTDIR {
+            throw ServiceError(errno: ENOTDIR, message: "not a directory")
+        }
     }
 
     /// Every path means what it means on the host: no mount entries, no services.

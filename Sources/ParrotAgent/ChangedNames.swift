@@ -259,7 +259,7 @@ extension Agent {
     }
 
     /// Every open remote file: the programs' descriptors and local copies.
-    private func forEachOpenFile(_ body: (OpenFile) -> Void) {
+    func forEachOpenFile(_ body: (OpenFile) -> Void) {
         var seen = Set<ObjectIdentifier>()
         for task in tasks.values where seen.insert(ObjectIdentifier(task.process)).inserted {
             let table = task.process.descriptors

@@ -38,8 +38,11 @@ extension Agent {
             if DescriptorTable.isVirtual(fd) {
                 guard let file = task.process.descriptors[fd]?.file else { try stop.fail(EBADF); return .proceed }
                 guard file.isDirectory else { try stop.fail(ENOTDIR); return .proceed }
-                task.fs.cwd = file.location.virtualPath
-                task.fs.remoteCwd = file.location
+                // Opened under a name that may pass through links; detached, the name is no longer its.
+                let location = file.isDetached ? file.location
+                    : (try? physicalDirectory(file.location, under: task.fs.remoteCwd, service: file.service)) ?? file.location
+                task.fs.cwd = location.virtualPath
+                task.fs.remoteCwd = location
                 remoteCwdInUse = true
                 try stop.emulate(returning: 0)
                 return .proceed

@@ -183,7 +183,11 @@ extension Agent {
             }
             // A trailing slash follows the last link whatever the call (lstat("link/") is the directory's).
             let follow = try shouldFollow(spec.follow, stop) || raw.last == UInt8(ascii: "/")
-            switch resolver.resolve(absolute, followFinal: follow) {
+            var outcome = resolver.resolve(absolute, followFinal: follow)
+            if case .resolved(let resolution) = outcome, resolution.remoteSpelling != nil {
+                outcome = physicalParents(resolution, task: task)
+            }
+            switch outcome {
             case .failed(let errno):
                 if log.enabled(.namespace) || (errno == EACCES && log.enabled(.denied)) {
                     log.write("[\(stop.tid)] \(path) -> \(ErrnoName.name(of: errno))")

@@ -108,6 +108,7 @@ extension Agent {
             try service.rmdir(path)
             return 0
         case "unlink":
+            let location = spelledAsOpen(location, service: service)
             let plan = beforeRemoving(location, service: service)
             do throws(ServiceError) { try service.unlink(path) } catch {
                 plan.abandon()
@@ -120,6 +121,7 @@ extension Agent {
             if args[2] & removeDirectory != 0 {
                 try service.rmdir(path)
             } else {
+                let location = spelledAsOpen(location, service: service)
                 let plan = beforeRemoving(location, service: service)
                 do throws(ServiceError) { try service.unlink(path) } catch {
                     plan.abandon()
@@ -130,7 +132,8 @@ extension Agent {
             return 0
         case "rename", "renameat", "renameat2":
             if name == "renameat2" && args[4] != 0 { throw ServiceError(errno: EINVAL) }
-            let target = try sameServer(location, list)
+            let target = spelledAsOpen(try sameServer(location, list), service: service)
+            let location = spelledAsOpen(location, service: service)
             // A rename onto the file's own name (or another of its links) changes nothing.
             let plan = location == target ? nil : beforeRemoving(target, service: service, renamingFrom: location)
             do throws(ServiceError) { try service.rename(path, to: target.path) } catch {
@@ -311,8 +314,7 @@ extension Agent {
     }
 
     func changeDirectory(_ task: TaskState, to location: RemoteLocation, service: FileService) throws(ServiceError) -> Int64 {
-        let status = try service.stat(location.path)
-        guard status.isDirectory else { throw ServiceError(errno: ENOTDIR) }
+        let location = try physicalDirectory(location, under: task.fs.remoteCwd, service: service)
         task.fs.cwd = location.virtualPath
         task.fs.remoteCwd = location
         remoteCwdInUse = true

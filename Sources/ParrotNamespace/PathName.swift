@@ -38,6 +38,15 @@ public enum PathName {
         return String(path)
     }
 
+    /// The parent directory and last component of an absolute path; nil
+    /// for "/" (trailing slashes do not count).
+    public static func split(_ path: String) -> (directory: String, name: Substring)? {
+        let path = trimmed(path)
+        guard path != "/", let slash = path.lastIndex(of: "/") else { return nil }
+        let directory = slash == path.startIndex ? "/" : String(path[..<slash])
+        return (directory, path[path.index(after: slash)...])
+    }
+
     public static func join(_ base: String, _ relative: String) -> String {
         if relative.isEmpty { return base }
         return base == "/" ? "/" + relative : base + "/" + relative

@@ -26,14 +26,19 @@ public struct Resolution: Equatable, Sendable {
     /// Set when the path leads into a remote service: the agent emulates the
     /// call instead of handing `hostPath` to the kernel.
     public let remote: RemoteLocation?
+    /// The service's path as spelled, when `..` follows a component of it:
+    /// `remote` applied it lexically, where the kernel would go to the real
+    /// parent of a symbolic link's target (only the server can tell).
+    public let remoteSpelling: String?
 
     public init(hostPath: String, virtualPath: String, entry: MountEntry?, translated: Bool,
-                remote: RemoteLocation? = nil) {
+                remote: RemoteLocation? = nil, remoteSpelling: String? = nil) {
         self.hostPath = hostPath
         self.virtualPath = virtualPath
         self.entry = entry
         self.translated = translated || remote != nil
         self.remote = remote
+        self.remoteSpelling = remoteSpelling
     }
 
     public var mode: AccessMode { entry?.mode ?? .all }
@@ -170,8 +175,21 @@ public struct PathResolver {
                 if let remote = RemoteLocation(normalized: whole, services: services) {
                     let virtualWhole = redirected ? PathName.normalize(rest.isEmpty ? virtual : virtual + "/" + rest)
                                                   : remote.virtualPath
-                    return .resolved(Resolution(hostPath: whole, virtualPath: virtualWhole,
-                                                entry: entry, translated: true, remote: remote))
+                    var spelling: String?
+                    if !redirected, pending.contains("..") {
+                        // The path after SERVICE/AUTHORITY as spelled, when `..` comes after the authority.
+                        let parts = (host + "/" + rest).split(separator: "/")
+                        var top: [Substring] = [], index = 0
+                        while top.count < 2, index < parts.count {
+                            if parts[index] == ".." { _ = top.popLast() } else if parts[index] != "." { top.append(parts[index]) }
+                            index += 1
+                        }
+                        if top.count == 2, top[0] == remote.service, top[1] == remote.authority, parts[index...].contains("..") {
+                            spelling = "/" + parts[index...].joined(separator: "/")
+                        }
+                    }
+                    return .resolved(Resolution(hostPath: whole, virtualPath: virtualWhole, entry: entry,
+                                                translated: true, remote: remote, remoteSpelling: spelling))
                 }
                 clear()
                 pending = whole.split(separator: "/").reversed()

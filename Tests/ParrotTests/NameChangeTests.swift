@@ -101,6 +101,30 @@ import Testing
         }
     }
 
+    /// One name spelled two ways (`d/a` and `d/sub/a` with `sub -> .`) is one
+    /// name: removed or renamed under one spelling while open for writing
+    /// under the other, what is written after reaches the file's other name
+    /// (a hard link) or its new name, and nothing comes back under the old
+    /// one (native outputs).
+    @Test func aNameSpelledThroughALinkIsOneName() throws {
+        try withChirpServer { server in
+            let cases = [
+                ("ln $C/d/a $C/d/h; exec 3<> $C/d/sub/a; echo X >&3; rm $C/d/a; echo Y >&3; exec 3>&-; ls $C/d; cat $C/d/h",
+                 "b\nh\nsub\nX\nY\n"),
+                ("ln $C/d/a $C/d/h; exec 3<> $C/d/a; echo X >&3; rm $C/d/sub/a; echo Y >&3; exec 3>&-; ls $C/d; cat $C/d/h",
+                 "b\nh\nsub\nX\nY\n"),
+                ("exec 3<> $C/d/sub/a; echo X >&3; mv $C/d/a $C/d/c; echo Y >&3; exec 3>&-; ls $C/d; cat $C/d/c",
+                 "b\nc\nsub\nX\nY\n"),
+                ("exec 3<> $C/d/sub/a; mv $C/d/b $C/d/a; echo X >&3; exec 3>&-; ls $C/d; cat $C/d/a", "a\nsub\nother\n"),
+                ("mkdir $C/d/s; exec 3>> $C/d/sub/s/f; echo X >&3; mv $C/d/s $C/d/t; echo Y >&3; exec 3>&-; cat $C/d/t/f; ls $C/d",
+                 "X\nY\na\nb\nsub\nt\n"),
+            ]
+            for (script, expected) in cases {
+                try Self.expect(server, "ln -s . $C/d/sub; " + script, expected)
+            }
+        }
+    }
+
     /// A name removed while its file lives on under another (a hard link, the
     /// target of a symbolic link): what was written before is not lost.
     @Test func writesBeforeANameGoesReachItsOtherNames() throws {

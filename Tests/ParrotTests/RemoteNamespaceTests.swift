@@ -57,6 +57,26 @@ import Glibc
         #expect(resolution.translated)
     }
 
+    /// `..` after a component of a server's path is applied lexically, with
+    /// the spelling kept for the agent to ask the server (the component may
+    /// be a link); a path without one, or leaving the server, has none.
+    @Test func dotDotInsideAServiceKeepsItsSpelling() throws {
+        let r = try resolver()
+        let cases: [(String, String?, String?)] = [
+            ("/chirp/h/a/../b", "/b", "/a/../b"),
+            ("/chirp/h/a/./b/../../c/", "/c", "/a/./b/../../c"),
+            ("/chirp/h/a/b", "/a/b", nil),
+            ("/chirp/../chirp/h/a/../b", "/b", "/a/../b"),
+            ("/chirp/h/../g/x", "/x", nil),
+        ]
+        for (path, remotePath, spelling) in cases {
+            guard case .resolved(let resolution) = r.resolve(path, followFinal: true) else {
+                Issue.record("\(path) not resolved"); continue
+            }
+            #expect(resolution.remote?.path == remotePath && resolution.remoteSpelling == spelling, "\(path) \(resolution)")
+        }
+    }
+
     @Test func symlinksAndMountsLeadIntoServices() throws {
         // A local symlink into a service is followed when a mount list is in effect.
         let r = try resolver("/home /home\n")
