@@ -78,12 +78,11 @@ extension Agent {
             if log.enabled(.namespace) { log.write("[\(stop.tid)] \(location) opened as \(fd)") }
             return Int64(fd)
         case "stat", "lstat", "newfstatat":
-            let follow = first.followed
-            let status = try remoteStatus(service, location, follow: follow)
+            let status = try remoteStatus(first, service, location)
             try writeStat(status, to: args[name == "newfstatat" ? 2 : 1], stop)
             return 0
         case "statx":
-            let status = try remoteStatus(service, location, follow: first.followed)
+            let status = try remoteStatus(first, service, location)
             try memory(stop) { try stop.memory.write(KernelStructs.statx(status), to: args[4]) }
             return 0
         case "access", "faccessat", "faccessat2":
@@ -281,6 +280,17 @@ extension Agent {
     }
 
     /// stat of a remote path with this agent's block size.
+    /// The status a stat call names: glibc's fstat is newfstatat(fd, "",
+    /// AT_EMPTY_PATH), which asks about the open file, not its name. While
+    /// the name is the file's, a kept answer for the name does (no request);
+    /// once it went (removed, or given to another file), only the server's
+    /// descriptor can.
+    private func remoteStatus(_ argument: ResolvedArgument, _ service: FileService,
+                              _ location: RemoteLocation) throws(ServiceError) -> FileStatus {
+        if let file = argument.descriptor, file.isDetached { return try status(of: file) }
+        return try remoteStatus(service, location, follow: argument.followed)
+    }
+
     func remoteStatus(_ service: FileService, _ location: RemoteLocation, follow: Bool) throws(ServiceError) -> FileStatus {
         let status = try follow ? service.stat(location.path) : service.lstat(location.path)
         cutLooseIfReplaced(location, status, on: service)
@@ -298,7 +308,8 @@ extension Agent {
     func withCacheIdentity(_ status: FileStatus, _ location: RemoteLocation) -> FileStatus {
         guard status.isRegularFile, let cache = options.cache else { return status }
         let identity: (dev: UInt64, ino: UInt64)?
-        if status.nlink > 1, writeBack?.isEmpty == false, let service = try? services.driver(for: location),
+        // (A held copy's file may be down to its one other name: nlink 1.)
+        if writeBack?.isEmpty == false, let service = try? services.driver(for: location),
            let written = writtenUnderAnotherName(status, on: service) {
             // Opens of this name open that copy while it is written (CachedOpen).
             var copy = stat()

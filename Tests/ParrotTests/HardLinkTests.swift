@@ -107,6 +107,22 @@ import Testing
         }
     }
 
+    /// A file held since its name went is one file under its last name too
+    /// (a link count of one): its stat, a new descriptor's and the held
+    /// one's name one device and inode, and show the held copy's bytes.
+    @Test(arguments: ChirpServerKind.allCases) func theLastNameOfAHeldFileIsThatFile(_ kind: ChirpServerKind) throws {
+        try withChirpServer(kind) { server in
+            let script = """
+                cd $C/d && rm c && python3 -c '
+                import os
+                f = open("a", "r+"); f.write("X"); f.flush(); os.unlink("a")
+                s = os.stat("b"); g = os.open("b", os.O_RDONLY); t = os.fstat(g); u = os.fstat(f.fileno())
+                print((s.st_dev, s.st_ino) == (t.st_dev, t.st_ino) == (u.st_dev, u.st_ino), s.st_nlink, s.st_size, os.read(g, 9))'
+                """
+            try Self.expectNative(server, script, modes: Self.bothModes)
+        }
+    }
+
     /// A file held since its name went outlives a quiet spell: a server
     /// closes a connection idle for a while, and a file with no name could
     /// not be opened again on a new one, so the agent keeps the connection

@@ -56,6 +56,22 @@ import Testing
         }
     }
 
+    /// fstat of a descriptor whose name went (removed, or given to another
+    /// file) describes its own file, with no link left: glibc's fstat is
+    /// newfstatat(fd, "", AT_EMPTY_PATH), which must not ask about the name.
+    @Test func anOpenFileWhoseNameWentStillHasItsStatus() throws {
+        try withChirpServer { server in
+            try Self.expect(server, """
+                echo c > $C/d/c; python3 -c '
+                import os, sys
+                d = sys.argv[1] + "/d"
+                f = os.open(d + "/a", os.O_RDWR); os.write(f, b"ab"); os.unlink(d + "/a"); s = os.fstat(f)
+                g = os.open(d + "/b", os.O_RDWR); os.rename(d + "/c", d + "/b"); t = os.fstat(g)
+                print(s.st_size, s.st_nlink, t.st_size, t.st_nlink)' $C
+                """, "4 0 6 0\n")
+        }
+    }
+
     /// A renamed file is the same file: its cached copy moves with it (no
     /// second fetch) and keeps the identity the open descriptor has.
     @Test func aRenamedFileKeepsItsCopy() throws {
