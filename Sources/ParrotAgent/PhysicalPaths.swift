@@ -61,14 +61,15 @@ extension Agent {
         return (done, last)
     }
 
-    /// Where to start walking `path`: `known` (walked already: the current
-    /// directory) when `path` begins with it, so that `cd sub` or `../x`
-    /// from a remote working directory asks nothing more.
+    /// Where to start walking `path`: as far as it goes along `known` (a
+    /// directory walked already, the current one: it and its ancestors hold
+    /// no link), so that `cd sub`, `cd ..` or `../x` from a remote working
+    /// directory ask nothing more.
     private func start(of path: [Substring], _ location: RemoteLocation,
                        known: RemoteLocation?) -> (path: String, consumed: Int) {
         guard let known, known.service == location.service, known.authority == location.authority else { return ("/", 0) }
-        let knownParts = known.path.split(separator: "/")
-        return path.starts(with: knownParts) ? (known.path, knownParts.count) : ("/", 0)
+        let shared = zip(path, known.path.split(separator: "/")).prefix { $0 == $1 }.map(\.0)
+        return ("/" + shared.joined(separator: "/"), shared.count)
     }
 
     /// The directory `location` leads to, every link in its path followed.
