@@ -149,9 +149,16 @@ public final class Agent: TraceEventHandler {
 
     /// A remote starting directory (-w) must exist and be a directory.
     public func checkWorkingDirectory() throws(ServiceError) {
-        guard let location = initialFs.remoteCwd else { return }
+        guard var location = initialFs.remoteCwd else { return }
+        // Kept as the kernel keeps a working directory: `..` and links followed.
+        if case .resolved(let spelled) = resolver.resolve(options.workingDirectory, followFinal: true),
+           spelled.remoteSpelling != nil {
+            switch physicalParents(spelled, known: nil, follow: true) {
+            case .failed(let errno): throw ServiceError(errno: errno)
+            case .resolved(let resolution): location = resolution.remote ?? location
+            }
+        }
         do throws(ServiceError) {
-            // Kept as the kernel keeps a working directory: its links followed.
             let physical = try physicalDirectory(location, under: nil, service: try services.driver(for: location))
             initialFs.cwd = physical.virtualPath
             initialFs.remoteCwd = physical

@@ -23,6 +23,7 @@ final class AttributeCache: FileService, @unchecked Sendable {
     var writesAtAnyOffset: Bool { inner.writesAtAnyOffset }
     var readsInRoundTrips: Bool { inner.readsInRoundTrips }
     var listsWithStatus: Bool { inner.listsWithStatus }
+    var hasSymbolicLinks: Bool { inner.hasSymbolicLinks }
     let inner: FileService
     /// Seconds an answer is kept; infinity in session mode.
     let lifetime: Double

@@ -9,6 +9,7 @@ final class MeteredService: FileService, @unchecked Sendable {
     var writesAtAnyOffset: Bool { inner.writesAtAnyOffset }
     var readsInRoundTrips: Bool { inner.readsInRoundTrips }
     var listsWithStatus: Bool { inner.listsWithStatus }
+    var hasSymbolicLinks: Bool { inner.hasSymbolicLinks }
     let inner: FileService
     let server: String
     let recorder: JobRecorder

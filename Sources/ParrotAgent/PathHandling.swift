@@ -185,7 +185,7 @@ extension Agent {
             let follow = try shouldFollow(spec.follow, stop) || raw.last == UInt8(ascii: "/")
             var outcome = resolver.resolve(absolute, followFinal: follow)
             if case .resolved(let resolution) = outcome, resolution.remoteSpelling != nil {
-                outcome = physicalParents(resolution, task: task)
+                outcome = physicalParents(resolution, known: task.fs.remoteCwd, follow: follow)
             }
             switch outcome {
             case .failed(let errno):

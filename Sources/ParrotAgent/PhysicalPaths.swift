@@ -18,10 +18,16 @@ import Glibc
 extension Agent {
     static let maxLinksFollowed = 40
 
-    /// Why a walk stopped: `errno` is the kernel's answer for the path
-    /// (a component missing or no directory); otherwise the walk is no help.
-    private struct CannotWalk: Error {
-        var errno: Int32? = nil
+    /// Why a walk stopped.
+    private enum WalkStop: Error {
+        /// The kernel's answer for the path: a component missing, no
+        /// directory, or links without end.
+        case answer(Int32)
+        /// `..` above the server's root, to the service's directory: the
+        /// components still to go from there.
+        case leftServer([Substring])
+        /// The walk is no help: the path stays as spelled.
+        case unknown
     }
 
     /// `components` walked from `start` (a directory already walked) on the
@@ -29,7 +35,7 @@ extension Agent {
     /// be a directory, `..` the real parent. Returns the path and the last
     /// component's status (nil when the walk ended on `..` or a link).
     private func walk(_ components: [Substring], from start: String,
-                      service: FileService) throws(CannotWalk) -> (path: String, status: FileStatus?) {
+                      service: FileService) throws(WalkStop) -> (path: String, status: FileStatus?) {
         var done = start
         var pending = Array(components.reversed())
         var links = 0
@@ -37,7 +43,7 @@ extension Agent {
         while let part = pending.popLast() {
             if part == "." { continue }
             if part == ".." {
-                guard done != "/" else { throw CannotWalk() }  // it would leave the service
+                guard done != "/" else { throw .leftServer(pending.reversed()) }
                 done = AttributeCache.parent(of: done)
                 last = nil
                 continue
@@ -45,16 +51,16 @@ extension Agent {
             let next = PathName.join(done, String(part))
             let status: FileStatus
             do throws(ServiceError) { status = try service.lstat(next) } catch {
-                throw CannotWalk(errno: error.errno == ENOENT || error.errno == ENOTDIR ? error.errno : nil)
+                throw error.errno == ENOENT || error.errno == ENOTDIR ? .answer(error.errno) : .unknown
             }
             guard status.isSymbolicLink else {
-                guard status.isDirectory else { throw CannotWalk(errno: ENOTDIR) }
+                guard status.isDirectory else { throw .answer(ENOTDIR) }
                 (done, last) = (next, status)
                 continue
             }
             links += 1
-            guard links <= Self.maxLinksFollowed, let target = try? service.readlink(next),
-                  !target.hasPrefix("/") else { throw CannotWalk() }
+            guard links <= Self.maxLinksFollowed else { throw .answer(ELOOP) }
+            guard let target = try? service.readlink(next), !target.hasPrefix("/") else { throw .unknown }
             pending.append(contentsOf: target.split(separator: "/").reversed())
             last = nil
         }
@@ -72,12 +78,14 @@ extension Agent {
         return ("/" + shared.joined(separator: "/"), shared.count)
     }
 
-    /// The directory `location` leads to, every link in its path followed.
+    /// The directory `location` (normalized) leads to, every link in its
+    /// path followed.
     func physicalDirectory(_ location: RemoteLocation, under known: RemoteLocation?,
                            service: FileService) throws(ServiceError) -> RemoteLocation {
         let parts = location.path.split(separator: "/")
         let (from, consumed) = start(of: parts, location, known: known)
-        guard let (path, status) = try? walk(Array(parts.dropFirst(consumed)), from: from, service: service) else {
+        guard service.hasSymbolicLinks,
+              let (path, status) = try? walk(Array(parts.dropFirst(consumed)), from: from, service: service) else {
             guard try service.stat(location.path).isDirectory else { throw ServiceError(errno: ENOTDIR) }
             return location
         }
@@ -87,27 +95,39 @@ extension Agent {
         return RemoteLocation(service: location.service, authority: location.authority, path: path)
     }
 
-    /// `resolution` with each `..` of its remote path applied to the real
-    /// parent of what precedes it; the components after the last `..` stay
-    /// the server's to resolve (a final link followed or not by the call).
-    /// The kernel's answer instead when the server says a component before
-    /// a `..` is missing or no directory.
-    func physicalParents(_ resolution: Resolution, task: TaskState) -> ResolveOutcome {
-        guard let remote = resolution.remote, let spelling = resolution.remoteSpelling,
-              let service = try? services.driver(for: remote) else { return .resolved(resolution) }
-        let parts = spelling.split(separator: "/")
+    /// `resolution` with each `..` of its server's path applied to the real
+    /// parent of what precedes it (`known`: the remote working directory);
+    /// the components after the last `..` stay the server's to resolve (a
+    /// final link followed or not by the call), and what leaves the server
+    /// is the program's view again. The kernel's answer instead when the
+    /// server says a component before a `..` is missing or no directory.
+    func physicalParents(_ resolution: Resolution, known: RemoteLocation?, follow: Bool) -> ResolveOutcome {
+        guard let spelled = resolution.remoteSpelling, let service = try? services.driver(for: spelled),
+              service.hasSymbolicLinks else { return .resolved(resolution) }
+        let parts = spelled.path.split(separator: "/")
         guard let lastUp = parts.lastIndex(of: "..") else { return .resolved(resolution) }
-        let (from, consumed) = start(of: Array(parts[...lastUp]), remote, known: task.fs.remoteCwd)
-        let directory: String
-        do throws(CannotWalk) {
-            directory = try walk(Array(parts[consumed...lastUp]), from: from, service: service).path
+        let (from, consumed) = start(of: Array(parts[...lastUp]), spelled, known: known)
+        let after = parts[(lastUp + 1)...]
+        let path: String
+        do throws(WalkStop) {
+            let directory = try walk(Array(parts[consumed...lastUp]), from: from, service: service).path
+            path = RemoteLocation(service: spelled.service, authority: spelled.authority,
+                                  path: PathName.normalize(directory + "/" + after.joined(separator: "/"))).virtualPath
         } catch {
-            return error.errno.map { .failed($0) } ?? .resolved(resolution)
+            switch error {
+            case .answer(let errno): return .failed(errno)
+            case .unknown: return .resolved(resolution)
+            case .leftServer(let rest): path = "/" + spelled.service + "/" + (rest + after).joined(separator: "/")
+            }
         }
-        let path = PathName.normalize(directory + "/" + parts[(lastUp + 1)...].joined(separator: "/"))
-        guard path != remote.path else { return .resolved(resolution) }
-        let location = RemoteLocation(service: remote.service, authority: remote.authority, path: path)
-        return .resolved(Resolution(hostPath: location.virtualPath, virtualPath: location.virtualPath,
-                                    entry: resolution.entry, translated: true, remote: location))
+        guard path != resolution.virtualPath else { return .resolved(resolution) }
+        // The mount list and the services decide the new path's entry; a
+        // second `..` above a server there stays lexical (no endless walks).
+        switch resolver.resolve(path, followFinal: follow) {
+        case .failed(let errno): return .failed(errno)
+        case .resolved(let again):
+            return .resolved(Resolution(hostPath: again.hostPath, virtualPath: again.virtualPath, entry: again.entry,
+                                        translated: true, remote: again.remote))
+        }
     }
 }

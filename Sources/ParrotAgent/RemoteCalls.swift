@@ -131,11 +131,14 @@ extension Agent {
             return 0
         case "rename", "renameat", "renameat2":
             if name == "renameat2" && args[4] != 0 { throw ServiceError(errno: EINVAL) }
-            let target = spelledAsOpen(try sameServer(location, list), service: service)
+            // The server gets the program's spellings (its rights may differ by
+            // spelling); what is open here is known by the spelling it was opened with.
+            let spelledTarget = try sameServer(location, list)
+            let target = spelledAsOpen(spelledTarget, service: service)
             let location = spelledAsOpen(location, service: service)
             // A rename onto the file's own name (or another of its links) changes nothing.
             let plan = location == target ? nil : beforeRemoving(target, service: service, renamingFrom: location)
-            do throws(ServiceError) { try service.rename(path, to: target.path) } catch {
+            do throws(ServiceError) { try service.rename(path, to: spelledTarget.path) } catch {
                 plan?.abandon()
                 throw error
             }

@@ -9,6 +9,7 @@ final class ServiceRoot: FileService {
     var writesAtAnyOffset: Bool { false }
     var readsInRoundTrips: Bool { false }
     var listsWithStatus: Bool { false }
+    var hasSymbolicLinks: Bool { false }
     static let shared = ServiceRoot()
 
     static let status = FileStatus(dev: 0, ino: 1, mode: UInt32(S_IFDIR) | 0o555, nlink: 2, uid: 0, gid: 0, rdev: 0,

@@ -10,6 +10,7 @@ public final class ChirpFileService: FileService {
     public var writesAtAnyOffset: Bool { true }
     public var readsInRoundTrips: Bool { true }
     public var listsWithStatus: Bool { true }
+    public var hasSymbolicLinks: Bool { true }
     public let host: String
     public let port: UInt16
     let session: ChirpSession

@@ -22,6 +22,7 @@ public final class FTPFileService: FileService {
     /// The login is part of it: another user is another view of the server.
     public var endpoint: String? { (server.user.map { $0 + "@" } ?? "") + Self.endpoint(host: server.host, port: server.port) }
     public var listsWithStatus: Bool { false }
+    public var hasSymbolicLinks: Bool { true }
     let server: FTPServer
     let pool: FTPConnectionPool
     let openFiles = Mutex(FTPOpenFiles())

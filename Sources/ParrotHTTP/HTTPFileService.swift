@@ -54,6 +54,7 @@ public final class HTTPFileService: FileService {
     public var readsInRoundTrips: Bool { false }  // a GET streams sequential reads
     public var endpoint: String? { Self.endpoint(host: host, port: port) }
     public var listsWithStatus: Bool { false }
+    public var hasSymbolicLinks: Bool { false }
     public let secure: Bool
     public let host: String
     public let port: UInt16

@@ -26,13 +26,14 @@ public struct Resolution: Equatable, Sendable {
     /// Set when the path leads into a remote service: the agent emulates the
     /// call instead of handing `hostPath` to the kernel.
     public let remote: RemoteLocation?
-    /// The service's path as spelled, when `..` follows a component of it:
-    /// `remote` applied it lexically, where the kernel would go to the real
-    /// parent of a symbolic link's target (only the server can tell).
-    public let remoteSpelling: String?
+    /// A server's path as spelled (its `path` not normalized), when `..`
+    /// follows a component of it: the resolution applied it lexically (and
+    /// may have left the server so), where the kernel would go to the real
+    /// parent of a symbolic link's target, which only the server can tell.
+    public let remoteSpelling: RemoteLocation?
 
     public init(hostPath: String, virtualPath: String, entry: MountEntry?, translated: Bool,
-                remote: RemoteLocation? = nil, remoteSpelling: String? = nil) {
+                remote: RemoteLocation? = nil, remoteSpelling: RemoteLocation? = nil) {
         self.hostPath = hostPath
         self.virtualPath = virtualPath
         self.entry = entry
@@ -148,6 +149,7 @@ public struct PathResolver {
         var links = 0
         var translated = false
         var missing = false  // the last examined component does not exist
+        var spelling: RemoteLocation?  // see Resolution.remoteSpelling
 
         func isLast() -> Bool { !pending.contains { $0 != "." && !$0.isEmpty } }
 
@@ -172,22 +174,10 @@ public struct PathResolver {
                 // and may lead back out of the service.
                 let rest = pending.reversed().joined(separator: "/")
                 let whole = PathName.normalize(rest.isEmpty ? host : host + "/" + rest)
+                if !redirected, pending.contains("..") { spelling = Self.spelling(host + "/" + rest, services: services) }
                 if let remote = RemoteLocation(normalized: whole, services: services) {
                     let virtualWhole = redirected ? PathName.normalize(rest.isEmpty ? virtual : virtual + "/" + rest)
                                                   : remote.virtualPath
-                    var spelling: String?
-                    if !redirected, pending.contains("..") {
-                        // The path after SERVICE/AUTHORITY as spelled, when `..` comes after the authority.
-                        let parts = (host + "/" + rest).split(separator: "/")
-                        var top: [Substring] = [], index = 0
-                        while top.count < 2, index < parts.count {
-                            if parts[index] == ".." { _ = top.popLast() } else if parts[index] != "." { top.append(parts[index]) }
-                            index += 1
-                        }
-                        if top.count == 2, top[0] == remote.service, top[1] == remote.authority, parts[index...].contains("..") {
-                            spelling = "/" + parts[index...].joined(separator: "/")
-                        }
-                    }
                     return .resolved(Resolution(hostPath: whole, virtualPath: virtualWhole, entry: entry,
                                                 translated: true, remote: remote, remoteSpelling: spelling))
                 }
@@ -227,7 +217,22 @@ public struct PathResolver {
         case .host(let h, let e): (host, entry) = (h, e)
         }
         if trailingSlash && host != "/" { host += "/" }
-        return .resolved(Resolution(hostPath: host, virtualPath: virtual, entry: entry, translated: translated))
+        return .resolved(Resolution(hostPath: host, virtualPath: virtual, entry: entry, translated: translated,
+                                    remoteSpelling: spelling))
+    }
+
+    /// SERVICE/AUTHORITY and the path after it as spelled, when `..` comes
+    /// after the authority.
+    private static func spelling(_ path: String, services: Set<String>) -> RemoteLocation? {
+        let parts = path.split(separator: "/")
+        var top: [Substring] = [], index = 0
+        while top.count < 2, index < parts.count {
+            if parts[index] == ".." { _ = top.popLast() } else if parts[index] != "." { top.append(parts[index]) }
+            index += 1
+        }
+        guard top.count == 2, services.contains(String(top[0])), parts[index...].contains("..") else { return nil }
+        return RemoteLocation(service: String(top[0]), authority: String(top[1]),
+                              path: "/" + parts[index...].joined(separator: "/"))
     }
 }
 

@@ -38,6 +38,10 @@ public protocol FileService: AnyObject, Sendable {
     /// answer (Chirp's getlongdir), so that a listing can answer the stats
     /// that follow it; FTP's listings have coarser times than its MDTM.
     var listsWithStatus: Bool { get }
+    /// Whether paths may pass through symbolic links (not HTTP's): then a
+    /// working directory and `..` need the server's word on each component
+    /// (PhysicalPaths), where HTTP would answer a directory's HEAD with 404.
+    var hasSymbolicLinks: Bool { get }
     func open(_ path: String, flags: Int32, mode: UInt32) throws(ServiceError) -> ServiceHandle
     /// open, with the status of what was opened when the protocol tells it
     /// anyway (saves a round trip to learn whether it is a directory).

@@ -9,6 +9,7 @@ public final class LocalFileService: FileService {
     public var writesAtAnyOffset: Bool { true }
     public var readsInRoundTrips: Bool { false }
     public var listsWithStatus: Bool { false }
+    public var hasSymbolicLinks: Bool { true }
     public init() {}
 
     public func open(_ path: String, flags: Int32, mode: UInt32) throws(ServiceError) -> ServiceHandle {

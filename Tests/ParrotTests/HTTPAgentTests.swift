@@ -84,6 +84,18 @@ import Glibc
         }
     }
 
+    /// HTTP has no symbolic links, so `..` and a working directory are taken
+    /// as spelled, with no question about the components before them: a
+    /// store that answers 404 for a directory (S3, a CDN) still serves
+    /// `a/../b` and `cd`.
+    @Test func dotDotOverHTTPAsksNothingMore() throws {
+        try withHTTPServer(.ranges) { server in
+            Self.populate(server)
+            let result = Self.agent(server, "cat $H/dir/nothing/../x.txt $H/_status/404/../../dir/x.txt; cd $H/dir && cat ../dir/x.txt")
+            #expect(result.status == 0 && result.stdout == "x\nx\nx\n", "\(result)")
+        }
+    }
+
     /// Reads at offsets (tail -c, python seek) from the cached copy and
     /// streamed (GET with Range, or skipping when the server ignores Range).
     @Test(arguments: HTTPTestServer.Kind.allCases)

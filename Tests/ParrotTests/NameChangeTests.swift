@@ -141,6 +141,23 @@ import Testing
         }
     }
 
+    /// The server gets the program's own spellings, whatever is open here
+    /// under another: Chirp judges rights by spelling, and a rename into
+    /// `d` may be allowed where one through `e/dl` (read-only) is not.
+    @Test func theServerJudgesTheSpellingTheProgramUsed() throws {
+        try withChirpServer { server in
+            server.makeDirectory("/e")
+            try "unix:* rl\naddress:127.0.0.1 rl\nhostname:* rl\n".write(toFile: server.local("/e/.__acl"),
+                                                                         atomically: false, encoding: .utf8)
+            server.own(server.local("/e/.__acl"))
+            #expect(symlink("../d", server.local("/e/dl")) == 0)
+            try Self.expect(server, """
+                echo new > $C/x; exec 3< $C/e/dl/a
+                python3 -c 'import os, sys; os.rename(sys.argv[1] + "/x", sys.argv[1] + "/d/a")' $C && cat - $C/d/a <&3
+                """, "old\nnew\n")
+        }
+    }
+
     /// A name removed while its file lives on under another (a hard link, the
     /// target of a symbolic link): what was written before is not lost.
     @Test func writesBeforeANameGoesReachItsOtherNames() throws {
