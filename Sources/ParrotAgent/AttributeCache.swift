@@ -332,6 +332,10 @@ final class AttributeCache: FileService, @unchecked Sendable {
         defer { wrote(through: handle) }
         try inner.truncate(handle, length: length)
     }
+    func chmod(_ handle: ServiceHandle, mode: UInt32) throws(ServiceError) {
+        defer { forgetWrites(of: handle) }
+        try inner.chmod(handle, mode: mode)
+    }
     /// A listing that carries each entry's lstat (Chirp's getlongdir) answers
     /// the stats that follow it (`ls -l`, `find`, `du`, make): one request per
     /// directory instead of one per name, as NFS's READDIRPLUS.

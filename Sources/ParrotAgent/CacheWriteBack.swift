@@ -332,8 +332,8 @@ final class CacheWriteBack {
         let status = try? service.fstat(held)
         closed = true
         try service.close(held)  // a refused write sent ahead says so here
-        if attributesLeft {
-            log.write("\(tracked.location): mode and times set after its name went cannot go back (no name to set them on); the data went")
+        if !attributesLeft.isEmpty {
+            log.write("\(tracked.location): \(attributesLeft.joined(separator: " and ")) set after its name went cannot go back; the data went")
         }
         if log.enabled(.namespace) { log.write("wrote \(tracked.location)'s file back through a descriptor held since its name went") }
         unlink(tracked.dataPath)

@@ -127,8 +127,11 @@ struct CopyChanges {
     /// opened before its name went (to append, for a copy that appends).
     /// Mode and times have no call by handle; returns whether they were set
     /// all the same (then they stay the copy's).
+    /// Sends the data if it was written and the mode if it was set, through
+    /// `handle`; returns what could not go: times (Chirp sets none by
+    /// descriptor, and a chmod is not told apart from a utime), a refused mode.
     mutating func giveBack(from localPath: String, through handle: ServiceHandle, on service: FileService,
-                           name path: String) throws(ServiceError) -> Bool {
+                           name path: String) throws(ServiceError) -> [String] {
         noticeMappedWrites(localPath)
         if modified {
             let fd = open(localPath, O_RDONLY | O_CLOEXEC)
@@ -143,7 +146,15 @@ struct CopyChanges {
                 try service.truncate(handle, length: length)
             }
         }
-        return attributesChanged
+        guard attributesChanged else { return [] }
+        var left = ["times (if any)"]
+        var local = stat()
+        if lstat(localPath, &local) == 0, local.st_mode & 0o7777 != baselineMode {
+            do throws(ServiceError) { try service.chmod(handle, mode: local.st_mode & 0o7777) } catch {
+                left.insert("mode (\(error))", at: 0)
+            }
+        }
+        return left
     }
 
     /// Sends the data if it was written, then mode and times if they were

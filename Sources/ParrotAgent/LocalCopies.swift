@@ -364,8 +364,9 @@ final class LocalCopies {
         var failure = copy.appendFailure
         if failure == nil && writeBack && copy.changes.appendsFrom == nil && copy.changes.isChanged(at: copy.path) {
             do throws(ServiceError) {
-                if try copy.changes.giveBack(from: copy.path, through: held, on: service, name: copy.file.location.path) {
-                    log.write("\(copy.file.location): mode and times set after its name went cannot go back (no name to set them on); the data went")
+                let left = try copy.changes.giveBack(from: copy.path, through: held, on: service, name: copy.file.location.path)
+                if !left.isEmpty {
+                    log.write("\(copy.file.location): \(left.joined(separator: " and ")) set after its name went cannot go back; the data went")
                 }
             } catch {
                 failure = error

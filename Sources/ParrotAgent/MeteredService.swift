@@ -64,6 +64,9 @@ final class MeteredService: FileService, @unchecked Sendable {
     func truncate(_ handle: ServiceHandle, length: Int64) throws(ServiceError) {
         try metered("ftruncate") { () throws(ServiceError) in try inner.truncate(handle, length: length) }
     }
+    func chmod(_ handle: ServiceHandle, mode: UInt32) throws(ServiceError) {
+        try metered("fchmod") { () throws(ServiceError) in try inner.chmod(handle, mode: mode) }
+    }
     func stat(_ path: String) throws(ServiceError) -> FileStatus {
         try metered("stat") { () throws(ServiceError) in try inner.stat(path) }
     }

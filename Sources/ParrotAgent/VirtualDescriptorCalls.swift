@@ -416,16 +416,28 @@ extension Agent {
             try memory(stop) { try stop.memory.write(KernelStructs.statfs(status), to: stop.args[1]) }
             return 0
         }
+        // By name while the name is the file's (a kept answer for it is
+        // then forgotten); by the server's descriptor once the name went.
         installDescriptorCall("ftruncate") { [unowned self] stop, task throws(ServiceError) in
-            let file = try namedFile(task, stop.int32(0))
+            let file = try openFile(task, stop.int32(0))
             guard file.isWritable else { throw ServiceError(errno: file.isDirectory ? EISDIR : EINVAL) }
+            let length = try position(stop.args[1])
             streamedCopies?.drop(file)
-            try file.service.truncate(file.location.path, length: try position(stop.args[1]))
+            if file.isDetached, let handle = file.handle, file.service.writesAtAnyOffset {
+                try file.service.truncate(handle, length: length)
+            } else {
+                try file.service.truncate(namedFile(task, stop.int32(0)).location.path, length: length)
+            }
             return 0
         }
         installDescriptorCall("fchmod") { [unowned self] stop, task throws(ServiceError) in
-            let file = try namedFile(task, stop.int32(0))
-            try file.service.chmod(file.location.path, mode: UInt32(truncatingIfNeeded: stop.args[1]) & 0o7777)
+            let file = try openFile(task, stop.int32(0))
+            let mode = UInt32(truncatingIfNeeded: stop.args[1]) & 0o7777
+            if file.isDetached, let handle = file.handle, file.service.writesAtAnyOffset {
+                try file.service.chmod(handle, mode: mode)
+            } else {
+                try file.service.chmod(namedFile(task, stop.int32(0)).location.path, mode: mode)
+            }
             return 0
         }
         installDescriptorCall("fchown") { [unowned self] stop, task throws(ServiceError) in

@@ -80,6 +80,12 @@ extension ChirpFileService {
         }
     }
 
+    public func chmod(_ handle: ServiceHandle, mode: UInt32) throws(ServiceError) {
+        try withFile(handle, "fchmod") { (connection, file) throws(ServiceError) in
+            try connection.call(.fchmod(file.fd, mode: mode))
+        }
+    }
+
     /// Runs `transfer` on successive ranges of at most `maxTransfer` bytes
     /// (the server's limit) from where the last one ended, until all of
     /// `count` is done or one moves nothing (end of file); returns the total.

@@ -57,6 +57,9 @@ public struct ChirpRequest: Equatable, Sendable, CustomStringConvertible {
         try ChirpRequest("pwrite", String(fd), String(length), String(offset))
     }
     public static func fstat(_ fd: Int64) throws(ServiceError) -> ChirpRequest { try ChirpRequest("fstat", String(fd)) }
+    public static func fchmod(_ fd: Int64, mode: UInt32) throws(ServiceError) -> ChirpRequest {
+        try ChirpRequest("fchmod", String(fd), String(mode))
+    }
     public static func ftruncate(_ fd: Int64, length: Int64) throws(ServiceError) -> ChirpRequest {
         try ChirpRequest("ftruncate", String(fd), String(length))
     }

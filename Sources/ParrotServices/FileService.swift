@@ -62,6 +62,9 @@ public protocol FileService: AnyObject, Sendable {
     /// Sets the length of the file open at `handle`, which may have lost
     /// every name; drivers that truncate by name only say ENOTSUP.
     func truncate(_ handle: ServiceHandle, length: Int64) throws(ServiceError)
+    /// Sets the mode of the file open at `handle` (which may have lost every
+    /// name); drivers that change modes by name only say ENOTSUP.
+    func chmod(_ handle: ServiceHandle, mode: UInt32) throws(ServiceError)
 
     func stat(_ path: String) throws(ServiceError) -> FileStatus
     func lstat(_ path: String) throws(ServiceError) -> FileStatus
@@ -104,6 +107,10 @@ extension FileService {
 
     public func truncate(_ handle: ServiceHandle, length: Int64) throws(ServiceError) {
         throw ServiceError(errno: ENOTSUP, message: "truncate of an open file: not offered by this service")
+    }
+
+    public func chmod(_ handle: ServiceHandle, mode: UInt32) throws(ServiceError) {
+        throw ServiceError(errno: ENOTSUP, message: "chmod of an open file: not offered by this service")
     }
 
     public func openWithStatus(_ path: String, flags: Int32, mode: UInt32) throws(ServiceError) -> (ServiceHandle, FileStatus?) {

@@ -55,6 +55,10 @@ public final class LocalFileService: FileService {
         guard Glibc.ftruncate(Int32(handle.rawValue), off_t(length)) == 0 else { throw .posix("ftruncate") }
     }
 
+    public func chmod(_ handle: ServiceHandle, mode: UInt32) throws(ServiceError) {
+        guard Glibc.fchmod(Int32(handle.rawValue), mode_t(mode)) == 0 else { throw .posix("fchmod") }
+    }
+
     public func close(_ handle: ServiceHandle) throws(ServiceError) {
         // Linux releases the descriptor even when close reports EINTR: never retry.
         guard Glibc.close(Int32(handle.rawValue)) == 0 || errno == EINTR else { throw .posix("close") }

@@ -123,6 +123,22 @@ import Testing
         }
     }
 
+    /// A length and a mode set through a descriptor after its name went
+    /// reach the file under its other names (through the server's
+    /// descriptor: held for a copy, the file's own when streamed).
+    @Test(arguments: ChirpServerKind.allCases) func aModeAndLengthSetAfterTheNameWentReachTheFile(_ kind: ChirpServerKind) throws {
+        try withChirpServer(kind) { server in
+            let script = """
+                cd $C/d && python3 -c '
+                import os
+                g = os.open("a", os.O_RDWR); os.write(g, b"NEW"); os.unlink("a"); os.ftruncate(g, 2); os.fchmod(g, 0o600)
+                print(os.fstat(g).st_size, oct(os.fstat(g).st_mode & 0o777)); os.close(g)
+                print(open("b").read(), oct(os.stat("c").st_mode & 0o777))'
+                """
+            try Self.expectNative(server, script, modes: Self.bothModes)
+        }
+    }
+
     /// A file held since its name went outlives a quiet spell: a server
     /// closes a connection idle for a while, and a file with no name could
     /// not be opened again on a new one, so the agent keeps the connection
