@@ -147,15 +147,22 @@ public final class Agent: TraceEventHandler {
         remoteCwdInUse = startsRemote != nil
     }
 
+    /// The program's working directory at its start, in its view.
+    public var startingDirectory: String { initialFs.cwd }
+
     /// A remote starting directory (-w) must exist and be a directory.
     public func checkWorkingDirectory() throws(ServiceError) {
         guard var location = initialFs.remoteCwd else { return }
         // Kept as the kernel keeps a working directory: `..` and links followed.
         if case .resolved(let spelled) = resolver.resolve(options.workingDirectory, followFinal: true),
            spelled.remoteSpelling != nil {
-            switch physicalParents(spelled, known: nil, follow: true) {
+            switch physicalParents(spelled, known: nil, follow: true, trailingSlash: false) {
             case .failed(let errno): throw ServiceError(errno: errno)
-            case .resolved(let resolution): location = resolution.remote ?? location
+            case .resolved(let resolution):
+                guard let remote = resolution.remote else {
+                    throw ServiceError(errno: EXDEV, message: "leads out of the server, to \(resolution.virtualPath): give that")
+                }
+                location = remote
             }
         }
         do throws(ServiceError) {

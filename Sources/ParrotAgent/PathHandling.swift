@@ -181,11 +181,20 @@ extension Agent {
             } else {
                 absolute = PathName.join(task.fs.cwd, path)
             }
-            // A trailing slash follows the last link whatever the call (lstat("link/") is the directory's).
-            let follow = try shouldFollow(spec.follow, stop) || raw.last == UInt8(ascii: "/")
-            var outcome = resolver.resolve(absolute, followFinal: follow)
+            // A trailing slash follows the last link (lstat("link/") is the
+            // directory's), but for calls on the entry itself, which the
+            // kernel then refuses: the slash stays for it (or the server) to judge.
+            let trailingSlash = raw.last == UInt8(ascii: "/")
+            let entryItself = if case .entry = spec.follow { trailingSlash } else { false }
+            let follow = try shouldFollow(spec.follow, stop) || (trailingSlash && !entryItself)
+            var outcome = resolver.resolve(entryItself ? PathName.trimmed(absolute) : absolute, followFinal: follow)
             if case .resolved(let resolution) = outcome, resolution.remoteSpelling != nil {
-                outcome = physicalParents(resolution, known: task.fs.remoteCwd, follow: follow)
+                outcome = physicalParents(resolution, known: task.fs.remoteCwd, follow: follow,
+                                          trailingSlash: trailingSlash && !entryItself)
+            }
+            if entryItself, case .resolved(let resolution) = outcome, resolution.remote == nil, resolution.hostPath != "/" {
+                outcome = .resolved(Resolution(hostPath: resolution.hostPath + "/", virtualPath: resolution.virtualPath,
+                                               entry: resolution.entry, translated: resolution.translated))
             }
             switch outcome {
             case .failed(let errno):
@@ -275,7 +284,7 @@ extension Agent {
     func shouldFollow(_ follow: PathArgument.Follow, _ stop: SyscallStop) throws -> Bool {
         switch follow {
         case .always: return true
-        case .never: return false
+        case .never, .entry: return false
         case .unlessFlag(let arg, let flag): return stop.args[arg] & flag == 0
         case .ifFlag(let arg, let flag): return stop.args[arg] & flag != 0
         case .openFlags(let arg): return OpenFlags(stop.args[arg]).followsFinalSymlink

@@ -2,6 +2,10 @@
 struct PathArgument {
     enum Follow {
         case always, never
+        /// The call acts on the directory entry itself (rmdir, unlink,
+        /// rename): not even a trailing slash follows a last link there (the
+        /// kernel answers ENOTDIR or EISDIR instead).
+        case entry
         /// Follow unless this flag is set in argument `arg` (AT_SYMLINK_NOFOLLOW...).
         case unlessFlag(arg: Int, flag: UInt64)
         /// Follow only when this flag is set (linkat's AT_SYMLINK_FOLLOW).
@@ -79,17 +83,17 @@ enum PathSyscalls {
         "truncate": [plain(0, use: .write)],
         "chdir": [plain(0)],
         "chroot": [plain(0)],
-        "rename": [plain(0, follow: .never, use: .write), plain(1, follow: .never, use: .write)],
-        "renameat": [at(0, 1, follow: .never, use: .write), at(2, 3, follow: .never, use: .write)],
-        "renameat2": [at(0, 1, follow: .never, use: .write), at(2, 3, follow: .never, use: .write)],
+        "rename": [plain(0, follow: .entry, use: .write), plain(1, follow: .entry, use: .write)],
+        "renameat": [at(0, 1, follow: .entry, use: .write), at(2, 3, follow: .entry, use: .write)],
+        "renameat2": [at(0, 1, follow: .entry, use: .write), at(2, 3, follow: .entry, use: .write)],
         "mkdir": [plain(0, follow: .never, use: .write)],
         "mkdirat": [at(0, 1, follow: .never, use: .write)],
-        "rmdir": [plain(0, follow: .never, use: .write)],
+        "rmdir": [plain(0, follow: .entry, use: .write)],
         "link": [plain(0, follow: .never), plain(1, follow: .never, use: .write)],
         "linkat": [at(0, 1, follow: .ifFlag(arg: 4, flag: atSymlinkFollow)),
                    at(2, 3, follow: .never, use: .write)],
-        "unlink": [plain(0, follow: .never, use: .write)],
-        "unlinkat": [at(0, 1, follow: .never, use: .write)],
+        "unlink": [plain(0, follow: .entry, use: .write)],
+        "unlinkat": [at(0, 1, follow: .entry, use: .write)],
         "symlink": [plain(1, follow: .never, use: .write)],
         "symlinkat": [at(1, 2, follow: .never, use: .write)],
         "chmod": [plain(0, use: .write)],

@@ -95,17 +95,51 @@ extension Agent {
         return RemoteLocation(service: location.service, authority: location.authority, path: path)
     }
 
+    /// The kernel's answer for a path, found by a walk.
+    struct Refusal: Error {
+        let errno: Int32
+    }
+
+    /// Servers a path may pass through with `..` before the rest stays lexical.
+    static let maxServersWalked = 8
+
     /// `resolution` with each `..` of its server's path applied to the real
     /// parent of what precedes it (`known`: the remote working directory);
     /// the components after the last `..` stay the server's to resolve (a
     /// final link followed or not by the call), and what leaves the server
-    /// is the program's view again. The kernel's answer instead when the
-    /// server says a component before a `..` is missing or no directory.
-    func physicalParents(_ resolution: Resolution, known: RemoteLocation?, follow: Bool) -> ResolveOutcome {
+    /// is the program's view again, resolved anew (and walked again when it
+    /// enters a server with `..`, up to maxServersWalked). The kernel's
+    /// answer instead when a server says a component before a `..` is
+    /// missing or no directory.
+    func physicalParents(_ resolution: Resolution, known: RemoteLocation?, follow: Bool,
+                         trailingSlash: Bool) -> ResolveOutcome {
+        var current = resolution
+        for _ in 0..<Self.maxServersWalked {
+            guard let path = parentsWalked(current, known: known) else { break }
+            switch path {
+            case .failure(let refusal): return .failed(refusal.errno)
+            case .success(var path):
+                // The slash asks for a directory: the kernel still judges it where the path is local.
+                if trailingSlash && !path.hasSuffix("/") { path += "/" }
+                // The mount list and the services decide the new path's entry.
+                switch resolver.resolve(path, followFinal: follow) {
+                case .failed(let errno): return .failed(errno)
+                case .resolved(let again):
+                    current = Resolution(hostPath: again.hostPath, virtualPath: again.virtualPath, entry: again.entry,
+                                         translated: true, remote: again.remote, remoteSpelling: again.remoteSpelling)
+                }
+            }
+        }
+        return .resolved(current)
+    }
+
+    /// The program-view path `resolution` names once its server's `..` are
+    /// walked; nil when that changes nothing (or the server cannot tell).
+    private func parentsWalked(_ resolution: Resolution, known: RemoteLocation?) -> Result<String, Refusal>? {
         guard let spelled = resolution.remoteSpelling, let service = try? services.driver(for: spelled),
-              service.hasSymbolicLinks else { return .resolved(resolution) }
+              service.hasSymbolicLinks else { return nil }
         let parts = spelled.path.split(separator: "/")
-        guard let lastUp = parts.lastIndex(of: "..") else { return .resolved(resolution) }
+        guard let lastUp = parts.lastIndex(of: "..") else { return nil }
         let (from, consumed) = start(of: Array(parts[...lastUp]), spelled, known: known)
         let after = parts[(lastUp + 1)...]
         let path: String
@@ -115,19 +149,11 @@ extension Agent {
                                   path: PathName.normalize(directory + "/" + after.joined(separator: "/"))).virtualPath
         } catch {
             switch error {
-            case .answer(let errno): return .failed(errno)
-            case .unknown: return .resolved(resolution)
+            case .answer(let errno): return .failure(Refusal(errno: errno))
+            case .unknown: return nil
             case .leftServer(let rest): path = "/" + spelled.service + "/" + (rest + after).joined(separator: "/")
             }
         }
-        guard path != resolution.virtualPath else { return .resolved(resolution) }
-        // The mount list and the services decide the new path's entry; a
-        // second `..` above a server there stays lexical (no endless walks).
-        switch resolver.resolve(path, followFinal: follow) {
-        case .failed(let errno): return .failed(errno)
-        case .resolved(let again):
-            return .resolved(Resolution(hostPath: again.hostPath, virtualPath: again.virtualPath, entry: again.entry,
-                                        translated: true, remote: again.remote))
-        }
+        return path == resolution.virtualPath ? nil : .success(path)
     }
 }

@@ -170,6 +170,13 @@ public struct PathResolver {
             let redirected = entry.map { $0.target != .local } ?? false
             translated = translated || redirected
             if RemoteLocation.isRemote(host, services: services) {
+                // `/chirp/..` leaves the agent's own level at once, so that
+                // what follows is resolved as any path is (links followed).
+                if pending.last(where: { $0 != "." && !$0.isEmpty }) == ".." {
+                    missing = false
+                    translated = true  // the kernel has no such directory to go through
+                    continue
+                }
                 // The rest is the server's to resolve; `..` is applied lexically
                 // and may lead back out of the service.
                 let rest = pending.reversed().joined(separator: "/")

@@ -159,7 +159,7 @@ struct RunCommand: ParsableCommand {
         }
 
         let hostCwd = Self.currentDirectory()
-        let virtualCwd = workDir.map { $0.hasPrefix("/") ? $0 : PathName.join(hostCwd, $0) } ?? hostCwd
+        var virtualCwd = workDir.map { $0.hasPrefix("/") ? $0 : PathName.join(hostCwd, $0) } ?? hostCwd
         var hostStartDir: String? = nil
         var http = HTTPOptions()
         http.retryTimeout = timeout
@@ -184,6 +184,11 @@ struct RunCommand: ParsableCommand {
             case .resolved(let resolution):
                 // A remote directory is the agent's to track; the kernel's stays ours.
                 hostStartDir = resolution.remote == nil ? resolution.hostPath : nil
+                if resolution.remote == nil {
+                    // Named as getcwd names it: `..` and links resolved.
+                    virtualCwd = table.isTrivial ? Self.realPath(resolution.hostPath) ?? resolution.virtualPath
+                                                 : resolution.virtualPath
+                }
             }
         }
 
@@ -223,7 +228,9 @@ struct RunCommand: ParsableCommand {
         defer { reportFiles.forEach { $0.1.close() } }
         func reportFile(_ name: String?) -> LocalDescriptor? { reportFiles.first { $0.0 == name }?.1 }
         if let fd = reportFile(envList) { try Self.write(JobReport.environmentList(environment), to: fd, name: envList!) }
-        if workDir != nil { environment = environment.filter { !$0.hasPrefix("PWD=") } + ["PWD=\(virtualCwd)"] }
+        if workDir != nil {
+            environment = environment.filter { !$0.hasPrefix("PWD=") } + ["PWD=\(agent.startingDirectory)"]
+        }
         var spec = SpawnSpec(file: program[0], arguments: program, environment: environment,
                              workingDirectory: hostStartDir, filter: filter,
                              ignoredSignals: SpawnSpec.currentlyIgnoredSignals())
@@ -357,6 +364,13 @@ struct RunCommand: ParsableCommand {
             cursor += 1
         }
         return result
+    }
+
+    /// The kernel's name for a local directory (nil when it has none).
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     static func complain(_ message: String) {

@@ -321,6 +321,41 @@ import Glibc
         }
     }
 
+    /// A path that leaves a server with `..` (through the server's links or
+    /// not) is resolved from there as the kernel resolves any path: local
+    /// links followed before a `..`, and a trailing slash still asking for a
+    /// directory (unlink of `FILE/` is ENOTDIR and removes nothing). A -w
+    /// is named as getcwd names it, and one whose links lead out of the
+    /// server is refused with the place it leads to.
+    @Test func dotDotLeavingAServerIsResolvedAsAnyPath() throws {
+        try withChirpServer(.bundled) { server in
+            let local = Paths.temporaryDirectory("leave")
+            defer { Paths.remove(local) }
+            try FileManager.default.createDirectory(atPath: local + "/d/sub", withIntermediateDirectories: true)
+            Paths.write("LX\n", to: local + "/d/x")
+            Paths.write("F\n", to: local + "/f")
+            #expect(symlink("d/sub", local + "/l") == 0)
+            server.makeDirectory("/a/b")
+            #expect(symlink("a/b", server.local("/dd")) == 0 && symlink("../..", server.local("/a/up")) == 0)
+            let c = "/chirp/127.0.0.1:\(server.port)"
+            let result = Command.run([Paths.parrot, "run", "--", "python3", "-c", """
+                import os, sys
+                c, local = sys.argv[1], sys.argv[2]
+                for path in (c + "/../.." + local + "/l/../x", c + "/dd/../../../.." + local + "/l/../x", "/chirp/.." + local + "/l/../x"):
+                    print(open(path).read(), end="")
+                try: os.unlink(c + "/../.." + local + "/f/")
+                except OSError as e: print(e.strerror)
+                """, c, local])
+            #expect(result.status == 0 && result.stdout == "LX\nLX\nLX\nNot a directory\n", "\(result)")
+            #expect(FileManager.default.fileExists(atPath: local + "/f"))
+            let name = (local as NSString).lastPathComponent
+            let started = Command.run([Paths.parrot, "run", "-w", local + "/../\(name)/./l", "--", "/bin/pwd"])
+            #expect(started.status == 0 && started.stdout == local + "/d/sub\n", "\(started)")
+            let out = Command.run([Paths.parrot, "run", "-w", c + "/a/up/../x", "--", "true"])
+            #expect(out.status != 0 && out.stderr.contains("EXDEV (leads out of the server, to /x:"), "\(out)")
+        }
+    }
+
     @Test func startsInARemoteDirectory() throws {
         try withChirpServer { server in
             server.makeDirectory("/start")

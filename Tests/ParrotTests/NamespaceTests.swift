@@ -83,6 +83,16 @@ private struct ThreeRuns {
             "; find /data -name sock
             """),
         Case(script: "cat /data/missing; echo \"status $?\"; mkdir /data/f/x; echo \"status $?\"; cat /data/sub; echo \"status $?\""),
+        // rmdir, unlink and rename act on a link itself, even with a slash after it: refused, nothing removed.
+        Case(script: """
+            mkdir /data/empty && ln -s empty /data/ld && ln -s f /data/lf && python3 -c "
+            import os
+            for call, path in ((os.rmdir, '/data/ld/'), (os.unlink, '/data/lf/'), (os.unlink, '/data/ld/'),
+                               (lambda p: os.rename(p, '/data/moved'), '/data/ld/'), (os.rmdir, '/data/empty/')):
+                try: call(path); print('done', path)
+                except OSError as e: print(e.strerror, path)
+            "; ls /data
+            """, prootIsWrong: true),
     ]
 
     @Test(arguments: cases)
