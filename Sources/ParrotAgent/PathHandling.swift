@@ -192,6 +192,10 @@ extension Agent {
                 outcome = physicalParents(resolution, known: task.fs.remoteCwd, follow: follow,
                                           trailingSlash: trailingSlash && !entryItself)
             }
+            if case .entry = spec.follow, case .resolved(let resolution) = outcome, resolution.translated,
+               let refusal = dotEntryRefusal(stop, raw) {
+                return .refused(refusal)
+            }
             if entryItself, case .resolved(let resolution) = outcome, resolution.remote == nil, resolution.hostPath != "/" {
                 outcome = .resolved(Resolution(hostPath: resolution.hostPath + "/", virtualPath: resolution.virtualPath,
                                                entry: resolution.entry, translated: resolution.translated))

@@ -15,6 +15,17 @@ extension Agent {
         "mkdir", "mkdirat", "symlink", "symlinkat", "link", "linkat", "mknod", "mknodat",
     ]
 
+    /// rmdir, unlink or rename of a name whose last component is `.` or `..`
+    /// (trailing slashes aside): the kernel refuses those, and the lexical
+    /// normalization of a translated path would name the directory itself
+    /// (`rmdir e/.` removing e, `mv d/sub/.. n` moving d).
+    func dotEntryRefusal(_ stop: SyscallStop, _ raw: [UInt8]) -> Int32? {
+        guard let last = raw.split(separator: UInt8(ascii: "/")).last, last.allSatisfy({ $0 == UInt8(ascii: ".") }),
+              last.count <= 2, let name = policy.name(of: stop.number) else { return nil }
+        if name == "rmdir" || (name == "unlinkat" && stop.args[2] & 0x200 != 0) { return last.count == 1 ? EINVAL : ENOTEMPTY }
+        return name.hasPrefix("unlink") ? EISDIR : EBUSY
+    }
+
     /// The errno the path's spelling calls for, if any, before the server is asked.
     func shapeRefusal(_ name: String, _ stop: SyscallStop, _ list: [ResolvedArgument]) throws -> Int32? {
         guard let first = list.first, let location = first.resolution.remote, !first.original.isEmpty,

@@ -180,6 +180,15 @@ public struct PathResolver {
                 // The rest is the server's to resolve; `..` is applied lexically
                 // and may lead back out of the service.
                 let rest = pending.reversed().joined(separator: "/")
+                // Through a mount entry, `..` above its prefix leaves the mount,
+                // in the program's view, as it would leave a real mount.
+                if redirected, let entry, pending.contains(".."),
+                   case let above = PathName.normalize(virtual + "/" + rest), !PathName.isWithin(above, entry.prefix) {
+                    clear()
+                    pending = above.split(separator: "/").reversed()
+                    missing = false
+                    continue
+                }
                 let whole = PathName.normalize(rest.isEmpty ? host : host + "/" + rest)
                 if !redirected, pending.contains("..") { spelling = Self.spelling(host + "/" + rest, services: services) }
                 if let remote = RemoteLocation(normalized: whole, services: services) {

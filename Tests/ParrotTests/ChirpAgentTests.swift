@@ -193,6 +193,7 @@ import Glibc
         "truncate -s 10 a/b/n; wc -c a/b/n; head -c 5 a/b/n; tail -n 1 a/f; md5sum a/f; cmp a/f a/link && echo same",
         "cp -a a c; diff -r a c && echo samedir; stat -c '%n %Y' c/f; mv c d; ls -R d; rm -rf d; ls -A",
         "printf 'x\\n' >> a/f; cat a/f; ln a/f a/hard && stat -c %h a/f; rm a/hard; [ -d a/b ] && [ -f a/f ] && [ -L a/link ] && echo tests",
+        "mkdir -p x/sub && touch x/sub/f && ln -s x lx && ls lx/ && (rm -r lx/ || echo kept) && ls -A x && rmdir x/ && ls",
     ])
     func sameAsInALocalDirectory(_ step: String) throws {
         try withChirpServer { server in

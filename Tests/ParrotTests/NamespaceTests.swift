@@ -93,6 +93,17 @@ private struct ThreeRuns {
                 except OSError as e: print(e.strerror, path)
             "; ls /data
             """, prootIsWrong: true),
+        // `.` and `..` last: refused as the kernel refuses them, never the directory itself removed or moved.
+        Case(script: """
+            mkdir -p /data/e /data/dd/sub && cd /data && python3 -c "
+            import os
+            for call, path in ((os.rmdir, 'e/.'), (os.rmdir, 'e/./'), (os.rmdir, 'e/..'), (os.unlink, 'e/.'), (os.rmdir, '.'),
+                               (lambda p: os.rename(p, 'n'), 'dd/sub/..'), (lambda p: os.rename(p, 'n'), 'e/.'),
+                               (lambda p: os.rename('e', p), 'dd/.')):
+                try: call(path); print('done', path)
+                except OSError as e: print(e.strerror, path)
+            "; ls /data
+            """, prootIsWrong: true),  // proot moves dd for dd/sub/..
     ]
 
     @Test(arguments: cases)

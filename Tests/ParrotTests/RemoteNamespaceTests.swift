@@ -95,6 +95,14 @@ import Glibc
         if case .resolved(let resolution) = mounted.resolve("/data/sub/f", followFinal: true) {
             #expect(resolution.virtualPath == "/data/sub/f")
         }
+        // `..` above the mount's prefix leaves the mount, as a real one's would.
+        for path in ["/data/..", "/data/sub/../../srv/f"] {
+            guard case .resolved(let resolution) = mounted.resolve(path, followFinal: true) else {
+                Issue.record("\(path) not resolved"); continue
+            }
+            #expect(resolution.remote == nil && resolution.hostPath == (path == "/data/.." ? "/" : "/srv/f"), "\(resolution)")
+        }
+        #expect(remote(mounted.resolve("/data/sub/../x", followFinal: true))?.path == "/exported/x")
     }
 
     @Test func withoutMountsOnlyServiceNamesNeedAWalk() throws {
