@@ -82,7 +82,7 @@ extension ChirpFileService {
 
     public func chmod(_ handle: ServiceHandle, mode: UInt32) throws(ServiceError) {
         try withFile(handle, "fchmod") { (connection, file) throws(ServiceError) in
-            try connection.call(.fchmod(file.fd, mode: mode))
+            _ = try connection.call(.fchmod(file.fd, mode: mode))
         }
     }
 
