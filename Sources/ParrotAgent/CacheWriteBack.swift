@@ -265,6 +265,10 @@ final class CacheWriteBack {
                 if tracked.expected > 0 { tracked.expected -= 1 }
             }
             tracked.changes.note(mask, of: tracked.dataPath)
+            if mask & UInt32(IN_ATTRIB) != 0, let held = tracked.held,
+               let refused = tracked.changes.sendMode(from: tracked.dataPath, through: held, on: tracked.service) {
+                log.write("\(tracked.location): a mode set after its name went was refused (\(refused))")
+            }
             if mask & UInt32(IN_CLOSE_WRITE | IN_CLOSE_NOWRITE) != 0 {
                 tracked.opens -= 1
                 closed.insert(ObjectIdentifier(tracked))

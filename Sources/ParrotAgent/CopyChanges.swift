@@ -18,6 +18,8 @@ struct CopyChanges {
     /// Mapped shared and writable (seen where the agent maps it): written,
     /// whatever the mtime says.
     var mappedForWriting = false
+    /// The mode last sent through a held descriptor (see sendMode).
+    var modeSent: UInt32?
     /// For a copy of a file opened only to append: where the bytes not yet
     /// sent start. Such a copy starts empty and goes back as an append (the
     /// server's file may have grown meanwhile: other appenders keep theirs).
@@ -148,19 +150,21 @@ struct CopyChanges {
         }
         guard attributesChanged else { return [] }
         var left = ["times (if any)"]
-        var local = stat()
-        if lstat(localPath, &local) == 0, local.st_mode & 0o7777 != baselineMode {
-            // Sent late (at the last close): a mode set since through another
-            // name, later than the program's, stays.
-            if let now = try? service.fstat(handle), now.mode & 0o7777 != remoteMode & 0o7777 {
-                left.insert("mode (set on the server meanwhile)", at: 0)
-            } else {
-                do throws(ServiceError) { try service.chmod(handle, mode: local.st_mode & 0o7777) } catch {
-                    left.insert("mode (\(error))", at: 0)
-                }
-            }
-        }
+        if let refused = sendMode(from: localPath, through: handle, on: service) { left.insert("mode (\(refused))", at: 0) }
         return left
+    }
+
+    /// The program's chmod of a held copy goes through the held descriptor
+    /// when the agent sees it (its inotify events are read before every
+    /// remote call), so that it takes its place among chmods made through
+    /// the file's other names; returns a refusal.
+    mutating func sendMode(from localPath: String, through handle: ServiceHandle, on service: FileService) -> ServiceError? {
+        var local = stat()
+        guard lstat(localPath, &local) == 0, case let mode = local.st_mode & 0o7777,
+              mode != (modeSent ?? baselineMode) else { return nil }
+        do throws(ServiceError) { try service.chmod(handle, mode: mode) } catch { return error }
+        modeSent = mode
+        return nil
     }
 
     /// Sends the data if it was written, then mode and times if they were

@@ -239,6 +239,10 @@ final class LocalCopies {
         InotifyEvents.drain(inotify) { watch, mask in
             guard let copy = byWatch[watch] else { return }
             copy.changes.note(mask, of: copy.path)
+            if mask & UInt32(IN_ATTRIB) != 0, let nameless = copy.nameless,
+               let refused = copy.changes.sendMode(from: copy.path, through: nameless, on: copy.file.service) {
+                log.write("\(copy.file.location): a mode set after its name went was refused (\(refused))")
+            }
             if mask & UInt32(IN_OPEN) != 0 {
                 copy.openEvents += 1
                 if copy.openEvents > 1 { copy.reopened = true }

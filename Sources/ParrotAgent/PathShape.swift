@@ -40,7 +40,13 @@ extension Agent {
             }
         }
         // Nothing else to judge without a slash at the end of either name (nearly every call).
-        guard first.original.last == slash || (list.count > 1 && list[1].original.last == slash) else { return nil }
+        guard first.original.last == slash || (list.count > 1 && list[1].original.last == slash) else {
+            // `FILE/.` asks for a directory as `FILE/` does (the calls on the entry itself answered above).
+            guard first.original.count > 1, first.original.suffix(2).elementsEqual("/.".utf8),
+                  !Self.creatingCalls.contains(name),
+                  let status = try? services.driver(for: location).stat(location.path) else { return nil }
+            return status.isDirectory ? nil : ENOTDIR
+        }
         let service = try? services.driver(for: location)
         // Names the call acts on itself, never through a last link: a slash
         // after one asks for a directory there.

@@ -64,8 +64,9 @@ extension Agent {
             }
             // The umask costs a read of /proc: only a call that may create needs it.
             let creates = flags & O_CREAT != 0 || flags & O_TMPFILE_FLAG == O_TMPFILE_FLAG
-            // A trailing slash follows a last link even with O_NOFOLLOW (`rm -r link/`).
-            let followed = first.original.last == UInt8(ascii: "/") ? flags & ~O_NOFOLLOW : flags
+            // A trailing slash (or `/.`) follows a last link even with O_NOFOLLOW (`rm -r link/`).
+            let throughLink = first.original.last == UInt8(ascii: "/") || first.original.suffix(2).elementsEqual("/.".utf8)
+            let followed = throughLink ? flags & ~O_NOFOLLOW : flags
             let file = try openRemote(location, service: service, flags: followed,
                                       mode: creates ? mode & 0o7777 & ~umask(of: stop.tid) : 0)
             guard let fd = task.process.descriptors.insert(file, closeOnExec: flags & O_CLOEXEC != 0) else {

@@ -194,6 +194,7 @@ import Glibc
         "cp -a a c; diff -r a c && echo samedir; stat -c '%n %Y' c/f; mv c d; ls -R d; rm -rf d; ls -A",
         "printf 'x\\n' >> a/f; cat a/f; ln a/f a/hard && stat -c %h a/f; rm a/hard; [ -d a/b ] && [ -f a/f ] && [ -L a/link ] && echo tests",
         "mkdir -p x/sub && touch x/sub/f && ln -s x lx && ls lx/ && (rm -r lx/ || echo kept) && ls -A x && rmdir x/ && ls",
+        "ln -s a/b bl && python3 -c 'import os; print([os.open(p, os.O_RDONLY | os.O_NOFOLLOW) > 0 for p in (\"bl/.\", \"bl/\")])'; stat -c %F a/f/. || echo refused",
     ])
     func sameAsInALocalDirectory(_ step: String) throws {
         try withChirpServer { server in

@@ -136,11 +136,13 @@ import Testing
                 print(open("b").read(), oct(os.stat("c").st_mode & 0o777))'
                 """
             try Self.expectNative(server, script, modes: Self.bothModes)
-            // A mode set later through another name is the file's last: the copy's own goes back at its close.
+            // Modes set through the descriptor and through another name keep their order.
             try Self.expectNative(server, """
                 cd $C/d && python3 -c '
                 import os
                 g = os.open("a", os.O_RDWR); os.unlink("a"); os.fchmod(g, 0o600); os.chmod("b", 0o751); os.close(g)
+                print(oct(os.stat("c").st_mode & 0o777))
+                g = os.open("b", os.O_RDWR); os.unlink("b"); os.chmod("c", 0o700); os.fchmod(g, 0o640); os.close(g)
                 print(oct(os.stat("c").st_mode & 0o777))'
                 """, modes: Self.bothModes)
         }
