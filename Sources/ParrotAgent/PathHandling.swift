@@ -194,7 +194,8 @@ extension Agent {
             }
             if case .entry = spec.follow, case .resolved(let resolution) = outcome, resolution.translated,
                let refusal = dotEntryRefusal(stop, raw) {
-                return .refused(refusal)
+                // The directory before the dot is looked up first, as the kernel does.
+                return .refused(directoryRefusal(PathName.split(absolute)?.directory ?? "/") ?? refusal)
             }
             if entryItself, case .resolved(let resolution) = outcome, resolution.remote == nil, resolution.hostPath != "/" {
                 outcome = .resolved(Resolution(hostPath: resolution.hostPath + "/", virtualPath: resolution.virtualPath,

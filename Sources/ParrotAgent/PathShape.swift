@@ -26,6 +26,24 @@ extension Agent {
         return name.hasPrefix("unlink") ? EISDIR : EBUSY
     }
 
+    /// ENOENT or ENOTDIR when `path` (the program's view) names no directory.
+    func directoryRefusal(_ path: String) -> Int32? {
+        switch resolver.resolve(path, followFinal: true) {
+        case .failed(let errno): return errno
+        case .resolved(let resolution):
+            if let remote = resolution.remote {
+                do throws(ServiceError) {
+                    return try services.driver(for: remote).stat(remote.path).isDirectory ? nil : ENOTDIR
+                } catch {
+                    return error.errno
+                }
+            }
+            var status = stat()
+            guard fstatat(AT_FDCWD, resolution.hostPath, &status, 0) == 0 else { return errno }
+            return status.st_mode & S_IFMT == S_IFDIR ? nil : ENOTDIR
+        }
+    }
+
     /// The errno the path's spelling calls for, if any, before the server is asked.
     func shapeRefusal(_ name: String, _ stop: SyscallStop, _ list: [ResolvedArgument]) throws -> Int32? {
         guard let first = list.first, let location = first.resolution.remote, !first.original.isEmpty,

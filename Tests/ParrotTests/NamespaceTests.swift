@@ -99,7 +99,8 @@ private struct ThreeRuns {
             import os
             for call, path in ((os.rmdir, 'e/.'), (os.rmdir, 'e/./'), (os.rmdir, 'e/..'), (os.unlink, 'e/.'), (os.rmdir, '.'),
                                (lambda p: os.rename(p, 'n'), 'dd/sub/..'), (lambda p: os.rename(p, 'n'), 'e/.'),
-                               (lambda p: os.rename('e', p), 'dd/.')):
+                               (lambda p: os.rename('e', p), 'dd/.'), (os.rmdir, 'none/.'), (os.rmdir, 'f/.'),
+                               (os.unlink, 'f/..')):
                 try: call(path); print('done', path)
                 except OSError as e: print(e.strerror, path)
             "; ls /data
