@@ -264,8 +264,7 @@ final class CacheWriteBack {
                 tracked.openEvents += 1
                 if tracked.expected > 0 { tracked.expected -= 1 }
             }
-            tracked.changes.note(mask, of: tracked.dataPath)
-            if mask & UInt32(IN_ATTRIB) != 0, let held = tracked.held,
+            if tracked.changes.note(mask, of: tracked.dataPath), let held = tracked.held,
                let refused = tracked.changes.sendMode(from: tracked.dataPath, through: held, on: tracked.service) {
                 log.write("\(tracked.location): a mode set after its name went was refused (\(refused))")
             }

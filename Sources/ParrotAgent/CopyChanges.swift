@@ -18,8 +18,11 @@ struct CopyChanges {
     /// Mapped shared and writable (seen where the agent maps it): written,
     /// whatever the mtime says.
     var mappedForWriting = false
-    /// The mode last sent through a held descriptor (see sendMode).
-    var modeSent: UInt32?
+    /// A chmod seen (IN_ATTRIB with the mode changed or the mtime not) and
+    /// not sent yet: even one to the mode the copy already had counts.
+    var modeSet = false
+    /// The copy's mtime and mode as the last event left them.
+    private var lastSeen: (time: timespec, mode: UInt32)?
     /// For a copy of a file opened only to append: where the bytes not yet
     /// sent start. Such a copy starts empty and goes back as an append (the
     /// server's file may have grown meanwhile: other appenders keep theirs).
@@ -36,7 +39,10 @@ struct CopyChanges {
 
     /// The copy at `path` is ready: what it holds now is what the server has.
     mutating func watching(_ path: String) {
-        baselineTime = Self.modificationTime(path)
+        var status = stat()
+        guard lstat(path, &status) == 0 else { return }
+        baselineTime = status.st_mtim
+        lastSeen = (status.st_mtim, UInt32(status.st_mode & 0o7777))
     }
 
     /// The copy's bits as the agent sets them, before it is watched: the
@@ -50,12 +56,20 @@ struct CopyChanges {
         return modified || attributesChanged
     }
 
-    mutating func note(_ mask: UInt32, of path: String) {
+    /// Returns whether the event was a chmod: a utime (touch) sets the
+    /// mtime, a chmod leaves it and may leave the mode too.
+    @discardableResult
+    mutating func note(_ mask: UInt32, of path: String) -> Bool {
+        var status = stat()
+        let now = lstat(path, &status) == 0 ? (time: status.st_mtim, mode: UInt32(status.st_mode & 0o7777)) : nil
+        defer { if let now { lastSeen = now } }
         if mask & UInt32(IN_MODIFY) != 0 { modified = true }
-        if mask & UInt32(IN_ATTRIB) != 0 {
-            attributesChanged = true
-            setTime = Self.modificationTime(path)
-        }
+        guard mask & UInt32(IN_ATTRIB) != 0 else { return false }
+        attributesChanged = true
+        setTime = now?.time
+        guard let now, let before = lastSeen, now.mode != before.mode || Self.same(now.time, before.time) else { return false }
+        modeSet = true
+        return true
     }
 
     /// A write through a shared mapping moved the mtime past what the copy
@@ -122,13 +136,10 @@ struct CopyChanges {
     mutating func reset(at path: String) {
         modified = false
         attributesChanged = false
+        modeSet = false
         watching(path)
     }
 
-    /// Sends the data, if it was written, through `handle`: the server's file
-    /// opened before its name went (to append, for a copy that appends).
-    /// Mode and times have no call by handle; returns whether they were set
-    /// all the same (then they stay the copy's).
     /// Sends the data if it was written and the mode if it was set, through
     /// `handle`; returns what could not go: times (Chirp sets none by
     /// descriptor, and a chmod is not told apart from a utime), a refused mode.
@@ -150,7 +161,9 @@ struct CopyChanges {
         }
         guard attributesChanged else { return [] }
         var left = ["times (if any)"]
-        if let refused = sendMode(from: localPath, through: handle, on: service) { left.insert("mode (\(refused))", at: 0) }
+        if modeSet, let refused = sendMode(from: localPath, through: handle, on: service) {
+            left.insert("mode (\(refused))", at: 0)
+        }
         return left
     }
 
@@ -160,10 +173,9 @@ struct CopyChanges {
     /// the file's other names; returns a refusal.
     mutating func sendMode(from localPath: String, through handle: ServiceHandle, on service: FileService) -> ServiceError? {
         var local = stat()
-        guard lstat(localPath, &local) == 0, case let mode = local.st_mode & 0o7777,
-              mode != (modeSent ?? baselineMode) else { return nil }
-        do throws(ServiceError) { try service.chmod(handle, mode: mode) } catch { return error }
-        modeSent = mode
+        guard lstat(localPath, &local) == 0 else { return nil }
+        do throws(ServiceError) { try service.chmod(handle, mode: local.st_mode & 0o7777) } catch { return error }
+        modeSet = false
         return nil
     }
 
@@ -173,7 +185,7 @@ struct CopyChanges {
         noticeMappedWrites(localPath)
         var local = stat()
         guard lstat(localPath, &local) == 0 else { throw ServiceError.posix("stat", localPath) }
-        let chmodded = local.st_mode & 0o7777 != baselineMode
+        let chmodded = modeSet || local.st_mode & 0o7777 != baselineMode
         if modified, let from = appendsFrom {
             let fd = open(localPath, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { throw ServiceError.posix("open", localPath) }

@@ -26,6 +26,12 @@ extension Agent {
         return name.hasPrefix("unlink") ? EISDIR : EBUSY
     }
 
+    /// Whether the last component, trailing slashes aside, is `.` after another (`X/.`, `X/./`).
+    static func endsInDot(_ raw: [UInt8]) -> Bool {
+        let trimmed = raw.reversed().drop { $0 == UInt8(ascii: "/") }.reversed()
+        return trimmed.count > 1 && trimmed.suffix(2).elementsEqual("/.".utf8)
+    }
+
     /// ENOENT or ENOTDIR when `path` (the program's view) names no directory.
     func directoryRefusal(_ path: String) -> Int32? {
         switch resolver.resolve(path, followFinal: true) {
@@ -57,14 +63,20 @@ extension Agent {
                 return EINVAL
             }
         }
-        // Nothing else to judge without a slash at the end of either name (nearly every call).
-        guard first.original.last == slash || (list.count > 1 && list[1].original.last == slash) else {
-            // `FILE/.` asks for a directory as `FILE/` does (the calls on the entry itself answered above).
-            guard first.original.count > 1, first.original.suffix(2).elementsEqual("/.".utf8),
-                  !Self.creatingCalls.contains(name),
-                  let status = try? services.driver(for: location).stat(location.path) else { return nil }
-            return status.isDirectory ? nil : ENOTDIR
+        if Self.endsInDot(first.original) {
+            // `X/.` names the directory X leads to, which must be there: nothing
+            // is made in its stead (rmdir, unlink, rename: answered before this).
+            let status: FileStatus
+            do throws(ServiceError) { status = try services.driver(for: location).stat(location.path) } catch {
+                return error.errno
+            }
+            guard status.isDirectory else { return ENOTDIR }
+            if Self.creatingCalls.contains(name) { return EEXIST }
+            if Self.openCalls.contains(name), try openFlags(name, stop) & O_CREAT != 0 { return EISDIR }
+            return name.hasPrefix("readlink") ? EINVAL : nil
         }
+        // Nothing else to judge without a slash at the end of either name (nearly every call).
+        guard first.original.last == slash || (list.count > 1 && list[1].original.last == slash) else { return nil }
         let service = try? services.driver(for: location)
         // Names the call acts on itself, never through a last link: a slash
         // after one asks for a directory there.

@@ -45,6 +45,11 @@ extension Agent {
             // Only a second path is remote (rename, link): across services.
             throw ServiceError(errno: EXDEV)
         }
+        // A call on a descriptor (utimensat with no path, AT_EMPTY_PATH) whose
+        // name went: the protocols make it by name (the stats are answered apart).
+        if let file = first.descriptor, file.isDetached, name != "newfstatat" && name != "statx" {
+            throw ServiceError(errno: ESTALE)
+        }
         // The path's spelling first (every remote call but exec and cached opens comes here).
         if let refusal = (try? shapeRefusal(name, stop, list)) ?? nil { throw ServiceError(errno: refusal) }
         let service = try services.driver(for: location)
@@ -65,7 +70,7 @@ extension Agent {
             // The umask costs a read of /proc: only a call that may create needs it.
             let creates = flags & O_CREAT != 0 || flags & O_TMPFILE_FLAG == O_TMPFILE_FLAG
             // A trailing slash (or `/.`) follows a last link even with O_NOFOLLOW (`rm -r link/`).
-            let throughLink = first.original.last == UInt8(ascii: "/") || first.original.suffix(2).elementsEqual("/.".utf8)
+            let throughLink = first.original.last == UInt8(ascii: "/") || Self.endsInDot(first.original)
             let followed = throughLink ? flags & ~O_NOFOLLOW : flags
             let file = try openRemote(location, service: service, flags: followed,
                                       mode: creates ? mode & 0o7777 & ~umask(of: stop.tid) : 0)

@@ -358,6 +358,36 @@ import Glibc
         }
     }
 
+    /// `X/.` names the directory X leads to (followed even by lstat and
+    /// readlink), which must be there: nothing is made in its stead.
+    @Test func aNameEndingInDotIsTheDirectoryItLeadsTo() throws {
+        try withChirpServer(.bundled) { server in
+            let local = Paths.temporaryDirectory("dot")
+            defer { Paths.remove(local) }
+            let tree = "mkdir -p t/d && touch t/f && ln -s d t/ld && ln -s missing t/ldang && ln -s f t/lf"
+            #expect(Command.run(["/bin/sh", "-c", tree], cwd: local).status == 0)
+            #expect(Command.run(["/bin/sh", "-c", tree], cwd: server.local("/")).status == 0)
+            let script = """
+                import os, sys
+                b = sys.argv[1]
+                calls = [("open missing/. creat", lambda: os.close(os.open(b + "/missing/.", os.O_RDWR | os.O_CREAT))),
+                         ("open ldang/. creat", lambda: os.close(os.open(b + "/ldang/.", os.O_RDWR | os.O_CREAT))),
+                         ("open f/./ creat", lambda: os.close(os.open(b + "/f/./", os.O_RDWR | os.O_CREAT)))]
+                calls += [("mkdir " + p, lambda p=p: os.mkdir(b + "/" + p)) for p in ("missing/.", "f/.", "lf/.", "ldang/.", "d/.")]
+                calls += [("lstat " + p, lambda p=p: oct(os.lstat(b + "/" + p).st_mode >> 12)) for p in ("ld/.", "ld/./.", "ldang/.")]
+                calls += [("readlink " + p, lambda p=p: os.readlink(b + "/" + p)) for p in ("ld/.", "ldang/.")]
+                for label, call in calls:
+                    try: print(label, call())
+                    except OSError as e: print(label, e.strerror)
+                print(sorted(os.listdir(b)))
+                """
+            let native = Command.run(["python3", "-c", script, local + "/t"])
+            let traced = Command.run([Paths.parrot, "run", "--", "python3", "-c", script, "/chirp/127.0.0.1:\(server.port)/t"])
+            #expect(native.status == 0 && native.stdout.contains("mkdir missing/. No such file or directory"), "\(native)")
+            #expect(traced.status == 0 && traced.stdout == native.stdout, "\(traced)\nnative: \(native)")
+        }
+    }
+
     @Test func startsInARemoteDirectory() throws {
         try withChirpServer { server in
             server.makeDirectory("/start")

@@ -145,6 +145,22 @@ import Testing
                 g = os.open("b", os.O_RDWR); os.unlink("b"); os.chmod("c", 0o700); os.fchmod(g, 0o640); os.close(g)
                 print(oct(os.stat("c").st_mode & 0o777))'
                 """, modes: Self.bothModes)
+            // A chmod to the mode the copy has already counts; a utime is no chmod.
+            try Self.expectNative(server, """
+                cd $C/d && python3 -c '
+                import os
+                g = os.open("a", os.O_RDWR); os.unlink("a"); os.fchmod(g, 0o600); os.chmod("b", 0o644); os.fchmod(g, 0o600); os.close(g)
+                print(oct(os.stat("c").st_mode & 0o777))
+                g = os.open("b", os.O_RDWR); os.unlink("b"); os.chmod("c", 0o444); os.fchmod(g, 0o600); os.close(g)
+                print(oct(os.stat("c").st_mode & 0o777))'
+                """, modes: Self.bothModes)
+            // (A streamed descriptor whose name went takes no times: Chirp sets them by name only.)
+            try Self.expectNative(server, """
+                cd $C/d && python3 -c '
+                import os
+                g = os.open("a", os.O_RDWR); os.unlink("a"); os.fchmod(g, 0o640); os.chmod("c", 0o644); os.utime(g); os.close(g)
+                print(oct(os.stat("b").st_mode & 0o777))'
+                """, modes: [["--attr-timeout", "0"], ["--attr-timeout", "60"]])
         }
     }
 
