@@ -21,8 +21,27 @@ struct CopyChanges {
     /// A chmod seen (IN_ATTRIB with the mode changed or the mtime not) and
     /// not sent yet: even one to the mode the copy already had counts.
     var modeSet = false
-    /// The copy's mtime and mode as the last event left them.
-    private var lastSeen: (time: timespec, mode: UInt32)?
+    /// The copy's status as the last event left it.
+    private var lastSeen: SeenStatus?
+
+    /// What tells a chmod from the other changes that raise IN_ATTRIB: a
+    /// utime sets the mtime, a link or unlink of the copy (the cache's own
+    /// shared copies) moves the link count, a chown the owner.
+    private struct SeenStatus {
+        var time: timespec, mode: UInt32, links: UInt64, owner: (uid_t, gid_t)
+
+        init?(_ path: String) {
+            var status = stat()
+            guard lstat(path, &status) == 0 else { return nil }
+            (time, mode, links, owner) = (status.st_mtim, UInt32(status.st_mode & 0o7777), UInt64(status.st_nlink),
+                                          (status.st_uid, status.st_gid))
+        }
+
+        func isChmod(after before: SeenStatus) -> Bool {
+            mode != before.mode
+                || (CopyChanges.same(time, before.time) && links == before.links && owner == before.owner)
+        }
+    }
     /// For a copy of a file opened only to append: where the bytes not yet
     /// sent start. Such a copy starts empty and goes back as an append (the
     /// server's file may have grown meanwhile: other appenders keep theirs).
@@ -39,10 +58,8 @@ struct CopyChanges {
 
     /// The copy at `path` is ready: what it holds now is what the server has.
     mutating func watching(_ path: String) {
-        var status = stat()
-        guard lstat(path, &status) == 0 else { return }
-        baselineTime = status.st_mtim
-        lastSeen = (status.st_mtim, UInt32(status.st_mode & 0o7777))
+        lastSeen = SeenStatus(path)
+        baselineTime = lastSeen?.time
     }
 
     /// The copy's bits as the agent sets them, before it is watched: the
@@ -60,14 +77,13 @@ struct CopyChanges {
     /// mtime, a chmod leaves it and may leave the mode too.
     @discardableResult
     mutating func note(_ mask: UInt32, of path: String) -> Bool {
-        var status = stat()
-        let now = lstat(path, &status) == 0 ? (time: status.st_mtim, mode: UInt32(status.st_mode & 0o7777)) : nil
+        let now = SeenStatus(path)
         defer { if let now { lastSeen = now } }
         if mask & UInt32(IN_MODIFY) != 0 { modified = true }
         guard mask & UInt32(IN_ATTRIB) != 0 else { return false }
         attributesChanged = true
         setTime = now?.time
-        guard let now, let before = lastSeen, now.mode != before.mode || Self.same(now.time, before.time) else { return false }
+        guard let now, let before = lastSeen, now.isChmod(after: before) else { return false }
         modeSet = true
         return true
     }
@@ -130,7 +146,7 @@ struct CopyChanges {
         return lstat(path, &status) == 0 ? status.st_mtim : nil
     }
 
-    private static func same(_ a: timespec, _ b: timespec) -> Bool { a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec }
+    fileprivate static func same(_ a: timespec, _ b: timespec) -> Bool { a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec }
 
     /// Everything was sent from the copy at `path`: nothing to send until the next change.
     mutating func reset(at path: String) {
