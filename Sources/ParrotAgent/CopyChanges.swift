@@ -18,30 +18,13 @@ struct CopyChanges {
     /// Mapped shared and writable (seen where the agent maps it): written,
     /// whatever the mtime says.
     var mappedForWriting = false
-    /// A chmod seen (IN_ATTRIB with the mode changed or the mtime not) and
-    /// not sent yet: even one to the mode the copy already had counts.
+    /// A chmod seen (an IN_ATTRIB that changed the copy's mode) and not sent
+    /// yet. A chmod to the mode the copy has is not told apart from a chown
+    /// or a utime to the same values (nor from the cache linking the copy),
+    /// and the copy's mode has bits the server's may lack: it is not sent.
     var modeSet = false
-    /// The copy's status as the last event left it.
-    private var lastSeen: SeenStatus?
-
-    /// What tells a chmod from the other changes that raise IN_ATTRIB: a
-    /// utime sets the mtime, a link or unlink of the copy (the cache's own
-    /// shared copies) moves the link count, a chown the owner.
-    private struct SeenStatus {
-        var time: timespec, mode: UInt32, links: UInt64, owner: (uid_t, gid_t)
-
-        init?(_ path: String) {
-            var status = stat()
-            guard lstat(path, &status) == 0 else { return nil }
-            (time, mode, links, owner) = (status.st_mtim, UInt32(status.st_mode & 0o7777), UInt64(status.st_nlink),
-                                          (status.st_uid, status.st_gid))
-        }
-
-        func isChmod(after before: SeenStatus) -> Bool {
-            mode != before.mode
-                || (CopyChanges.same(time, before.time) && links == before.links && owner == before.owner)
-        }
-    }
+    /// The copy's mode as the last event left it.
+    private var lastMode: UInt32?
     /// For a copy of a file opened only to append: where the bytes not yet
     /// sent start. Such a copy starts empty and goes back as an append (the
     /// server's file may have grown meanwhile: other appenders keep theirs).
@@ -58,8 +41,10 @@ struct CopyChanges {
 
     /// The copy at `path` is ready: what it holds now is what the server has.
     mutating func watching(_ path: String) {
-        lastSeen = SeenStatus(path)
-        baselineTime = lastSeen?.time
+        var status = stat()
+        guard lstat(path, &status) == 0 else { return }
+        baselineTime = status.st_mtim
+        lastMode = UInt32(status.st_mode & 0o7777)
     }
 
     /// The copy's bits as the agent sets them, before it is watched: the
@@ -73,17 +58,21 @@ struct CopyChanges {
         return modified || attributesChanged
     }
 
-    /// Returns whether the event was a chmod: a utime (touch) sets the
-    /// mtime, a chmod leaves it and may leave the mode too.
+    /// Returns whether the event changed the copy's mode (see modeSet).
     @discardableResult
     mutating func note(_ mask: UInt32, of path: String) -> Bool {
-        let now = SeenStatus(path)
-        defer { if let now { lastSeen = now } }
         if mask & UInt32(IN_MODIFY) != 0 { modified = true }
         guard mask & UInt32(IN_ATTRIB) != 0 else { return false }
+        // Only a chmod moves the mode, and it raises IN_ATTRIB: the mode is
+        // compared from one such event to the next (events are read late, so
+        // what is read is the copy's state after all of them).
+        var status = stat()
+        let found = lstat(path, &status) == 0
+        let mode = UInt32(status.st_mode & 0o7777)
+        defer { if found { lastMode = mode } }
         attributesChanged = true
-        setTime = now?.time
-        guard let now, let before = lastSeen, now.isChmod(after: before) else { return false }
+        setTime = found ? status.st_mtim : nil
+        guard found, let before = lastMode, mode != before else { return false }
         modeSet = true
         return true
     }
@@ -146,7 +135,7 @@ struct CopyChanges {
         return lstat(path, &status) == 0 ? status.st_mtim : nil
     }
 
-    fileprivate static func same(_ a: timespec, _ b: timespec) -> Bool { a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec }
+    private static func same(_ a: timespec, _ b: timespec) -> Bool { a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec }
 
     /// Everything was sent from the copy at `path`: nothing to send until the next change.
     mutating func reset(at path: String) {
@@ -201,7 +190,7 @@ struct CopyChanges {
         noticeMappedWrites(localPath)
         var local = stat()
         guard lstat(localPath, &local) == 0 else { throw ServiceError.posix("stat", localPath) }
-        let chmodded = modeSet || local.st_mode & 0o7777 != baselineMode
+        let chmodded = local.st_mode & 0o7777 != baselineMode
         if modified, let from = appendsFrom {
             let fd = open(localPath, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { throw ServiceError.posix("open", localPath) }
