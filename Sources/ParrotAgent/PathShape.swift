@@ -63,11 +63,13 @@ extension Agent {
                 return EINVAL
             }
         }
-        if Self.endsInDot(first.original) {
+        // A link's new name is its second.
+        let named = name.hasPrefix("link") && list.count > 1 ? list[1] : first
+        if Self.endsInDot(named.original), let place = named.resolution.remote {
             // `X/.` names the directory X leads to, which must be there: nothing
             // is made in its stead (rmdir, unlink, rename: answered before this).
             let status: FileStatus
-            do throws(ServiceError) { status = try services.driver(for: location).stat(location.path) } catch {
+            do throws(ServiceError) { status = try services.driver(for: place).stat(place.path) } catch {
                 return error.errno
             }
             guard status.isDirectory else { return ENOTDIR }

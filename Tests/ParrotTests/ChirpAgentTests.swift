@@ -374,6 +374,7 @@ import Glibc
                          ("open ldang/. creat", lambda: os.close(os.open(b + "/ldang/.", os.O_RDWR | os.O_CREAT))),
                          ("open f/./ creat", lambda: os.close(os.open(b + "/f/./", os.O_RDWR | os.O_CREAT)))]
                 calls += [("mkdir " + p, lambda p=p: os.mkdir(b + "/" + p)) for p in ("missing/.", "f/.", "lf/.", "ldang/.", "d/.")]
+                calls += [("link " + p, lambda p=p: os.link(b + "/f", b + "/" + p)) for p in ("missing/.", "f/.", "ldang/.")]
                 calls += [("lstat " + p, lambda p=p: oct(os.lstat(b + "/" + p).st_mode >> 12)) for p in ("ld/.", "ld/./.", "ldang/.")]
                 calls += [("readlink " + p, lambda p=p: os.readlink(b + "/" + p)) for p in ("ld/.", "ldang/.")]
                 for label, call in calls:
