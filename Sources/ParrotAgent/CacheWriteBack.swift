@@ -264,8 +264,7 @@ final class CacheWriteBack {
                 tracked.openEvents += 1
                 if tracked.expected > 0 { tracked.expected -= 1 }
             }
-            if tracked.changes.note(mask, of: tracked.dataPath), let held = tracked.held,
-               let refused = tracked.changes.sendMode(from: tracked.dataPath, through: held, on: tracked.service) {
+            if let refused = tracked.changes.note(mask, of: tracked.dataPath, nameless: tracked.held, on: tracked.service) {
                 log.write("\(tracked.location): a mode set after its name went was refused (\(refused))")
             }
             if mask & UInt32(IN_CLOSE_WRITE | IN_CLOSE_NOWRITE) != 0 {

@@ -58,9 +58,15 @@ struct CopyChanges {
         return modified || attributesChanged
     }
 
-    /// Returns whether the event changed the copy's mode (see modeSet).
-    @discardableResult
-    mutating func note(_ mask: UInt32, of path: String) -> Bool {
+    /// Notes an event of the copy at `path`; a chmod of a copy whose name
+    /// went goes through `nameless` at once (see sendMode): returns its refusal.
+    mutating func note(_ mask: UInt32, of path: String, nameless: ServiceHandle?, on service: FileService) -> ServiceError? {
+        guard modeChanged(by: mask, of: path), let nameless else { return nil }
+        return sendMode(from: path, through: nameless, on: service)
+    }
+
+    /// Whether the event changed the copy's mode (see modeSet).
+    private mutating func modeChanged(by mask: UInt32, of path: String) -> Bool {
         if mask & UInt32(IN_MODIFY) != 0 { modified = true }
         guard mask & UInt32(IN_ATTRIB) != 0 else { return false }
         // Only a chmod moves the mode, and it raises IN_ATTRIB: the mode is

@@ -39,11 +39,8 @@ extension Agent {
                 guard let file = task.process.descriptors[fd]?.file else { try stop.fail(EBADF); return .proceed }
                 guard file.isDirectory else { try stop.fail(ENOTDIR); return .proceed }
                 // Opened under a name that may pass through links; detached, the name is no longer its.
-                let location = file.isDetached ? file.location
-                    : (try? physicalDirectory(file.location, under: task.fs.remoteCwd, service: file.service)) ?? file.location
-                task.fs.cwd = location.virtualPath
-                task.fs.remoteCwd = location
-                remoteCwdInUse = true
+                enterRemoteDirectory(task, file.isDetached ? file.location
+                    : (try? physicalDirectory(file.location, under: task.fs.remoteCwd, service: file.service)) ?? file.location)
                 try stop.emulate(returning: 0)
                 return .proceed
             }

@@ -238,8 +238,7 @@ final class LocalCopies {
         guard inotify >= 0, !byWatch.isEmpty else { return }
         InotifyEvents.drain(inotify) { watch, mask in
             guard let copy = byWatch[watch] else { return }
-            if copy.changes.note(mask, of: copy.path), let nameless = copy.nameless,
-               let refused = copy.changes.sendMode(from: copy.path, through: nameless, on: copy.file.service) {
+            if let refused = copy.changes.note(mask, of: copy.path, nameless: copy.nameless, on: copy.file.service) {
                 log.write("\(copy.file.location): a mode set after its name went was refused (\(refused))")
             }
             if mask & UInt32(IN_OPEN) != 0 {

@@ -184,8 +184,7 @@ extension Agent {
             // A trailing slash follows the last link (lstat("link/") is the
             // directory's), but for calls on the entry itself, which the
             // kernel then refuses: the slash stays for it (or the server) to judge.
-            // (`X/.` follows X as `X/` does.)
-            let trailingSlash = raw.last == UInt8(ascii: "/") || Self.endsInDot(raw)
+            let trailingSlash = Self.asksForDirectory(raw)
             let entryItself = if case .entry = spec.follow { trailingSlash } else { false }
             let follow = try shouldFollow(spec.follow, stop) || (trailingSlash && !entryItself)
             var outcome = resolver.resolve(entryItself ? PathName.trimmed(absolute) : absolute, followFinal: follow)

@@ -32,6 +32,12 @@ extension Agent {
         return trimmed.count > 1 && trimmed.suffix(2).elementsEqual("/.".utf8)
     }
 
+    /// Whether the spelling asks for a directory, following a last link to
+    /// it: a trailing slash, or `X/.`.
+    static func asksForDirectory(_ raw: [UInt8]) -> Bool {
+        raw.last == UInt8(ascii: "/") || endsInDot(raw)
+    }
+
     /// ENOENT or ENOTDIR when `path` (the program's view) names no directory.
     func directoryRefusal(_ path: String) -> Int32? {
         switch resolver.resolve(path, followFinal: true) {
@@ -55,14 +61,8 @@ extension Agent {
         guard let first = list.first, let location = first.resolution.remote, !first.original.isEmpty,
               !location.isServiceRoot else { return nil }
         let slash = UInt8(ascii: "/")
+        // (`rmdir dir/.` and the like were refused with the path: dotEntryRefusal.)
         let removesDirectory = name == "rmdir" || (name == "unlinkat" && stop.args[2] & 0x200 != 0)
-        if removesDirectory {
-            // The last component, trailing slashes aside: "." cannot be removed.
-            let trimmed = first.original.reversed().drop { $0 == slash }.reversed()
-            if trimmed.split(separator: slash, omittingEmptySubsequences: true).last.map(Array.init) == [UInt8(ascii: ".")] {
-                return EINVAL
-            }
-        }
         // A link's new name is its second.
         let named = name.hasPrefix("link") && list.count > 1 ? list[1] : first
         if Self.endsInDot(named.original), let place = named.resolution.remote {

@@ -70,8 +70,7 @@ extension Agent {
             // The umask costs a read of /proc: only a call that may create needs it.
             let creates = flags & O_CREAT != 0 || flags & O_TMPFILE_FLAG == O_TMPFILE_FLAG
             // A trailing slash (or `/.`) follows a last link even with O_NOFOLLOW (`rm -r link/`).
-            let throughLink = first.original.last == UInt8(ascii: "/") || Self.endsInDot(first.original)
-            let followed = throughLink ? flags & ~O_NOFOLLOW : flags
+            let followed = Self.asksForDirectory(first.original) ? flags & ~O_NOFOLLOW : flags
             let file = try openRemote(location, service: service, flags: followed,
                                       mode: creates ? mode & 0o7777 & ~umask(of: stop.tid) : 0)
             guard let fd = task.process.descriptors.insert(file, closeOnExec: flags & O_CLOEXEC != 0) else {
@@ -290,7 +289,6 @@ extension Agent {
                        except: Self.cacheKey(file.location))
     }
 
-    /// stat of a remote path with this agent's block size.
     /// The status a stat call names: glibc's fstat is newfstatat(fd, "",
     /// AT_EMPTY_PATH), which asks about the open file, not its name. While
     /// the name is the file's, a kept answer for the name does (no request);
@@ -302,6 +300,7 @@ extension Agent {
         return try remoteStatus(service, location, follow: argument.followed)
     }
 
+    /// stat of a remote path with this agent's block size.
     func remoteStatus(_ service: FileService, _ location: RemoteLocation, follow: Bool) throws(ServiceError) -> FileStatus {
         let status = try follow ? service.stat(location.path) : service.lstat(location.path)
         cutLooseIfReplaced(location, status, on: service)
@@ -336,11 +335,14 @@ extension Agent {
     }
 
     func changeDirectory(_ task: TaskState, to location: RemoteLocation, service: FileService) throws(ServiceError) -> Int64 {
-        let location = try physicalDirectory(location, under: task.fs.remoteCwd, service: service)
+        enterRemoteDirectory(task, try physicalDirectory(location, under: task.fs.remoteCwd, service: service))
+        return 0
+    }
+
+    func enterRemoteDirectory(_ task: TaskState, _ location: RemoteLocation) {
         task.fs.cwd = location.virtualPath
         task.fs.remoteCwd = location
         remoteCwdInUse = true
-        return 0
     }
 
     /// The times utime/utimes/futimesat/utimensat ask for (NULL: now;

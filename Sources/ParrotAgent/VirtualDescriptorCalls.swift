@@ -41,13 +41,22 @@ extension Agent {
         return file
     }
 
-    /// The open file, for a call the service makes by name (ftruncate,
-    /// fchmod, fchown): a file whose name was removed or given to another
-    /// file is out of reach, as NFS says of a file gone.
+    /// The open file, for a call the service makes by name only (fchown): a
+    /// file whose name was removed or given to another file is out of
+    /// reach, as NFS says of a file gone.
     func namedFile(_ task: TaskState, _ fd: Int32) throws(ServiceError) -> OpenFile {
         let file = try openFile(task, fd)
         if file.isDetached { throw ServiceError(errno: ESTALE) }
         return file
+    }
+
+    /// For a call the service makes by name or, on some, by descriptor
+    /// (ftruncate, fchmod): nil while the name is the file's; once it went,
+    /// the server's descriptor where it takes such calls, else ESTALE.
+    func handleOnceNameWent(_ file: OpenFile) throws(ServiceError) -> ServiceHandle? {
+        guard file.isDetached else { return nil }
+        guard let handle = file.handle, file.service.writesAtAnyOffset else { throw ServiceError(errno: ESTALE) }
+        return handle
     }
 
     // MARK: data
@@ -423,20 +432,20 @@ extension Agent {
             guard file.isWritable else { throw ServiceError(errno: file.isDirectory ? EISDIR : EINVAL) }
             let length = try position(stop.args[1])
             streamedCopies?.drop(file)
-            if file.isDetached, let handle = file.handle, file.service.writesAtAnyOffset {
+            if let handle = try handleOnceNameWent(file) {
                 try file.service.truncate(handle, length: length)
             } else {
-                try file.service.truncate(namedFile(task, stop.int32(0)).location.path, length: length)
+                try file.service.truncate(file.location.path, length: length)
             }
             return 0
         }
         installDescriptorCall("fchmod") { [unowned self] stop, task throws(ServiceError) in
             let file = try openFile(task, stop.int32(0))
             let mode = UInt32(truncatingIfNeeded: stop.args[1]) & 0o7777
-            if file.isDetached, let handle = file.handle, file.service.writesAtAnyOffset {
+            if let handle = try handleOnceNameWent(file) {
                 try file.service.chmod(handle, mode: mode)
             } else {
-                try file.service.chmod(namedFile(task, stop.int32(0)).location.path, mode: mode)
+                try file.service.chmod(file.location.path, mode: mode)
             }
             return 0
         }
