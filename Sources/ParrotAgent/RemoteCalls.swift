@@ -187,7 +187,18 @@ extension Agent {
         case "mknod", "mknodat":
             // Only a regular file can be made remotely (mknod with S_IFREG is creat).
             let mode = UInt32(truncatingIfNeeded: args[name == "mknod" ? 1 : 2])
-            guard mode & UInt32(S_IFMT) == UInt32(S_IFREG) || mode & UInt32(S_IFMT) == 0 else {
+            let type = mode & UInt32(S_IFMT)
+            guard type == UInt32(S_IFREG) || type == 0 else {
+                // In the kernel's order: the type (a directory is mkdir's, others
+                // are no file's), then the name (taken, or no directory to make
+                // it in), then the right, which a server never gives.
+                if type == UInt32(S_IFDIR) { throw ServiceError(errno: EPERM) }
+                let special = [S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK].map { UInt32($0) }
+                guard special.contains(type) else { throw ServiceError(errno: EINVAL) }
+                if (try? service.lstat(path)) != nil { throw ServiceError(errno: EEXIST) }
+                if !(try service.stat(AttributeCache.parent(of: path)).isDirectory) {
+                    throw ServiceError(errno: ENOTDIR)
+                }
                 throw ServiceError(errno: EPERM)
             }
             let handle = try service.open(path, flags: O_WRONLY | O_CREAT | O_EXCL, mode: mode & 0o7777 & ~umask(of: stop.tid))

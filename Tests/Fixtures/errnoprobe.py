@@ -65,3 +65,10 @@ probe("link-source-trailing-slash", lambda: os.link(d + "/file/", d + "/newhard2
 probe("exec-trailing-slash", lambda: os.execv(d + "/file/", ["x"]))
 probe("lstat-trailing-slash-link", lambda: "dir" if os.path.stat.S_ISDIR(os.lstat(d + "/ldir/").st_mode) else "link")
 probe("rename-dir-over-nonempty", replace_nonempty)
+fifo = 0o600 | 0o010000  # S_IFIFO: a server cannot hold one, but what the name says comes first
+probe("mknod-fifo-existing", lambda: os.mknod(d + "/file", fifo))
+probe("mknod-fifo-dotdot", lambda: os.mknod(d + "/dir/sub/..", fifo))
+probe("mknod-fifo-missing-parent", lambda: os.mknod(d + "/nope/x", fifo))
+probe("mknod-fifo-under-file", lambda: os.mknod(d + "/file/x", fifo))
+probe("mknod-directory-type", lambda: os.mknod(d + "/existing-or-not", 0o700 | 0o040000))
+probe("mknod-link-type", lambda: os.mknod(d + "/file", 0o700 | 0o120000))
