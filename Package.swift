@@ -28,7 +28,7 @@ let package = Package(
         .systemLibrary(name: "CLinuxHeaders"),
         .target(name: "ParrotServices", dependencies: ["CLinuxHeaders"]),
         // Mount table, path resolution, per-process namespace state.
-        .target(name: "ParrotNamespace", dependencies: ["ParrotServices"]),
+        .target(name: "ParrotNamespace", dependencies: ["ParrotServices", "ParrotFilter"]),
         // The whole-file cache of remote files, shared by every driver.
         .target(name: "ParrotCache", dependencies: ["ParrotServices"]),
         // The Chirp protocol driver.

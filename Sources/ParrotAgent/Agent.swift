@@ -31,6 +31,7 @@ public final class Agent: TraceEventHandler {
     /// Handlers by syscall number; a classified call without one runs unchanged.
     var handlers: [InstalledHandler?]
     var reportedUnknown: Set<Int64> = []
+    var reportedDescriptorLimit = false
     /// The program's view of the file an execve is about to run, by tid.
     var pendingExecutable: [pid_t: String] = [:]
     let initialFs: FsContext
@@ -70,6 +71,18 @@ public final class Agent: TraceEventHandler {
 
     private(set) var writeBack: CacheWriteBack?
     /// The calls that may add to a gathered run instead of sending it.
+    /// The descriptor arguments the filter judges, by call number.
+    private lazy var descriptorArguments: [Int: [Int]] = {
+        var arguments: [Int: [Int]] = [:]
+        for rule in policy.rules {
+            switch rule.action {
+            case .trapVirtualFD(let args), .answerVirtualFD(let args): arguments[rule.number] = args
+            case .trapUnlessEmptyPath(_, let fdArg): arguments[rule.number] = [fdArg]
+            default: break
+            }
+        }
+        return arguments
+    }()
     private lazy var writeCallNumbers: Set<Int> = Set(["write", "pwrite64", "writev", "pwritev", "pwritev2"]
         .compactMap { policy.byName[$0]?.number })
     /// Small writes to streamed files, not yet sent.
@@ -226,11 +239,21 @@ public final class Agent: TraceEventHandler {
             case TrapReason.watchedSend.rawValue:
                 watched = { [unowned self] stop, tracee, _ in try handleWatchedSend(stop, tracee: tracee) }
             default:
-                return try refuseUnclassified(stop)
+                guard stop.trapData == TrapReason.unclassified.rawValue,
+                      let arguments = descriptorArguments[stop.number] else { return try refuseUnclassified(stop) }
+                // A descriptor whose register's upper half holds more than the
+                // int's sign, which the filter cannot place: the kernel reads
+                // the low half, and so does the agent.
+                guard arguments.contains(where: { DescriptorTable.isVirtual(stop.int32($0)) }) else { return .proceed }
+                return try handleClassified(stop, tracee: tracee)
             }
             guard log.enabled(.syscall) else { return try watched(stop, tracee, task(tracee.tid)) }
             return try logged(stop, tracee: tracee, watched, note: " [stacked filter]")
         }
+        return try handleClassified(stop, tracee: tracee)
+    }
+
+    private func handleClassified(_ stop: SyscallStop, tracee: Tracee) throws -> Resume {
         recorder?.count(stop.number)
         // A copy the program closed goes back before anything else happens.
         if let copies, !copies.isEmpty { copies.settle() }

@@ -73,5 +73,6 @@ extension Agent {
         installSocketHandlers()
         installNetworkHandlers()
         installSandboxHandlers()
+        installDescriptorLimitHandlers()
     }
 }

@@ -383,8 +383,10 @@ extension Agent {
         let statusFlags: Int32 = O_APPEND | O_NONBLOCK | O_ASYNC | 0o40000 | 0o1000000
         switch command {
         case F_DUPFD, F_DUPFD_CLOEXEC:
-            guard let copy = descriptors.insert(file, closeOnExec: command == F_DUPFD_CLOEXEC,
-                                                atLeast: Int32(truncatingIfNeeded: argument)) else {
+            let minimum = Int32(truncatingIfNeeded: argument)
+            // Past the last number, as past RLIMIT_NOFILE for the kernel.
+            guard minimum >= 0, Int64(minimum) < VirtualDescriptor.end else { throw ServiceError(errno: EINVAL) }
+            guard let copy = descriptors.insert(file, closeOnExec: command == F_DUPFD_CLOEXEC, atLeast: minimum) else {
                 throw ServiceError(errno: EMFILE)
             }
             return Int64(copy)

@@ -192,7 +192,7 @@ _sysctl                  156  errno ENOSYS
 prctl                    157  allow
 arch_prctl               158  allow
 adjtimex                 159  allow
-setrlimit                160  allow
+setrlimit                160  trap
 chroot                   161  trap
 sync                     162  allow
 acct                     163  trap
@@ -334,7 +334,7 @@ perf_event_open          298  allow
 recvmmsg                 299  allow
 fanotify_init            300  allow
 fanotify_mark            301  trap
-prlimit64                302  allow
+prlimit64                302  trap-if-nonzero 2
 name_to_handle_at        303  trap
 open_by_handle_at        304  trap
 clock_adjtime            305  allow

@@ -97,10 +97,13 @@ public enum FilterCompiler {
             scmp_arg_cmp(arg: UInt32(arg), op: SCMP_CMP_MASKED_EQ, datum_a: mask, datum_b: value)
         }
         func virtual(_ arg: Int) -> scmp_arg_cmp { masked(arg, VirtualDescriptor.mask, VirtualDescriptor.tag) }
+        // Below the virtual numbers, or negative. Anything else (an int whose
+        // upper half holds garbage) stops unclassified, and the agent looks at
+        // the low half as the kernel does.
         func native(_ arg: Int) -> [scmp_arg_cmp] {
-            VirtualDescriptor.nativeTags.map { masked(arg, VirtualDescriptor.mask, $0) }
+            [masked(arg, VirtualDescriptor.mask, 0), masked(arg, VirtualDescriptor.negative, VirtualDescriptor.negative)]
         }
-        // Every combination of native tags across the given args, one rule each.
+        // Every combination of native ranges across the given args, one rule each.
         func allNative(_ args: [Int], plus extra: [scmp_arg_cmp] = []) -> [(UInt32, [scmp_arg_cmp])] {
             var combos: [[scmp_arg_cmp]] = [extra]
             for arg in args { combos = combos.flatMap { prefix in native(arg).map { prefix + [$0] } } }

@@ -1,16 +1,38 @@
-/// Virtual descriptors are numbered from here; the kernel never hands out such
-/// numbers (its limit is far below), so the filter can trap exactly these.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Virtual descriptors are numbered from `base` up to `end`, where no real
+/// descriptor can be: the filter traps exactly these.
 public enum VirtualDescriptor {
-    public static let base: Int32 = 1 << 30
-    /// The fd bits the filter looks at, and the value that marks a virtual fd:
-    /// (fd & mask) == tag  <=>  base <= fd < 2^31, whatever the upper half holds.
-    static let mask: UInt64 = 0xC000_0000
-    static let tag: UInt64 = 0x4000_0000
-    /// The other three values of (fd & mask): native descriptors and negative specials.
-    static let nativeTags: [UInt64] = [0, 0x8000_0000, 0xC000_0000]
+    /// The least power of two, at least 2^16, that the hard RLIMIT_NOFILE
+    /// does not pass (only a privileged process can raise that, and the
+    /// agent refuses it past here): real descriptors stay below. Kept low
+    /// because programs take descriptor numbers for sizes and kinds: bash
+    /// sizes a table by the number of a descriptor it reads (8 GiB at 2^30),
+    /// and GNU tar and cpio take 2^30 and up for remote tapes.
+    public static let base: Int32 = {
+        var limit = rlimit()
+        let hard = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 ? UInt64(limit.rlim_max) : UInt64.max
+        var base: UInt64 = 1 << 16
+        while base < hard && base < 1 << 30 { base <<= 1 }
+        return Int32(base)
+    }()
+    /// One past the last virtual number.
+    public static var end: Int64 { 2 * Int64(base) }
+
+    /// As the filter sees the full register (an int passed sign-extended,
+    /// as C passes it, or zero-extended): (argument & mask) == tag  <=>
+    /// base <= argument < end, and == 0  <=>  0 <= argument < base.
+    static var mask: UInt64 { ~(UInt64(base) - 1) }
+    static var tag: UInt64 { UInt64(base) }
+    /// A negative int, sign-extended (AT_FDCWD, -1).
+    static let negative: UInt64 = 0xFFFF_FFFF_8000_0000
 
     /// Whether a descriptor argument, as the filter sees it, is virtual.
     public static func isVirtual(_ argument: UInt64) -> Bool { argument & mask == tag }
+    /// Whether a descriptor number (the argument's low half, as the kernel reads it) is virtual.
+    public static func isVirtual(_ fd: Int32) -> Bool { fd >= base && Int64(fd) < end }
 }
 
 /// SECCOMP_RET_DATA values that tell the tracer why a call stopped.

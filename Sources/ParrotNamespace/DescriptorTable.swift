@@ -1,3 +1,4 @@
+import ParrotFilter
 /// The virtual descriptors of one process (shared by threads that share their
 /// files, copied at fork, thinned at exec), numbered from `base` up, lowest
 /// free number first, as the kernel numbers its own.
@@ -7,15 +8,15 @@ public final class DescriptorTable {
         public var closeOnExec: Bool
     }
 
-    /// Must equal the filter's VirtualDescriptor.base (a test checks).
-    public static let base: Int32 = 1 << 30
+    /// The filter's numbers: base up to VirtualDescriptor.end.
+    public static var base: Int32 { VirtualDescriptor.base }
     /// Far below what a program could exhaust, far above what any needs.
     public static let limit = 65536
     private var slots: [Int32: Slot] = [:]
 
     public init() {}
 
-    public static func isVirtual(_ fd: Int32) -> Bool { fd >= base }
+    public static func isVirtual(_ fd: Int32) -> Bool { VirtualDescriptor.isVirtual(fd) }
 
     public var isEmpty: Bool { slots.isEmpty }
     public var descriptors: [Int32] { slots.keys.sorted() }
@@ -33,6 +34,7 @@ public final class DescriptorTable {
         guard slots.count < Self.limit else { return nil }
         var fd = max(minimum, Self.base)
         while slots[fd] != nil { fd += 1 }
+        guard Int64(fd) < VirtualDescriptor.end else { return nil }
         file.references += 1
         slots[fd] = Slot(file: file, closeOnExec: closeOnExec)
         return fd

@@ -19,10 +19,14 @@ import Glibc
             #expect(answered.status == 0 && stopped.status == 0, "\(answered)\n\(stopped)")
             #expect(answered.stdout == "first line\nsecond line\nmore\n", "\(answered)")
             #expect(stopped.stdout == "first line\nsecond line\nmore\nmore\n", "\(stopped)")
-            // Reads, writes and closes of virtual descriptors (0x4000...).
+            // Reads, writes and closes of virtual descriptors (2^16 and up).
             func dataCalls(_ log: String) -> [Substring] {
                 log.split(separator: "\n").filter { line in
-                    ["] read(0x4", "] write(0x4", "] close(0x4"].contains { line.contains($0) }
+                    ["] read(0x", "] write(0x", "] close(0x"].contains { call in
+                        guard let start = line.range(of: call)?.upperBound else { return false }
+                        let digits = line[start...].prefix { $0.isHexDigit }
+                        return (UInt64(digits, radix: 16) ?? 0) >= 1 << 16
+                    }
                 }
             }
             #expect(dataCalls(answered.stderr).count >= 6, "\(answered.stderr)")

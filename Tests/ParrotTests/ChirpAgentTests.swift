@@ -241,8 +241,10 @@ import Glibc
 
     /// Tools that rewrite files in place (sed -i, sort -o), copy trees with their
     /// modes and times (cp -a, python copytree), pipe through a compressor
-    /// child (tar z, whose child puts the archive on stdout with close + dup)
-    /// print and leave what they do in a local directory, streamed or cached.
+    /// child (tar z, whose child puts the archive on stdout with close + dup),
+    /// and take descriptor numbers for kinds and sizes (tar's own archive
+    /// file, bash's input buffers) print and leave what they do in a local
+    /// directory, streamed or cached.
     @Test(arguments: [[], ["--no-cache"]])
     func toolsBehaveAsInALocalDirectory(_ options: [String]) throws {
         try withChirpServer(.bundled) { server in
@@ -252,9 +254,11 @@ import Glibc
                 sed -i s/hi/HI/ src/h; sort -rn -o src/a/n src/a/n; head -2 src/a/n
                 cp -a src dst && ls -la --time-style=+ dst | sed 1d | awk '{print $1, $5, $NF}'
                 tar czf t.tgz src && tar tzf t.tgz | sort; mkdir x && tar xzf t.tgz -C x && diff -r src x/src && echo same
+                tar cf t.tar src && tar tvf t.tar | wc -l; mkdir y && tar xf t.tar -C y && diff -r src y/src && echo same
+                bash -c 'ulimit -v 1000000; n=0; while read l; do n=$((n+1)); done < src/a/n; exec 3< src/h; cat <&3; echo $n'
                 find . -newer src/a/n -name h | sort; cat dst/h
                 python3 -c 'import os, shutil; shutil.copytree("src", "py", symlinks=True); print(sorted(os.listdir("py")))'
-                rm -rf src dst py t.tgz x; ls -A
+                rm -rf src dst py t.tgz t.tar x y; ls -A
                 """
             let local = Paths.temporaryDirectory("tools-local")
             defer { Paths.remove(local) }
@@ -669,7 +673,8 @@ import Glibc
                 import fcntl, os, subprocess, sys, threading
                 base = sys.argv[1]
                 fd = os.open(base + "/f.txt", os.O_RDONLY)
-                print("virtual", fd >= 1 << 30)
+                print("virtual", fd >= 1 << 16)                 # numbered from where no real one can be
+                vbase = fd                                       # the first, so the base
                 copy = os.dup(fd)
                 print(os.read(fd, 3), os.read(copy, 3))        # one offset
                 pid = os.fork()
@@ -677,10 +682,10 @@ import Glibc
                     os.read(fd, 4); os._exit(0)
                 os.waitpid(pid, 0)
                 print(os.read(copy, 2))                          # the child moved it too
-                other = os.dup2(fd, (1 << 30) + 100)
-                print(other == (1 << 30) + 100, os.lseek(other, 0, os.SEEK_CUR))
-                high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, (1 << 30) + 50)
-                print(high >= (1 << 30) + 50, fcntl.fcntl(high, fcntl.F_GETFD) == fcntl.FD_CLOEXEC, fcntl.fcntl(fd, fcntl.F_GETFD))  # python opens O_CLOEXEC
+                other = os.dup2(fd, vbase + 100)
+                print(other == vbase + 100, os.lseek(other, 0, os.SEEK_CUR))
+                high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, vbase + 50)
+                print(high >= vbase + 50, fcntl.fcntl(high, fcntl.F_GETFD) == fcntl.FD_CLOEXEC, fcntl.fcntl(fd, fcntl.F_GETFD))  # python opens O_CLOEXEC
                 print(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY)
                 os.set_inheritable(copy, True)
                 child = subprocess.run([sys.executable, "-c", "import os,sys\\nfor fd in map(int, sys.argv[1:]):\\n    try: print(os.lseek(fd, 0, 1))\\n    except OSError as e: print(e.strerror)",

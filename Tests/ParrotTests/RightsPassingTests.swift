@@ -11,14 +11,14 @@ import Testing
         import os, socket, sys
         a, b = socket.socketpair()
         fd = os.open(sys.argv[1], os.O_RDWR)
-        print("virtual", fd >= 1 << 30, flush=True)
+        print("virtual", fd >= 1 << 16, flush=True)
         pid = os.fork()
         if pid == 0:
             a.close()
             msg, fds, _, _ = socket.recv_fds(b, 100, 4)
             got = fds[0]
             os.lseek(got, 0, os.SEEK_SET)
-            print("child", msg, len(fds), got < 1 << 30, os.read(got, 100), flush=True)
+            print("child", msg, len(fds), got < 1 << 16, os.read(got, 100), flush=True)
             os.write(got, b"from the child\\n"); os.close(got)
             os._exit(0)
         b.close()
@@ -121,7 +121,7 @@ import Testing
                 int main(int argc, char **argv) {
                   int sv[2]; socketpair(AF_UNIX, SOCK_DGRAM, 0, sv);
                   int fd = open(argv[1], O_RDONLY);
-                  if (fd < (1 << 30)) { printf("not virtual: %d\\n", fd); return 1; }
+                  if (fd < (1 << 16)) { printf("not virtual: %d\\n", fd); return 1; }
                   if (fork() == 0) {
                     for (int m = 0; m < 2; m++) {
                       char data[16] = {0}, cbuf[CMSG_SPACE(sizeof(int))];
