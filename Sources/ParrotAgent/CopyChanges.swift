@@ -207,7 +207,10 @@ struct CopyChanges {
         } else if modified {
             _ = try service.putFile(localPath, to: path, mode: chmodded ? local.st_mode & 0o7777 : remoteMode)
         }
-        if attributesChanged {
+        // Setting the mtime alone raises IN_MODIFY, not IN_ATTRIB (`touch -m`):
+        // a write leaves mtime and ctime equal, a time set after it does not.
+        let timeSetAfterWrites = modified && !Self.same(local.st_mtim, local.st_ctim)
+        if attributesChanged || timeSetAfterWrites {
             if chmodded { try service.chmod(path, mode: local.st_mode & 0o7777) }
             try service.utimes(path, access: Timestamp(local.st_atim), modification: Timestamp(local.st_mtim))
         }

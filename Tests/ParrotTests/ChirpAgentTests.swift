@@ -257,6 +257,7 @@ import Glibc
                 tar cf t.tar src && tar tvf t.tar | wc -l; mkdir y && tar xf t.tar -C y && diff -r src y/src && echo same
                 bash -c 'ulimit -v 1000000; n=0; while read l; do n=$((n+1)); done < src/a/n; exec 3< src/h; cat <&3; echo $n'
                 find . -newer src/a/n -name h | sort; cat dst/h
+                echo t > tm; touch -m -d @1234567890 tm; stat -c %Y tm; rm tm
                 python3 -c 'import os, shutil; shutil.copytree("src", "py", symlinks=True); print(sorted(os.listdir("py")))'
                 rm -rf src dst py t.tgz t.tar x y; ls -A
                 """
