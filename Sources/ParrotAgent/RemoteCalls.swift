@@ -145,7 +145,7 @@ extension Agent {
             let location = spelledAsOpen(location, service: service)
             // A rename onto the file's own name (or another of its links) changes nothing.
             let plan = location == target ? nil : beforeRemoving(target, service: service, renamingFrom: location)
-            do throws(ServiceError) { try service.rename(path, to: spelledTarget.path) } catch {
+            do throws(ServiceError) { try renameReplacingEmptied(path, to: spelledTarget.path, on: service) } catch {
                 plan?.abandon()
                 throw error
             }
@@ -216,6 +216,19 @@ extension Agent {
         default:
             // inotify, fanotify, file handles, mount API, uselib: nothing a service offers.
             throw ServiceError(errno: EOPNOTSUPP)
+        }
+    }
+
+    /// cctools' server refuses a directory renamed onto one that holds
+    /// nothing but its ACL file (ENOTEMPTY): a directory that lists empty is
+    /// removed first, as the kernel replaces an empty directory.
+    private func renameReplacingEmptied(_ path: String, to target: String, on service: FileService) throws(ServiceError) {
+        do throws(ServiceError) { try service.rename(path, to: target) } catch where error.errno == ENOTEMPTY {
+            guard (try? service.lstat(path))?.isDirectory == true,
+                  let entries = try? service.readdir(target), entries.allSatisfy({ $0.name == "." || $0.name == ".." })
+            else { throw error }
+            try service.rmdir(target)
+            try service.rename(path, to: target)
         }
     }
 

@@ -74,10 +74,42 @@ extension ChirpFileSystem {
         try access.requireOn(new, .write, subject)
         try root.withParent(old) { (oldDir, oldName) throws(ChirpFailure) in
             try root.withParent(new) { (newDir, newName) throws(ChirpFailure) in
-                try posixCall { renameat(oldDir, oldName, newDir, newName) }
+                if renameat(oldDir, oldName, newDir, newName) == 0 { return }
+                let failure = ChirpFailure.last
+                guard failure.errno == ENOTEMPTY || failure.errno == EEXIST else { throw failure }
+                try Self.replaceEmptied(oldDir, oldName, by: newDir, newName)
             }
         }
         return .ok
+    }
+
+    /// A directory that holds nothing but the server's own `.__` files (its
+    /// ACL) is empty to clients, so a directory renamed onto it replaces it,
+    /// as rmdir removes it; the files come back if the rename still fails.
+    private static func replaceEmptied(_ oldDir: Int32, _ oldName: String, by newDir: Int32, _ newName: String) throws(ChirpFailure) {
+        let fd = try posixCall { openat(newDir, newName, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        defer { close(fd) }
+        let names = try ChirpDirectoryReader.names(fd)
+        guard names.allSatisfy({ $0.hasPrefix(".__") }) else { throw ChirpFailure(ENOTEMPTY) }
+        var kept: [(String, [UInt8])] = []
+        for name in names {
+            let file = openat(fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+            guard file >= 0 else { continue }
+            var bytes = [UInt8](repeating: 0, count: 1 << 16)
+            let n = read(file, &bytes, bytes.count)
+            close(file)
+            if n >= 0 { kept.append((name, Array(bytes[..<n]))) }
+            unlinkat(fd, name, 0)
+        }
+        guard renameat(oldDir, oldName, newDir, newName) != 0 else { return }
+        let failure = ChirpFailure.last
+        for (name, bytes) in kept {
+            let file = openat(fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            guard file >= 0 else { continue }
+            _ = bytes.withUnsafeBytes { write(file, $0.baseAddress, $0.count) }
+            close(file)
+        }
+        throw failure
     }
 
     func link(_ existing: ChirpServerPath, to new: ChirpServerPath, _ subject: String) throws(ChirpFailure) -> ChirpReply {

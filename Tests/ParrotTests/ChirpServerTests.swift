@@ -215,6 +215,24 @@ import Glibc
         #expect(localContents(server.local("/.__acl")) == "address:127.0.0.1 rl\nunix:alice rl\n")
     }
 
+    /// A directory holding only its ACL is empty to clients: a directory renamed
+    /// onto it replaces it (as rmdir removes it), one with a file in it does not.
+    @Test func aDirectoryRenamedOntoOneHoldingOnlyItsACLReplacesIt() throws {
+        let server = try BundledChirpServer()
+        defer { server.finish() }
+        let client = try ChirpWireClient(port: server.port)
+        try client.authenticate()
+        for path in ["/from", "/from/in", "/onto", "/full", "/full/in"] {
+            #expect(try client.request("mkdir \(path) 493") == 0)
+        }
+        #expect(FileManager.default.fileExists(atPath: server.local("/onto/.__acl")))
+        #expect(try client.request("rename /from /full") == -15)  // ENOTEMPTY
+        #expect(FileManager.default.fileExists(atPath: server.local("/from/in")))
+        #expect(try client.request("rename /from /onto") == 0)
+        #expect(FileManager.default.fileExists(atPath: server.local("/onto/in")))
+        #expect(!FileManager.default.fileExists(atPath: server.local("/from")))
+    }
+
     @Test func readOnlyServerGrantsOnlyReadAndList() throws {
         let server = try BundledChirpServer(["--read-only"])
         defer { server.finish() }
