@@ -77,6 +77,22 @@ extension Agent {
         RealHostFileSystem().readLink(hostPath: "/proc/\(tid)/cwd").map { options.mounts.virtualPath(forHost: $0) }
     }
 
+    /// The virtual descriptor's file that /proc/{self,thread-self,PID}/fd/N or
+    /// /dev/fd/N names (the kernel's links lead to the open file itself):
+    /// glibc's fchmodat(AT_SYMLINK_NOFOLLOW) opens O_PATH and chmods that.
+    func procDescriptor(_ absolute: String, tid: pid_t) -> OpenFile? {
+        guard absolute.hasPrefix("/proc/") || absolute.hasPrefix("/dev/fd/") else { return nil }
+        let parts = absolute.split(separator: "/")
+        guard parts.count >= 3, parts[parts.count - 2] == "fd", let fd = Int32(parts[parts.count - 1]),
+              DescriptorTable.isVirtual(fd) else { return nil }
+        let owner: pid_t
+        switch parts.count == 4 && parts[0] == "proc" ? parts[1] : parts.count == 3 && parts[0] == "dev" ? "self" : "" {
+        case "self", "thread-self": owner = tid
+        case let who: guard let pid = pid_t(who) else { return nil }; owner = pid
+        }
+        return tasks[owner]?.process.descriptors[fd]?.file
+    }
+
     /// The program's view of /proc/{self,thread-self,PID}[/task/TID]/{cwd,exe,fd/N}
     /// when PID is traced; nil leaves the link to the kernel.
     func procLink(_ virtualPath: String, tid: pid_t, task: TaskState) -> String? {

@@ -31,6 +31,8 @@ struct ResolvedArgument {
         resolution = Resolution(hostPath: file.location.virtualPath, virtualPath: file.location.virtualPath,
                                 entry: nil, translated: true, remote: file.location)
         descriptor = file
+        // An O_PATH | O_NOFOLLOW descriptor of a symbolic link is the link.
+        followed = !file.isLinkItself
     }
 }
 
@@ -80,7 +82,7 @@ extension Agent {
             let pointer = stop.args[spec.path]
             if pointer == 0 { continue }
             let local = stop.memory.peekCString(pointer) { bytes in
-                if serviceNames.contains(where: { Self.contains(bytes, $0) }) {
+                if serviceNames.contains(where: { Self.contains(bytes, $0) }) || Self.mayNameVirtualDescriptor(bytes) {
                     prefetchedPaths.append((pointer, Array(bytes)))
                     return false
                 }
@@ -89,6 +91,16 @@ extension Agent {
             if local != true { return false }
         }
         return true
+    }
+
+    /// /proc/.../fd/N or /dev/fd/N with N a virtual number (see procDescriptor).
+    static func mayNameVirtualDescriptor(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard bytes.count > 8, bytes[0] == UInt8(ascii: "/"),
+              bytes.starts(with: "/proc/".utf8) || bytes.starts(with: "/dev/fd/".utf8) else { return false }
+        let digits = bytes.reversed().prefix { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+        guard !digits.isEmpty, digits.count <= 10 else { return false }
+        let number = digits.reversed().reduce(0) { $0 * 10 + Int64($1 - UInt8(ascii: "0")) }
+        return number >= Int64(VirtualDescriptor.base) && number < VirtualDescriptor.end
     }
 
     /// Whether `bytes` are not valid UTF-8 (ASCII, nearly every path, is at once).
@@ -162,6 +174,11 @@ extension Agent {
             let path = String(decoding: raw, as: UTF8.self)
             let absolute: String
             if raw.first == UInt8(ascii: "/") {
+                if let file = procDescriptor(path, tid: stop.tid) {
+                    resolved.append(ResolvedArgument(descriptor: file, spec: spec))
+                    translated = true
+                    continue
+                }
                 absolute = path
             } else if let file = virtualDirectory {
                 guard file.isDirectory else { return .refused(ENOTDIR) }

@@ -41,11 +41,18 @@ extension Agent {
         return file
     }
 
+    /// The open file, for a call an O_PATH descriptor cannot make (EBADF).
+    func fileForData(_ task: TaskState, _ fd: Int32) throws(ServiceError) -> OpenFile {
+        let file = try openFile(task, fd)
+        if file.isPathOnly { throw ServiceError(errno: EBADF) }
+        return file
+    }
+
     /// The open file, for a call the service makes by name only (fchown): a
     /// file whose name was removed or given to another file is out of
     /// reach, as NFS says of a file gone.
     func namedFile(_ task: TaskState, _ fd: Int32) throws(ServiceError) -> OpenFile {
-        let file = try openFile(task, fd)
+        let file = try fileForData(task, fd)
         if file.isDetached { throw ServiceError(errno: ESTALE) }
         return file
     }
@@ -256,6 +263,7 @@ extension Agent {
 
     private func namedStatus(_ file: OpenFile) throws(ServiceError) -> FileStatus {
         if file.isDetached { throw ServiceError(errno: ESTALE) }
+        if file.isLinkItself { return try file.service.lstat(file.location.path) }
         return try file.service.stat(file.location.path)
     }
 
@@ -430,7 +438,7 @@ extension Agent {
         // By name while the name is the file's (a kept answer for it is
         // then forgotten); by the server's descriptor once the name went.
         installDescriptorCall("ftruncate") { [unowned self] stop, task throws(ServiceError) in
-            let file = try openFile(task, stop.int32(0))
+            let file = try fileForData(task, stop.int32(0))
             guard file.isWritable else { throw ServiceError(errno: file.isDirectory ? EISDIR : EINVAL) }
             let length = try position(stop.args[1])
             streamedCopies?.drop(file)
@@ -442,7 +450,7 @@ extension Agent {
             return 0
         }
         installDescriptorCall("fchmod") { [unowned self] stop, task throws(ServiceError) in
-            let file = try openFile(task, stop.int32(0))
+            let file = try fileForData(task, stop.int32(0))
             let mode = UInt32(truncatingIfNeeded: stop.args[1]) & 0o7777
             if let handle = try handleOnceNameWent(file) {
                 try file.service.chmod(handle, mode: mode)
@@ -461,7 +469,7 @@ extension Agent {
         // own): syncing waits for the replies of writes sent ahead.
         for name in ["fsync", "fdatasync", "syncfs"] {
             installDescriptorCall(name) { [unowned self] stop, task throws(ServiceError) in
-                let file = try openFile(task, stop.int32(0))
+                let file = try fileForData(task, stop.int32(0))
                 try gathered?.flushReporting(file)
                 if let handle = file.handle {
                     do throws(ServiceError) { try file.service.sync(handle) } catch {
@@ -474,7 +482,7 @@ extension Agent {
         }
         for name in ["flock", "fadvise64", "readahead", "sync_file_range"] {
             installDescriptorCall(name) { [unowned self] stop, task throws(ServiceError) in
-                _ = try openFile(task, stop.int32(0))
+                _ = try fileForData(task, stop.int32(0))
                 return 0
             }
         }

@@ -68,6 +68,8 @@ public final class OpenFile {
 
     /// Opened with O_PATH: names the file, moves no data.
     public var isPathOnly: Bool { flags & 0o10000000 != 0 }
+    /// Opened O_PATH | O_NOFOLLOW: a symbolic link there is the file itself.
+    public var isLinkItself: Bool { isPathOnly && flags & 0o400000 != 0 }
     public var accessMode: Int32 { flags & 3 }
     public var isReadable: Bool { accessMode != 1 && !isPathOnly }
     public var isWritable: Bool { accessMode != 0 && !isPathOnly }

@@ -61,6 +61,8 @@ struct ChirpServerCommand: ParsableCommand {
     var logLevel = "info"
 
     func run() throws {
+        // A client gone mid-transfer is that connection's error, not the server's end.
+        signal(SIGPIPE, SIG_IGN)
         var configuration = ChirpServerConfiguration(root: root)
         configuration.port = port
         configuration.portFile = portFile

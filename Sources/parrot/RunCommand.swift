@@ -110,6 +110,11 @@ struct RunCommand: ParsableCommand {
     var command: [String] = []
 
     func run() throws {
+        // The program gets the signals ignored that the agent got. The agent
+        // itself ignores SIGPIPE: a server gone in the middle of a transfer
+        // (sendfile has no MSG_NOSIGNAL) is an error to report, not its end.
+        let ignoredSignals = SpawnSpec.currentlyIgnoredSignals()
+        signal(SIGPIPE, SIG_IGN)
         // Pass-through capture swallows --help when it comes before any command.
         if command.first == "--help" || command.first == "-h" { throw CleanExit.helpRequest(self) }
         let program = command.first == "--" ? Array(command.dropFirst()) : command
@@ -233,7 +238,7 @@ struct RunCommand: ParsableCommand {
         }
         var spec = SpawnSpec(file: program[0], arguments: program, environment: environment,
                              workingDirectory: hostStartDir, filter: filter,
-                             ignoredSignals: SpawnSpec.currentlyIgnoredSignals())
+                             ignoredSignals: ignoredSignals)
         // Nothing to answer without services: virtual descriptors never exist.
         if !ptraceOnly && !agent.namespaceIsTrivial {
             spec.answeredFilter = answeringFilter

@@ -75,3 +75,10 @@ probe("mknod-link-type", lambda: os.mknod(d + "/file", 0o700 | 0o120000))
 os.makedirs(d + "/e1/in"); os.makedirs(d + "/e2")
 probe("rename-dir-over-empty", lambda: os.rename(d + "/e1", d + "/e2"))
 probe("renamed-dir-kept-its-files", lambda: str(os.listdir(d + "/e2")))
+import stat
+probe("opath-nofollow-is-the-link", lambda: "link" if stat.S_ISLNK(os.fstat(os.open(d + "/lfile", os.O_PATH | os.O_NOFOLLOW)).st_mode) else "target")
+probe("fchmod-opath", lambda: os.fchmod(os.open(d + "/file", os.O_PATH), 0o600))
+probe("lchmod-file", lambda: os.chmod(d + "/file", 0o640, follow_symlinks=False))  # glibc: O_PATH, fstat, chmod /proc/self/fd/N
+probe("lchmod-mode", lambda: oct(os.stat(d + "/file").st_mode & 0o777))
+probe("reopen-proc-fd", lambda: os.read(os.open("/proc/self/fd/%d" % os.open(d + "/file", os.O_RDONLY), os.O_RDONLY), 10).decode())
+probe("reopen-dev-fd", lambda: os.read(os.open("/dev/fd/%d" % os.open(d + "/file", os.O_RDONLY), os.O_RDONLY), 10).decode())

@@ -497,6 +497,36 @@ import Glibc
         }
     }
 
+    /// A server gone while the agent sends a copy back (putfile, by sendfile)
+    /// is an error the agent reports, keeping the data: SIGPIPE ended the
+    /// agent there (exit 141, no word, the server's file cut short). The
+    /// server is stopped once the file grows, so that the agent is blocked in
+    /// the middle of sending when the server dies.
+    @Test func serverGoneDuringAWriteBackIsReportedAndTheDataKept() throws {
+        try withChirpServer(privatePort: true) { server in
+            let work = Paths.temporaryDirectory("chirp-putfile")
+            defer { Paths.remove(work) }
+            let big = work + "/big"
+            #expect(FileManager.default.createFile(atPath: big, contents: Data(count: 64 << 20)))
+            let stopped = Thread {
+                let deadline = Date().addingTimeInterval(30)
+                var size: Int64 = 0
+                while size == 0 && Date() < deadline {
+                    usleep(1000)
+                    size = (try? FileManager.default.attributesOfItem(atPath: server.local("/up"))[.size] as? Int64) ?? 0
+                }
+                kill(-server.pid, SIGSTOP)
+                usleep(300_000)
+                server.crash()
+            }
+            stopped.start()
+            let result = Command.run([Paths.parrot, "run", "-T", "2", "--", "/bin/sh", "-c",
+                                      "cat \(big) > \(Self.chirpPath(server))/up; echo status $?"], timeout: 60)
+            #expect(result.status == 0 && result.stdout == "status 0\n", "\(result)")
+            #expect(result.stderr.contains("cannot write") && result.stderr.contains("kept in"), "\(result)")
+        }
+    }
+
     /// Streamed writes go out ahead of their replies; those the dead server
     /// never confirmed make a later write or the close fail, not succeed.
     @Test func serverKilledMidWriteIsAnErrorNotASuccess() throws {

@@ -11,7 +11,7 @@ import Testing
         let local = Paths.temporaryDirectory("errno")
         defer { Paths.remove(local) }
         let native = Command.run(["python3", Self.probe, local])
-        try #require(native.status == 0 && native.stdout.split(separator: "\n").count == 49, "\(native)")
+        try #require(native.status == 0 && native.stdout.split(separator: "\n").count == 55, "\(native)")
         try withChirpServer(kind) { server in
             let cache = Paths.temporaryDirectory("cache")
             defer { Paths.remove(cache) }
