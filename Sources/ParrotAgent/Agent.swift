@@ -225,6 +225,7 @@ public final class Agent: TraceEventHandler {
             }
         }
         installSpecialHandlers()
+        installCachedDescriptorAttributeCalls()  // wraps the fchmod and utimensat handlers above
     }
 
     // MARK: TraceEventHandler

@@ -80,7 +80,8 @@ extension Agent {
         for spec in arguments {
             if let dirfd = spec.dirfd, DescriptorTable.isVirtual(stop.int32(dirfd)) { return false }
             let pointer = stop.args[spec.path]
-            if pointer == 0 { continue }
+            // futimens: a descriptor of a cached copy may stand for a remote file.
+            if pointer == 0 { if spec.nullAllowed && !cachedNames.isEmpty { return false }; continue }
             let local = stop.memory.peekCString(pointer) { bytes in
                 if serviceNames.contains(where: { Self.contains(bytes, $0) }) || Self.mayNameVirtualDescriptor(bytes) {
                     prefetchedPaths.append((pointer, Array(bytes)))

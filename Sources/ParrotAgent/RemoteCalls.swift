@@ -371,7 +371,7 @@ extension Agent {
 
     /// The times utime/utimes/futimesat/utimensat ask for (NULL: now;
     /// UTIME_OMIT keeps what the file has).
-    private func requestedTimes(_ name: String, _ stop: SyscallStop, service: FileService,
+    func requestedTimes(_ name: String, _ stop: SyscallStop, service: FileService,
                                 path: String) throws(ServiceError) -> (Timestamp, Timestamp) {
         let pointer = stop.args[name == "utime" || name == "utimes" ? 1 : 2]
         var now = timespec()

@@ -21,11 +21,19 @@ extension Agent {
             let result: Int64
             do throws(ServiceError) { result = try body(stop, task) } catch {
                 if log.enabled(.namespace) { log.write("[\(stop.tid)] \(name) \(stop.int32(0)): \(error)") }
-                result = -Int64(error.errno)
+                result = -Int64(Self.openFileErrno(error.errno))
             }
             try stop.emulate(returning: result)
             return .proceed
         }
+    }
+
+    /// A file already open whose server went away is an I/O error, as on a
+    /// network filesystem: the connection's own errno (ECONNREFUSED on a
+    /// read) is no answer a file gives. Opening a name keeps it.
+    static func openFileErrno(_ errno: Int32) -> Int32 {
+        [ECONNREFUSED, ECONNRESET, ECONNABORTED, ETIMEDOUT, EPIPE, ENOTCONN, EHOSTUNREACH, ENETUNREACH]
+            .contains(errno) ? EIO : errno
     }
 
     func installVirtualDescriptorHandlers() {

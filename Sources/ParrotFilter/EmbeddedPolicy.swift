@@ -123,7 +123,7 @@ unlink                    87  trap
 symlink                   88  trap
 readlink                  89  trap
 chmod                     90  trap
-fchmod                    91  trap-vfd 0
+fchmod                    91  trap
 chown                     92  trap
 fchown                    93  trap-vfd 0
 lchown                    94  trap

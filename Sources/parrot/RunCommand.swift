@@ -152,8 +152,11 @@ struct RunCommand: ParsableCommand {
         guard let blockBytes = Self.byteCount(blockSize), blockBytes >= 512, blockBytes <= 1 << 30 else {
             throw ValidationError("-b \(blockSize): a size from 512 bytes to 1G, e.g. 65536, 64K or 1M")
         }
+        // -T bounds a server that stops answering too, not only reconnects.
         var chirp = ChirpOptions()
         chirp.retryTimeout = timeout
+        chirp.stallTimeout = min(chirp.stallTimeout, timeout)
+        chirp.connectTimeout = min(chirp.connectTimeout, timeout)
         if !authMethods.isEmpty {
             chirp.authMethods = try authMethods.map { name in
                 guard let method = ChirpAuthMethod(rawValue: name) else {
@@ -168,6 +171,7 @@ struct RunCommand: ParsableCommand {
         var hostStartDir: String? = nil
         var http = HTTPOptions()
         http.retryTimeout = timeout
+        http.stallTimeout = min(http.stallTimeout, timeout)
         http.proxy = proxy
         let variables = Dictionary(Self.environment().map { entry in
             (String(entry.prefix { $0 != "=" }), String(entry.drop { $0 != "=" }.dropFirst()))
@@ -180,6 +184,8 @@ struct RunCommand: ParsableCommand {
         http.warn = { Self.complain($0) }  // complain says "parrot:"
         var ftp = try FTPSettings.options(netrc: netrc, environment: variables)
         ftp.caFile = http.caFile
+        ftp.stallTimeout = min(ftp.stallTimeout, timeout)
+        ftp.connectTimeout = min(ftp.connectTimeout, timeout)
         ftp.warn = http.warn
         let services = ServiceDrivers.factories(chirp: chirp, http: http, ftp: ftp)
         if workDir != nil {

@@ -258,6 +258,8 @@ import Glibc
                 bash -c 'ulimit -v 1000000; n=0; while read l; do n=$((n+1)); done < src/a/n; exec 3< src/h; cat <&3; echo $n'
                 find . -newer src/a/n -name h | sort; cat dst/h
                 echo t > tm; touch -m -d @1234567890 tm; stat -c %Y tm; rm tm
+                python3 -c 'import os; fd = os.open("dst/h", os.O_RDONLY); os.fchmod(fd, 0o604); os.utime(fd, (1000000000, 1234567891))'
+                stat -c '%a %Y' dst/h
                 python3 -c 'import os, shutil; shutil.copytree("src", "py", symlinks=True); print(sorted(os.listdir("py")))'
                 rm -rf src dst py t.tgz t.tar x y; ls -A
                 """
@@ -494,6 +496,39 @@ import Glibc
             #expect(result.status == 3 && result.stdout.hasPrefix("error"), "\(result)")
             #expect(seconds < 20, "\(result)")
             #expect(!result.timedOut)
+        }
+    }
+
+    /// A server that stops answering (stopped, its sockets still open) fails
+    /// a read on an open file within about twice -T, as EIO: -T bounds the
+    /// wait for a reply too (it took 60 s per wait, two waits, whatever -T).
+    @Test func aServerThatStopsAnsweringFailsAReadWithinTheTimeout() throws {
+        try withChirpServer(privatePort: true) { server in
+            server.write("/f", [UInt8](repeating: 7, count: 1 << 20))
+            let work = Paths.temporaryDirectory("chirp-stall")
+            defer { Paths.remove(work) }
+            let (reading, stopped) = (work + "/reading", work + "/stopped")
+            let script = """
+                import errno, os, sys, time
+                fd = os.open(sys.argv[1], os.O_RDONLY)
+                os.read(fd, 10); open(sys.argv[2], "w").close()
+                while not os.path.exists(sys.argv[3]): time.sleep(0.01)
+                try: os.pread(fd, 10, 500000); print("read")
+                except OSError as e: print("error", errno.errorcode[e.errno])
+                """
+            Thread {
+                let deadline = Date().addingTimeInterval(30)
+                while !FileManager.default.fileExists(atPath: reading) && Date() < deadline { usleep(10_000) }
+                kill(-server.pid, SIGSTOP)
+                FileManager.default.createFile(atPath: stopped, contents: nil)
+            }.start()
+            let start = Date()
+            let result = Command.run([Paths.parrot, "run", "--no-cache", "--attr-timeout", "0", "-T", "2", "--",
+                                      "python3", "-c", script, Self.chirpPath(server) + "/f", reading, stopped], timeout: 90)
+            let seconds = Date().timeIntervalSince(start)
+            kill(-server.pid, SIGCONT)
+            #expect(result.status == 0 && result.stdout == "error EIO\n", "\(result)")
+            #expect(seconds < 20, "\(seconds) s: \(result)")
         }
     }
 
