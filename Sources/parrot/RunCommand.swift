@@ -41,11 +41,11 @@ struct RunCommand: ParsableCommand {
     @Option(name: [.customShort("c"), .customLong("status-file")], help: "Write how the program ended to this file.")
     var statusFile: String?
 
-    @Option(name: [.customShort("T"), .customLong("timeout")],
+    @Option(name: [.customShort("T"), .customLong("timeout")], parsing: .unconditional,
             help: "Seconds to keep retrying a failing remote service.")
     var timeout: Double = 300
 
-    @Option(name: [.customShort("b"), .customLong("block-size")],
+    @Option(name: [.customShort("b"), .customLong("block-size")], parsing: .unconditional,
             help: "st_blksize of remote files, in bytes (K and M suffixes): the size programs read and write them in.")
     var blockSize: String = "1M"
 
@@ -70,7 +70,7 @@ struct RunCommand: ParsableCommand {
           help: "Check each cached remote file with its server once per run only.")
     var sessionCache = false
 
-    @Option(name: .customLong("attr-timeout"),
+    @Option(name: .customLong("attr-timeout"), parsing: .unconditional,
             help: "Seconds to keep a server's answer to stat, found or not, and data read ahead (0: ask every time; with -S: the whole run).")
     var attributeTimeout: Double = 1
 
@@ -95,7 +95,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("on-unknown"), help: "For an unclassified syscall: fail (ENOSYS) or kill.")
     var onUnknown: String = "fail"
 
-    @Option(name: .customLong("spin-us"),
+    @Option(name: .customLong("spin-us"), parsing: .unconditional,
             help: "Microseconds the agent polls for the next stop before it sleeps (0: never poll).")
     var spinMicroseconds: UInt64 = 50
 
@@ -122,7 +122,7 @@ struct RunCommand: ParsableCommand {
         guard let unknownAction = UnknownSyscallAction(rawValue: onUnknown) else {
             throw ValidationError("--on-unknown must be fail or kill, not '\(onUnknown)'")
         }
-        guard timeout > 0 else { throw ValidationError("-T must be a positive number of seconds") }
+        guard timeout > 0 else { throw ValidationError("-T \(timeout): must be a positive number of seconds") }
         var flags = DebugLog.Flags()
         for name in debugFlags {
             guard let flag = DebugLog.Flags(name: name) else {
@@ -210,7 +210,7 @@ struct RunCommand: ParsableCommand {
         agentOptions.services = services
         agentOptions.blockSize = blockBytes
         agentOptions.temporaryDirectory = copies
-        guard attributeTimeout >= 0 else { throw ValidationError("--attr-timeout must be 0 or more seconds") }
+        guard attributeTimeout >= 0 else { throw ValidationError("--attr-timeout \(attributeTimeout): must be 0 or more seconds") }
         agentOptions.attributeLifetime = sessionCache && attributeTimeout > 0 ? .infinity : attributeTimeout
         if !noCache {
             guard let limit = Self.byteCount(cacheSize), limit > 0 else {

@@ -33,6 +33,16 @@ import Testing
         return stat.contains(") Z ")  // a zombie waiting for init is gone too
     }
 
+    /// A negative number after a numeric option is that option's bad value,
+    /// named, not a missing value (the parser took "-1" for an option).
+    @Test func numericOptionsNameTheirBadValue() {
+        for (option, message) in [("-T", "-T -1.0: must be a positive number"), ("-b", "-b -1: a size from 512 bytes"),
+                                  ("--attr-timeout", "--attr-timeout -1.0: must be 0 or more")] {
+            let result = Command.run([Paths.parrot, "run", option, "-1", "--", "/bin/true"])
+            #expect(result.status == 64 && result.stderr.contains(message), "\(option): \(result)")
+        }
+    }
+
     @Test func sigtermToTheAgentReachesTheProgram() throws {
         let dir = Paths.temporaryDirectory("term")
         defer { Paths.remove(dir) }
