@@ -32,6 +32,8 @@ public final class Agent: TraceEventHandler {
     var handlers: [InstalledHandler?]
     var reportedUnknown: Set<Int64> = []
     var reportedDescriptorLimit = false
+    /// Locks on virtual descriptors, made at the first.
+    var shadowLocks: ShadowLocks?
     /// The program's view of the file an execve is about to run, by tid.
     var pendingExecutable: [pid_t: String] = [:]
     let initialFs: FsContext
@@ -226,6 +228,7 @@ public final class Agent: TraceEventHandler {
         }
         installSpecialHandlers()
         installCachedDescriptorAttributeCalls()  // wraps the fchmod and utimensat handlers above
+        installLockCalls()  // wraps fcntl's
     }
 
     // MARK: TraceEventHandler
@@ -363,6 +366,7 @@ public final class Agent: TraceEventHandler {
             // The last thread takes the process's descriptors with it.
             if process.threads <= 0 {
                 process.descriptors.removeAll().forEach(closeRemote)
+                shadowLocks?.processEnded(process)
                 forgetStackedFilters(of: process)
             }
         }

@@ -285,6 +285,7 @@ extension Agent {
     /// of a streamed store (a full disk) fails the close, as a local
     /// filesystem's failed flush does.
     func closeRemoteReporting(_ file: OpenFile) throws(ServiceError) {
+        shadowLocks?.descriptionClosed(file)  // its flock and OFD locks
         guard let handle = file.handle else { return }
         gathered?.flush(file)
         let lost = gathered?.takeFailure(file)

@@ -258,7 +258,7 @@ extension Agent {
         return target
     }
 
-    private func size(of file: OpenFile) throws(ServiceError) -> Int64 {
+    func size(of file: OpenFile) throws(ServiceError) -> Int64 {
         try status(of: file).size
     }
 
@@ -325,6 +325,8 @@ extension Agent {
     private func installDescriptorTableCalls() {
         installDescriptorCall("close") { [unowned self] stop, task throws(ServiceError) in
             guard let file = task.process.descriptors[stop.int32(0)]?.file else { throw ServiceError(errno: EBADF) }
+            // Any close of the file drops the process's record locks on it.
+            shadowLocks?.processClosed(task.process, file)
             // The number is gone whatever the server says (POSIX close).
             if let last = task.process.descriptors.remove(stop.int32(0)) {
                 try closeRemoteReporting(last)

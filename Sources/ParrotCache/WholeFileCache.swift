@@ -447,7 +447,7 @@ public final class WholeFileCache {
 
     /// FNV-1a, 64 bits, as hex: names entries (the key itself is in the meta
     /// file, so a collision is a miss, never a wrong file).
-    static func hash(_ key: String) -> String {
+    public static func hash(_ key: String) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in key.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
         let hex = String(hash, radix: 16)

@@ -532,6 +532,46 @@ import Glibc
         }
     }
 
+    /// Locks on streamed descriptors hold among the program's processes
+    /// (the agent keeps them on local shadow files): three flock(1) loops
+    /// counting in one file lose no step, record locks conflict between
+    /// processes and go with any close of the file, flock and record locks
+    /// do not meet. Before, every lock was granted: 14 of 90 steps counted.
+    @Test func locksOnStreamedFilesHoldAmongTheProgramsProcesses() throws {
+        try withChirpServer(.bundled) { server in
+            try FileManager.default.createDirectory(atPath: server.local("/locks"), withIntermediateDirectories: true)
+            let script = """
+                echo 0 > counter; : > lockfile
+                count() { for i in $(seq 30); do flock lockfile sh -c 'n=$(cat counter); echo $((n+1)) > counter'; done; }
+                count & count & count & wait; cat counter
+                python3 -c '
+                import fcntl, os
+                fd = os.open("records", os.O_RDWR | os.O_CREAT)
+                fcntl.lockf(fd, fcntl.LOCK_EX)
+                if os.fork() == 0:
+                    other = os.open("records", os.O_RDWR)
+                    try: fcntl.lockf(other, fcntl.LOCK_EX | fcntl.LOCK_NB); print("taken twice")
+                    except OSError as e: print("held:", e.strerror)
+                    fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB); print("flock apart")
+                    os._exit(0)
+                os.wait()
+                again = os.open("records", os.O_RDONLY); os.close(again)
+                if os.fork() == 0:
+                    other = os.open("records", os.O_RDWR)
+                    fcntl.lockf(other, fcntl.LOCK_EX | fcntl.LOCK_NB); print("free after a close"); os._exit(0)
+                os.wait()'
+                rm counter lockfile records
+                """
+            let local = Paths.temporaryDirectory("locks-local")
+            defer { Paths.remove(local) }
+            let native = Command.run(["/bin/sh", "-c", script], cwd: local)
+            let traced = Command.run([Paths.parrot, "run", "--no-cache", "-w", "/chirp/127.0.0.1:\(server.port)/locks", "--",
+                                      "/bin/sh", "-c", script], timeout: 120)
+            #expect(native.stdout == "90\nheld: Resource temporarily unavailable\nflock apart\nfree after a close\n", "\(native)")
+            #expect(traced.status == native.status && traced.stdout == native.stdout, "native:\n\(native)\ntraced:\n\(traced)")
+        }
+    }
+
     /// A server gone while the agent sends a copy back (putfile, by sendfile)
     /// is an error the agent reports, keeping the data: SIGPIPE ended the
     /// agent there (exit 141, no word, the server's file cut short). The
