@@ -338,7 +338,11 @@ public final class Agent: TraceEventHandler {
         if let executable = pendingExecutable.removeValue(forKey: tid) {
             task(tid).process.executable = executable
         }
-        task(tid).process.descriptors.execute().forEach(closeRemote)
+        let process = task(tid).process
+        for fd in process.descriptors.descriptors where process.descriptors[fd]?.closeOnExec == true {
+            if let file = process.descriptors[fd]?.file { releaseRecordLocks(process, file) }
+        }
+        process.descriptors.execute().forEach(closeRemote)
         recorder?.processExeced(tid, formerTid: formerTid)
         if log.enabled(.process) {
             log.write("[\(tid)] exec \(task(tid).process.executable ?? "?")"

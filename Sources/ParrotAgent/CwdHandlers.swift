@@ -96,6 +96,8 @@ extension Agent {
     /// The program's view of /proc/{self,thread-self,PID}[/task/TID]/{cwd,exe,fd/N}
     /// when PID is traced; nil leaves the link to the kernel.
     func procLink(_ virtualPath: String, tid: pid_t, task: TaskState) -> String? {
+        // /dev/fd is the kernel's link to /proc/self/fd.
+        if virtualPath.hasPrefix("/dev/fd/") { return procLink("/proc/self/fd/" + virtualPath.dropFirst(8), tid: tid, task: task) }
         var parts = virtualPath.split(separator: "/").dropFirst()  // after "proc"
         guard virtualPath.hasPrefix("/proc/"), let who = parts.popFirst() else { return nil }
         var owner: pid_t

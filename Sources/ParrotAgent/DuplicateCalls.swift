@@ -22,6 +22,7 @@ extension Agent {
         guard let file = descriptors[old]?.file else { return try finish(-Int64(EBADF)) }
         if old == new { return try finish(isDup2 ? Int64(new) : -Int64(EINVAL)) }
         if DescriptorTable.isVirtual(new) {
+            if let there = descriptors[new]?.file { releaseRecordLocks(task.process, there) }
             if let replaced = descriptors.place(file, at: new, closeOnExec: flags & O_CLOEXEC != 0) {
                 closeRemote(replaced)
             }

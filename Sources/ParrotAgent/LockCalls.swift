@@ -7,8 +7,10 @@ import Glibc
 
 /// flock and fcntl record locks on virtual descriptors, held on shadow
 /// files (see ShadowLocks). A lock that must wait makes the program sleep
-/// (an injected nanosleep, 2 ms) and is tried again; a signal ends the wait
-/// with EINTR.
+/// (an injected nanosleep, 2 ms) and is tried again. A signal ends the wait
+/// as it ends the kernel's: the call returns ERESTARTSYS with the signal
+/// sent again, so a handler without SA_RESTART sees EINTR and any other
+/// signal (SA_RESTART, stop and continue, ignored) restarts the call.
 extension Agent {
     static let lockCommands: Set<Int32> = [F_GETLK, F_SETLK, F_SETLKW, 36, 37, 38]  // and F_OFD_GETLK, _SETLK, _SETLKW
 
@@ -44,6 +46,12 @@ extension Agent {
             guard Self.lockCommands.contains(stop.int32(1)) else { return try others(stop, tracee, task) }
             return try recordLock(stop, task: task)
         }
+    }
+
+    /// Any close of a file (close, dup2 over it, close_range, exec) drops
+    /// the process's record locks on it; an O_PATH descriptor's does not.
+    func releaseRecordLocks(_ process: ProcessState, _ file: OpenFile) {
+        if !file.isPathOnly { shadowLocks?.processClosed(process, file) }
     }
 
     func locks() -> ShadowLocks {
@@ -110,13 +118,17 @@ extension Agent {
             try stop.fail(ENOLCK)
             return .proceed
         }
-        return .inject(Injection { last in
-            if let last {
-                if last < 0 { return .finish(-Int64(EINTR)) }
+        final class Holder { weak var injection: Injection? }
+        let holder = Holder()
+        let injection = Injection { last in
+            if last != nil {
+                if holder.injection?.holdsSignals == true { return .finish(-512) }  // ERESTARTSYS
                 let result = attempt()
                 if result != -Int64(EAGAIN) && result != -Int64(EACCES) { return .finish(result) }
             }
             return .call(sleep, [pause, 0])
-        })
+        }
+        holder.injection = injection
+        return .inject(injection)
     }
 }

@@ -175,7 +175,9 @@ extension Agent {
             let path = String(decoding: raw, as: UTF8.self)
             let absolute: String
             if raw.first == UInt8(ascii: "/") {
-                if let file = procDescriptor(path, tid: stop.tid) {
+                // The link leads to the open file only where it is followed:
+                // unlink, rename, lstat and readlink act on /proc's link itself.
+                if let file = procDescriptor(path, tid: stop.tid), try shouldFollow(spec.follow, stop) {
                     resolved.append(ResolvedArgument(descriptor: file, spec: spec))
                     translated = true
                     continue

@@ -63,7 +63,12 @@ final class ShadowLocks {
         for fd in byProcess.removeValue(forKey: ObjectIdentifier(process))?.values ?? [:].values { close(fd) }
     }
 
-    private static func key(_ file: OpenFile) -> String { Agent.cacheKey(file.location) }
+    /// The server's file, by its inode where the open gave one: a rename
+    /// keeps it, and hard links share it, as their locks do; else its name.
+    private static func key(_ file: OpenFile) -> String {
+        guard let identity = file.identity else { return Agent.cacheKey(file.location) }
+        return "\(file.location.service)/\(file.location.authority)#\(identity.device):\(identity.inode)"
+    }
 
     private func open(_ file: OpenFile, suffix: String = "") throws(ServiceError) -> Int32 {
         mkdir(directory, 0o700)

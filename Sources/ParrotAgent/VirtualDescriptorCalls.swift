@@ -111,7 +111,7 @@ extension Agent {
             try seek(openFile(task, stop.int32(0)), Int64(bitPattern: stop.args[1]), whence: stop.int32(2))
         }
         installDescriptorCall("getdents64") { [unowned self] stop, task throws(ServiceError) in
-            try listDirectory(stop, openFile(task, stop.int32(0)), to: stop.args[1], size: Int(min(stop.args[2], 1 << 24)))
+            try listDirectory(stop, fileForData(task, stop.int32(0)), to: stop.args[1], size: Int(min(stop.args[2], 1 << 24)))
         }
     }
 
@@ -325,8 +325,7 @@ extension Agent {
     private func installDescriptorTableCalls() {
         installDescriptorCall("close") { [unowned self] stop, task throws(ServiceError) in
             guard let file = task.process.descriptors[stop.int32(0)]?.file else { throw ServiceError(errno: EBADF) }
-            // Any close of the file drops the process's record locks on it.
-            shadowLocks?.processClosed(task.process, file)
+            releaseRecordLocks(task.process, file)
             // The number is gone whatever the server says (POSIX close).
             if let last = task.process.descriptors.remove(stop.int32(0)) {
                 try closeRemoteReporting(last)
@@ -362,9 +361,10 @@ extension Agent {
             for fd in task.process.descriptors.descriptors where UInt32(fd) >= first && UInt32(fd) <= last {
                 if cloexecOnly {
                     task.process.descriptors.setCloseOnExec(fd, true)
-                } else if let closed = task.process.descriptors.remove(fd) {
-                    closeRemote(closed)
+                    continue
                 }
+                if let file = task.process.descriptors[fd]?.file { releaseRecordLocks(task.process, file) }
+                if let closed = task.process.descriptors.remove(fd) { closeRemote(closed) }
             }
             return .proceed
         }

@@ -23,6 +23,8 @@ public final class Injection {
     let next: (Int64?) -> Step
     var savedRegisters = [UInt8](repeating: 0, count: Int(PARROT_REGS_SIZE))
     var heldSignals: [Int32] = []
+    /// A signal came while the calls ran (it is sent again at the end).
+    public var holdsSignals: Bool { !heldSignals.isEmpty }
 
     public init(_ next: @escaping (Int64?) -> Step) {
         self.next = next

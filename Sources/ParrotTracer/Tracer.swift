@@ -18,6 +18,10 @@ public final class Tracer {
     let waitNoThread: Bool
     /// How long to poll for the next stop before sleeping (see parrot_wait_all).
     public var spinNanoseconds: UInt64 = 50_000
+    /// The calls the listener answers: only those are restarted whatever the
+    /// handler (see restartInterruptedAnswer); the agent's own waits (locks)
+    /// end in ERESTARTSYS that the handler's SA_RESTART decides.
+    public var answeredNumbers: Set<UInt64> = []
     /// Held by whichever thread runs the agent: the tracer thread, except while
     /// it waits, or the answerer.
     let lock = TracerLock()
@@ -128,7 +132,7 @@ public final class Tracer {
         var number: UInt64 = 0, result: UInt64 = 0, fd: UInt64 = 0
         let restartSys = UInt64(bitPattern: -512), restartNoIntr = UInt64(bitPattern: -513)
         guard parrot_peek_reg(tid, PARROT_REG_RAX, &result) == 0, result == restartSys,
-              parrot_peek_reg(tid, PARROT_REG_ORIG_RAX, &number) == 0, number != UInt64.max,
+              parrot_peek_reg(tid, PARROT_REG_ORIG_RAX, &number) == 0, answeredNumbers.contains(number),
               parrot_peek_reg(tid, PARROT_REG_RDI, &fd) == 0, VirtualDescriptor.isVirtual(fd) else { return }
         _ = parrot_poke_reg(tid, PARROT_REG_RAX, restartNoIntr)
     }

@@ -259,6 +259,9 @@ struct RunCommand: ParsableCommand {
         let outcome: Result<Termination, Error> = TracerThread.run {
             let tracer = Tracer(handler: agent)
             tracer.spinNanoseconds = spinMicroseconds * 1000
+            tracer.answeredNumbers = Set(policy.rules.compactMap { rule in
+                if case .answerVirtualFD = rule.action { return UInt64(rule.number) } else { return nil }
+            })
             return Result {
                 defer { agent.finishRun() }
                 return try tracer.run(spec, started: { parrot_forward_signals_to($0) }, mainExited: { parrot_stop_forwarding() })
