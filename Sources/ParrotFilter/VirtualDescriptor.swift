@@ -21,13 +21,14 @@ public enum VirtualDescriptor {
     /// One past the last virtual number.
     public static var end: Int64 { 2 * Int64(base) }
 
-    /// As the filter sees the full register (an int passed sign-extended,
-    /// as C passes it, or zero-extended): (argument & mask) == tag  <=>
-    /// base <= argument < end, and == 0  <=>  0 <= argument < base.
-    static var mask: UInt64 { ~(UInt64(base) - 1) }
+    /// On the argument's low 32 bits, as the kernel reads an int, whatever the
+    /// upper half holds (C passes -1 sign-extended, the loader's mmap
+    /// zero-extended): (argument & mask) == tag  <=>  base <= fd < end, and
+    /// == 0  <=>  0 <= fd < base.
+    static var mask: UInt64 { 0xFFFF_FFFF & ~(UInt64(base) - 1) }
     static var tag: UInt64 { UInt64(base) }
-    /// A negative int, sign-extended (AT_FDCWD, -1).
-    static let negative: UInt64 = 0xFFFF_FFFF_8000_0000
+    /// A negative int (AT_FDCWD, -1): its sign bit.
+    static let negative: UInt64 = 0x8000_0000
 
     /// Whether a descriptor argument, as the filter sees it, is virtual.
     public static func isVirtual(_ argument: UInt64) -> Bool { argument & mask == tag }
