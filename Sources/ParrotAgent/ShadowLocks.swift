@@ -17,50 +17,65 @@ import Glibc
 ///   closes any descriptor of the file or ends, which drops them all, as POSIX says.
 final class ShadowLocks {
     private let directory: String
-    private var byDescription: [ObjectIdentifier: Int32] = [:]
-    private var flocksByDescription: [ObjectIdentifier: Int32] = [:]
-    private var byProcess: [ObjectIdentifier: [String: Int32]] = [:]
+    /// An owner's shadow descriptor, with what it belongs to (weakly: an
+    /// identifier outlives its object, and may come back for another).
+    private struct Owner<Of: AnyObject> {
+        weak var of: Of?
+        let fd: Int32
+    }
+    private var byDescription: [ObjectIdentifier: Owner<OpenFile>] = [:]
+    private var flocksByDescription: [ObjectIdentifier: Owner<OpenFile>] = [:]
+    private var byProcess: [ObjectIdentifier: [String: Owner<ProcessState>]] = [:]
 
     init(directory: String) {
         self.directory = directory
     }
 
     deinit {
-        for fd in byDescription.values { close(fd) }
-        for fd in flocksByDescription.values { close(fd) }
-        for files in byProcess.values { for fd in files.values { close(fd) } }
+        for owner in byDescription.values { close(owner.fd) }
+        for owner in flocksByDescription.values { close(owner.fd) }
+        for files in byProcess.values { for owner in files.values { close(owner.fd) } }
     }
 
     /// The shadow descriptor that owns `file`'s OFD locks, or its flocks.
     func descriptionOwner(_ file: OpenFile, flock: Bool = false) throws(ServiceError) -> Int32 {
-        if let fd = (flock ? flocksByDescription : byDescription)[ObjectIdentifier(file)] { return fd }
-        let fd = try open(file, suffix: flock ? ".flock" : "")
-        if flock { flocksByDescription[ObjectIdentifier(file)] = fd } else { byDescription[ObjectIdentifier(file)] = fd }
-        return fd
+        let id = ObjectIdentifier(file)
+        if let owner = (flock ? flocksByDescription : byDescription)[id] {
+            if owner.of === file { return owner.fd }
+            close(owner.fd)  // another description's, gone unseen
+        }
+        let owner = Owner(of: file, fd: try open(file, suffix: flock ? ".flock" : ""))
+        if flock { flocksByDescription[id] = owner } else { byDescription[id] = owner }
+        return owner.fd
     }
 
     /// The shadow descriptor that owns `process`'s POSIX locks on `file`.
     func processOwner(_ process: ProcessState, _ file: OpenFile) throws(ServiceError) -> Int32 {
-        let key = Self.key(file)
-        if let fd = byProcess[ObjectIdentifier(process)]?[key] { return fd }
-        let fd = try open(file)
-        byProcess[ObjectIdentifier(process), default: [:]][key] = fd
-        return fd
+        let id = ObjectIdentifier(process), key = Self.key(file)
+        if let owners = byProcess[id], let any = owners.values.first, any.of !== process {
+            processEnded(id)  // another process's, gone unseen
+        }
+        if let owner = byProcess[id]?[key] { return owner.fd }
+        let owner = Owner(of: process, fd: try open(file))
+        byProcess[id, default: [:]][key] = owner
+        return owner.fd
     }
 
     /// `file`'s last descriptor went: its flock and OFD locks go.
     func descriptionClosed(_ file: OpenFile) {
-        if let fd = byDescription.removeValue(forKey: ObjectIdentifier(file)) { close(fd) }
-        if let fd = flocksByDescription.removeValue(forKey: ObjectIdentifier(file)) { close(fd) }
+        if let owner = byDescription.removeValue(forKey: ObjectIdentifier(file)) { close(owner.fd) }
+        if let owner = flocksByDescription.removeValue(forKey: ObjectIdentifier(file)) { close(owner.fd) }
     }
 
     /// `process` closed a descriptor of `file`: its POSIX locks there go.
     func processClosed(_ process: ProcessState, _ file: OpenFile) {
-        if let fd = byProcess[ObjectIdentifier(process)]?.removeValue(forKey: Self.key(file)) { close(fd) }
+        if let owner = byProcess[ObjectIdentifier(process)]?.removeValue(forKey: Self.key(file)) { close(owner.fd) }
     }
 
-    func processEnded(_ process: ProcessState) {
-        for fd in byProcess.removeValue(forKey: ObjectIdentifier(process))?.values ?? [:].values { close(fd) }
+    func processEnded(_ process: ProcessState) { processEnded(ObjectIdentifier(process)) }
+
+    private func processEnded(_ id: ObjectIdentifier) {
+        for owner in byProcess.removeValue(forKey: id)?.values ?? [:].values { close(owner.fd) }
     }
 
     /// The server's file, by its inode where the open gave one: a rename
