@@ -85,12 +85,16 @@ extension Agent {
         let parts = absolute.split(separator: "/")
         guard parts.count >= 3, parts[parts.count - 2] == "fd", let fd = Int32(parts[parts.count - 1]),
               DescriptorTable.isVirtual(fd) else { return nil }
-        let owner: pid_t
-        switch parts.count == 4 && parts[0] == "proc" ? parts[1] : parts.count == 3 && parts[0] == "dev" ? "self" : "" {
-        case "self", "thread-self": owner = tid
-        case let who: guard let pid = pid_t(who) else { return nil }; owner = pid
-        }
+        let who = parts.count == 4 && parts[0] == "proc" ? parts[1] : parts.count == 3 && parts[0] == "dev" ? "self" : ""
+        guard let owner = procOwner(who, tid: tid) else { return nil }
         return tasks[owner]?.process.descriptors[fd]?.file
+    }
+
+    /// The traced task /proc/WHO names: `self` and `thread-self` are the caller.
+    private func procOwner(_ who: Substring, tid: pid_t) -> pid_t? {
+        if who == "self" || who == "thread-self" { return tid }
+        guard let pid = pid_t(who), tasks[pid] != nil else { return nil }
+        return pid
     }
 
     /// The program's view of /proc/{self,thread-self,PID}[/task/TID]/{cwd,exe,fd/N}
@@ -100,13 +104,7 @@ extension Agent {
         if virtualPath.hasPrefix("/dev/fd/") { return procLink("/proc/self/fd/" + virtualPath.dropFirst(8), tid: tid, task: task) }
         var parts = virtualPath.split(separator: "/").dropFirst()  // after "proc"
         guard virtualPath.hasPrefix("/proc/"), let who = parts.popFirst() else { return nil }
-        var owner: pid_t
-        switch who {
-        case "self", "thread-self": owner = tid
-        default:
-            guard let pid = pid_t(who), tasks[pid] != nil else { return nil }
-            owner = pid
-        }
+        guard var owner = procOwner(who, tid: tid) else { return nil }
         if parts.first == "task" {
             // Only a thread of that same process.
             guard parts.count >= 2, let thread = pid_t(parts[parts.startIndex + 1]),

@@ -12,7 +12,14 @@ import Glibc
 /// sent again, so a handler without SA_RESTART sees EINTR and any other
 /// signal (SA_RESTART, stop and continue, ignored) restarts the call.
 extension Agent {
-    static let lockCommands: Set<Int32> = [F_GETLK, F_SETLK, F_SETLKW, 36, 37, 38]  // and F_OFD_GETLK, _SETLK, _SETLKW
+    /// fcntl's open-file-description lock commands (Linux values; Swift's Glibc module hides their names).
+    static let (ofdGetLock, ofdSetLock, ofdSetLockWait): (Int32, Int32, Int32) = (36, 37, 38)
+    static let lockCommands: Set<Int32> = [F_GETLK, F_SETLK, F_SETLKW, ofdGetLock, ofdSetLock, ofdSetLockWait]
+
+    /// F_OFD_SETLK of `lock` (a struct flock) on `owner`: 0 or -errno.
+    private static func setLock(_ owner: Int32, _ lock: inout [UInt8]) -> Int64 {
+        lock.withUnsafeMutableBytes { fcntl(owner, ofdSetLock, $0.baseAddress!) } == 0 ? 0 : -Int64(errno)
+    }
 
     func installLockCalls() {
         install("flock") { [unowned self] stop, _, task in
@@ -37,7 +44,7 @@ extension Agent {
             var lock = [UInt8](repeating: 0, count: 32)
             lock.store(Int16(type), at: 0)
             return try attempt(stop, blocking: operation & LOCK_NB == 0 && type != F_UNLCK) {
-                let result = lock.withUnsafeMutableBytes { fcntl(owner, 37, $0.baseAddress!) } == 0 ? 0 : -Int64(errno)
+                let result = Self.setLock(owner, &lock)
                 return result == -Int64(EAGAIN) ? -Int64(EWOULDBLOCK) : result
             }
         }
@@ -65,14 +72,15 @@ extension Agent {
     /// type and whence as shorts, start at 8, length at 16, pid at 24).
     private func recordLock(_ stop: SyscallStop, task: TaskState) throws -> Resume {
         let command = stop.int32(1)
-        let ofd = command >= 36
+        let ofd = command >= Self.ofdGetLock
+        let asks = command == F_GETLK || command == Self.ofdGetLock
         func refuse(_ errno: Int32) throws -> Resume { try stop.fail(errno); return .proceed }
         guard let file = task.process.descriptors[stop.int32(0)]?.file, !file.isPathOnly else { return try refuse(EBADF) }
         guard var lock = try? stop.memory.read(stop.args[2], count: 32) else { return try refuse(EFAULT) }
         let type = lock.load(Int16.self, at: 0), whence = lock.load(Int16.self, at: 2)
         if ofd && lock.load(Int32.self, at: 24) != 0 { return try refuse(EINVAL) }
         // The kernel asks for a descriptor that can read (write) for a read (write) lock.
-        if command != F_GETLK && command != 36 {
+        if !asks {
             if type == Int16(F_RDLCK) && !file.isReadable || type == Int16(F_WRLCK) && !file.isWritable { return try refuse(EBADF) }
         }
         // The shadow file is empty and at offset 0: starts become absolute.
@@ -91,15 +99,15 @@ extension Agent {
         do throws(ServiceError) {
             owner = try ofd ? locks().descriptionOwner(file) : locks().processOwner(task.process, file)
         } catch { return try refuse(error.errno) }
-        if command == F_GETLK || command == 36 {
-            let result = lock.withUnsafeMutableBytes { fcntl(owner, 36, $0.baseAddress!) }
+        if asks {
+            let result = lock.withUnsafeMutableBytes { fcntl(owner, Self.ofdGetLock, $0.baseAddress!) }
             guard result == 0 else { return try refuse(errno) }
             try stop.memory.write(lock, to: stop.args[2])
             try stop.emulate(returning: 0)
             return .proceed
         }
-        return try attempt(stop, blocking: command == F_SETLKW || command == 38) {
-            lock.withUnsafeMutableBytes { fcntl(owner, 37, $0.baseAddress!) } == 0 ? 0 : -Int64(errno)
+        return try attempt(stop, blocking: command == F_SETLKW || command == Self.ofdSetLockWait) {
+            Self.setLock(owner, &lock)
         }
     }
 

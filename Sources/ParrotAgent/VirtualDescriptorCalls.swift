@@ -417,13 +417,7 @@ extension Agent {
         case F_SETFL:
             file.flags = (file.flags & ~statusFlags) | (Int32(truncatingIfNeeded: argument) & statusFlags)
             return 0
-        case F_GETLK, 36:  // F_OFD_GETLK
-            // No other process holds a lock the agent knows of: l_type = F_UNLCK.
-            try memory(stop) { try stop.memory.write(withUnsafeBytes(of: Int16(F_UNLCK)) { Array($0) }, to: argument) }
-            return 0
-        case F_SETLK, F_SETLKW, 37, 38:  // F_OFD_SETLK, F_OFD_SETLKW
-            // Locks are advisory and local to the agent: granted.
-            return 0
+        // (Lock commands are LockCalls'.)
         case F_GETOWN, F_SETOWN, 10, 11:  // F_SETSIG, F_GETSIG
             return 0
         default:
